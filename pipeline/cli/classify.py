@@ -1,0 +1,1 @@
+"""`outreach classify`: placeholder until pipeline/inbound.py lands."""

@@ -1,0 +1,56 @@
+"""The whole error tree of outreach-pipeline.
+
+OutreachError                 root of everything this project raises on purpose
+├── InputError                bad input from the person: a file, a field, a setting (exit 2)
+│   ├── SettingsError         outreach.toml or an environment variable is invalid
+│   ├── ImportProblemError    a contacts file has problems (carries every problem found)
+│   └── TemplateError         a template is missing, fails to parse or lacks a field
+├── NotFoundError             a contact, outreach or workspace that does not exist (exit 2)
+├── TransientError            try again later: 429, 5xx, time-outs (honour retry_after)
+├── PermanentError            will not work however often it is tried: bad request, bad address
+└── AuthError                 authorization revoked or expired: the account needs the person
+"""
+
+from __future__ import annotations
+
+
+class OutreachError(Exception):
+    """Root of every error this project raises on purpose."""
+
+    exit_code = 1
+
+
+class InputError(OutreachError):
+    """The person gave input we cannot use; the message says what to fix."""
+
+    exit_code = 2
+
+
+class SettingsError(InputError):
+    """A setting is unknown, of the wrong type or out of range."""
+
+
+class TemplateError(InputError):
+    """A template cannot be found, parsed or rendered."""
+
+
+class NotFoundError(OutreachError):
+    """Something the person named does not exist."""
+
+    exit_code = 2
+
+
+class TransientError(OutreachError):
+    """A temporary failure; retry later, after ``retry_after`` seconds when given."""
+
+    def __init__(self, message: str, *, retry_after: float | None = None) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
+
+
+class PermanentError(OutreachError):
+    """A failure that retrying cannot fix."""
+
+
+class AuthError(OutreachError):
+    """The provider refused our authorization; the person must re-authorize the account."""
