@@ -1,0 +1,260 @@
+"""Settings: shipped defaults, the workspace's outreach.toml, and environment overrides.
+
+``config/defaults.toml`` declares every key and, by its value, the key's type. A workspace's
+``outreach.toml`` overrides keys table by table; an unknown key, a value of the wrong type or
+an unknown time zone stops with a :class:`SettingsError` naming the file, the key and what is
+expected. ``OUTREACH_DATABASE_URL`` and ``OUTREACH_BROKER_URL`` override the file.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from datetime import time
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+from pipeline.errors import SettingsError
+from pipeline.resources import config_dir
+
+WORKSPACE_FILE = "outreach.toml"
+DEFAULT_WORKSPACE = ".outreach"
+ACCOUNT_KINDS = ("local", "memory", "gmail", "outlook")
+_ACCOUNT_KEYS = {"name": str, "kind": str, "address": str, "maildir": str, "calendar": str}
+_WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
+_TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+
+def workspace_dir(explicit: Path | str | None = None) -> Path:
+    """The workspace directory: the one given, else $OUTREACH_HOME, else ./.outreach."""
+    if explicit:
+        return Path(explicit).expanduser()
+    env = os.environ.get("OUTREACH_HOME")
+    if env:
+        return Path(env).expanduser()
+    return Path.cwd() / DEFAULT_WORKSPACE
+
+
+@dataclass(frozen=True)
+class AccountSettings:
+    """One mailbox-and-calendar account of the person."""
+
+    name: str
+    kind: str
+    address: str
+    maildir: str | None = None
+    calendar: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    """Everything a command needs to know, resolved and validated."""
+
+    workspace: Path
+    profile: Mapping[str, str]
+    policy: Mapping[str, Any]
+    limits: Mapping[str, int]
+    database_url: str
+    busy_timeout_ms: int
+    broker_url: str
+    accounts: tuple[AccountSettings, ...] = field(default=())
+
+    @property
+    def timezone(self) -> str:
+        return self.profile["timezone"]
+
+    @property
+    def templates_override(self) -> Path:
+        return self.workspace / "templates"
+
+    def account(self, name: str | None = None) -> AccountSettings:
+        """The named account, or the first one when no name is given."""
+        if not self.accounts:
+            raise SettingsError(
+                f"{self.workspace / WORKSPACE_FILE}: no [[accounts]] configured; "
+                'add one with `outreach init` or by hand (kind = "local")'
+            )
+        if name is None:
+            return self.accounts[0]
+        for account in self.accounts:
+            if account.name == name:
+                return account
+        known = ", ".join(a.name for a in self.accounts)
+        raise SettingsError(f"no account named {name!r}; known accounts: {known}")
+
+
+def load_defaults() -> dict[str, Any]:
+    path = config_dir() / "defaults.toml"
+    with path.open("rb") as handle:
+        return tomllib.load(handle)
+
+
+def _type_name(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true or false"
+    if isinstance(value, int):
+        return "a whole number"
+    if isinstance(value, float):
+        return "a number"
+    if isinstance(value, list):
+        return "a list"
+    return "a string"
+
+
+def _same_type(default: Any, value: Any) -> bool:
+    if isinstance(default, bool) or isinstance(value, bool):
+        return isinstance(default, bool) and isinstance(value, bool)
+    if isinstance(default, float):
+        return isinstance(value, int | float)
+    return isinstance(value, type(default))
+
+
+def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any], source: str) -> dict[str, Any]:
+    """Overlay ``overrides`` on ``defaults`` table by table, checking every key and type."""
+    merged: dict[str, Any] = {table: dict(values) for table, values in defaults.items()}
+    for table, values in overrides.items():
+        if table == "accounts":
+            continue
+        if table not in defaults:
+            known = ", ".join(sorted([*defaults, "accounts"]))
+            raise SettingsError(f"{source}: unknown table [{table}]; known tables: {known}")
+        if not isinstance(values, Mapping):
+            raise SettingsError(f"{source}: {table} must be a table ([{table}])")
+        for key, value in values.items():
+            if key not in defaults[table]:
+                known = ", ".join(sorted(defaults[table]))
+                raise SettingsError(
+                    f"{source}: unknown key {table}.{key}; keys of [{table}]: {known}"
+                )
+            default = defaults[table][key]
+            if not _same_type(default, value):
+                raise SettingsError(
+                    f"{source}: {table}.{key} must be {_type_name(default)}, got {value!r}"
+                )
+            merged[table][key] = value
+    return merged
+
+
+def _check_values(merged: Mapping[str, Any], source: str) -> None:
+    tz = merged["profile"]["timezone"]
+    try:
+        ZoneInfo(tz)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise SettingsError(
+            f"{source}: profile.timezone {tz!r} is not a known time zone; "
+            'expected an IANA name such as "Europe/Berlin" or "America/New_York"'
+        ) from None
+    policy = merged["policy"]
+    for key in ("send_window_start", "send_window_end"):
+        if not _TIME_RE.match(policy[key]):
+            raise SettingsError(
+                f'{source}: policy.{key} must be a time as "HH:MM", got {policy[key]!r}'
+            )
+    if policy["send_window_start"] >= policy["send_window_end"]:
+        raise SettingsError(f"{source}: policy.send_window_start must come before send_window_end")
+    days = policy["workdays"]
+    if not days or any(day not in _WEEKDAYS for day in days):
+        raise SettingsError(
+            f"{source}: policy.workdays must list days among {', '.join(_WEEKDAYS)}, got {days!r}"
+        )
+    for key in (
+        "nudge_after_business_days",
+        "thank_you_within_hours",
+        "keep_in_touch_days",
+        "ooo_default_days",
+        "soft_bounce_retry_days",
+    ):
+        if policy[key] < 1:
+            raise SettingsError(f"{source}: policy.{key} must be at least 1, got {policy[key]}")
+    if policy["max_nudges"] < 0:
+        raise SettingsError(f"{source}: policy.max_nudges must be 0 or more")
+    for key, value in merged["limits"].items():
+        if value < 1:
+            raise SettingsError(f"{source}: limits.{key} must be at least 1, got {value}")
+
+
+def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
+    if raw is None:
+        return ()
+    if not isinstance(raw, list):
+        raise SettingsError(f"{source}: accounts must be an array of tables ([[accounts]])")
+    accounts: list[AccountSettings] = []
+    for index, entry in enumerate(raw, start=1):
+        where = f"{source}: accounts[{index}]"
+        if not isinstance(entry, Mapping):
+            raise SettingsError(f"{where} must be a table")
+        for key, value in entry.items():
+            if key not in _ACCOUNT_KEYS:
+                raise SettingsError(
+                    f"{where}: unknown key {key!r}; keys: {', '.join(sorted(_ACCOUNT_KEYS))}"
+                )
+            if not isinstance(value, str):
+                raise SettingsError(f"{where}.{key} must be a string, got {value!r}")
+        for required in ("name", "kind", "address"):
+            if not entry.get(required):
+                raise SettingsError(f"{where}: {required} is required")
+        if entry["kind"] not in ACCOUNT_KINDS:
+            raise SettingsError(
+                f"{where}.kind must be one of {', '.join(ACCOUNT_KINDS)}, got {entry['kind']!r}"
+            )
+        accounts.append(AccountSettings(**{k: entry[k] for k in entry}))
+    names = [a.name for a in accounts]
+    if len(set(names)) != len(names):
+        raise SettingsError(f"{source}: account names must be unique, got {names}")
+    return tuple(accounts)
+
+
+def read_toml(path: Path) -> dict[str, Any]:
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as err:
+        raise SettingsError(f"{path}: not valid TOML: {err}") from None
+
+
+def load_settings(workspace: Path, *, require: bool = True) -> Settings:
+    """Read and validate the workspace's settings.
+
+    With ``require`` and no outreach.toml, the error tells the person to run ``outreach init``.
+    """
+    path = workspace / WORKSPACE_FILE
+    if path.is_file():
+        overrides = read_toml(path)
+    elif require:
+        raise SettingsError(
+            f"no workspace at {workspace} (missing {WORKSPACE_FILE}); "
+            "run `outreach init` first, or set OUTREACH_HOME to your workspace"
+        )
+    else:
+        overrides = {}
+    source = str(path)
+    merged = merge(load_defaults(), overrides, source)
+    _check_values(merged, source)
+    accounts = _accounts(overrides.get("accounts"), source)
+    database_url = os.environ.get("OUTREACH_DATABASE_URL") or merged["database"]["url"]
+    if not database_url:
+        database_url = f"sqlite:///{(workspace / 'outreach.db').resolve()}"
+    broker_url = os.environ.get("OUTREACH_BROKER_URL") or merged["broker"]["url"]
+    return Settings(
+        workspace=workspace,
+        profile=merged["profile"],
+        policy=merged["policy"],
+        limits=merged["limits"],
+        database_url=database_url,
+        busy_timeout_ms=merged["database"]["busy_timeout_ms"],
+        broker_url=broker_url,
+        accounts=accounts,
+    )
+
+
+def parse_hhmm(value: str) -> time:
+    hours, minutes = value.split(":")
+    return time(int(hours), int(minutes))
+
+
+def weekday_numbers(days: list[str]) -> tuple[int, ...]:
+    return tuple(sorted(_WEEKDAYS.index(day) for day in days))

@@ -1,0 +1,146 @@
+"""The database: engines, transactions and migrations.
+
+SQLite by default (a file in the workspace, WAL journal, a busy timeout, and ``BEGIN
+IMMEDIATE`` for every write so two processes never deadlock upgrading a read lock);
+PostgreSQL by URL for several workers. Every command calls :func:`open_store`, which brings
+the schema up to date with Alembic before anything else.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine, create_engine, event
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.orm import Session, sessionmaker
+
+from pipeline.errors import OutreachError, SettingsError
+
+log = logging.getLogger(__name__)
+
+MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
+_BEGIN_OPTION = "outreach_begin"
+
+
+def _alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS_DIR))
+    return config
+
+
+def create_db_engine(url: str, *, busy_timeout_ms: int = 10000) -> Engine:
+    """An engine for ``url`` with this project's SQLite settings applied."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError:
+        raise SettingsError(
+            f"database url {url!r} is not a valid URL; expected e.g. "
+            "sqlite:////path/outreach.db or postgresql+psycopg://user@host/db"
+        ) from None
+    if parsed.drivername == "postgresql":
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    if parsed.get_backend_name() == "sqlite":
+        database = parsed.database
+        if database and database != ":memory:":
+            Path(database).parent.mkdir(parents=True, exist_ok=True)
+        engine = create_engine(
+            parsed, connect_args={"timeout": busy_timeout_ms / 1000}, pool_pre_ping=False
+        )
+        _configure_sqlite(engine, busy_timeout_ms)
+        return engine
+    if parsed.get_backend_name() != "postgresql":
+        raise SettingsError(f"database url {url!r}: only sqlite and postgresql are supported")
+    return create_engine(parsed, pool_pre_ping=True)
+
+
+def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Let SQLAlchemy, not the sqlite3 module, decide when transactions begin.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute(f"PRAGMA busy_timeout={int(busy_timeout_ms)}")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute("PRAGMA synchronous=NORMAL")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        connection.exec_driver_sql(f"BEGIN {mode}")
+
+
+def migrate(engine: Engine) -> bool:
+    """Bring the schema up to the newest revision; return True when anything changed."""
+    config = _alembic_config()
+    head = ScriptDirectory.from_config(config).get_current_head()
+    with engine.connect() as connection:
+        current = MigrationContext.configure(connection).get_current_revision()
+    if current == head:
+        return False
+    with engine.begin() as connection:
+        if connection.dialect.name == "postgresql":
+            # Two processes starting at once must not both create the tables.
+            connection.exec_driver_sql("SELECT pg_advisory_xact_lock(7240511)")
+        config.attributes["connection"] = connection
+        command.upgrade(config, "head")
+    log.info("database schema upgraded from %s to %s", current, head)
+    return True
+
+
+@dataclass
+class Store:
+    """Transactions over one database. ``write()`` for changes, ``read()`` for queries."""
+
+    engine: Engine
+
+    def __post_init__(self) -> None:
+        self._write = sessionmaker(
+            bind=self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}),
+            expire_on_commit=False,
+        )
+        self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
+
+    @property
+    def dialect(self) -> str:
+        return self.engine.dialect.name
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back on any error."""
+        with self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        with self._read() as session, session.begin():
+            yield session
+
+    def close(self) -> None:
+        self.engine.dispose()
+
+
+def open_store(url: str, *, busy_timeout_ms: int = 10000) -> Store:
+    """Connect, migrate to the newest schema, and return the store."""
+    engine = create_db_engine(url, busy_timeout_ms=busy_timeout_ms)
+    try:
+        migrate(engine)
+    except OperationalError as err:
+        engine.dispose()
+        safe = make_url(url).render_as_string(hide_password=True)
+        raise OutreachError(
+            f"cannot open the database {safe}: {err.orig}; check OUTREACH_DATABASE_URL "
+            "or [database] url in outreach.toml, and that the server is running"
+        ) from None
+    return Store(engine)

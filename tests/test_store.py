@@ -1,0 +1,82 @@
+"""The store: migrations, aware times, idempotent step keys, on SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+
+import pytest
+from sqlalchemy import inspect, select
+from sqlalchemy.exc import IntegrityError
+
+from pipeline.models import Account, Base
+from pipeline.store import Store, create_db_engine, migrate, open_store
+
+NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
+
+
+def test_migrations_create_every_table_the_models_describe(store: Store) -> None:
+    """Given a new database, when it is opened, then every modelled table exists."""
+    tables = set(inspect(store.engine).get_table_names())
+    assert set(Base.metadata.tables) <= tables
+
+
+def test_opening_twice_does_not_migrate_again(database_url: str) -> None:
+    """Given an up-to-date database, when it is opened again, then nothing is migrated."""
+    open_store(database_url).close()
+    engine = create_db_engine(database_url)
+    try:
+        assert migrate(engine) is False
+    finally:
+        engine.dispose()
+
+
+def test_times_come_back_aware_and_in_utc(store: Store) -> None:
+    """Given a time stored in another zone, when read back, then it is the same instant in UTC."""
+    local = NOW.astimezone(timezone(timedelta(hours=-5)))
+    with store.write() as session:
+        session.add(Account(name="a", kind="memory", address="me@example.edu", created_at=local))
+    with store.read() as session:
+        account = session.scalars(select(Account)).one()
+    assert account.created_at == NOW
+    assert account.created_at.tzinfo is not None
+    assert account.created_at.utcoffset() == timedelta(0)
+
+
+def test_naive_times_are_refused(store: Store) -> None:
+    """A naive datetime is a bug: the store refuses it rather than guess its zone."""
+    with pytest.raises(Exception, match="naive"), store.write() as session:
+        session.add(
+            Account(
+                name="a", kind="memory", address="x@example.edu", created_at=datetime(2026, 1, 1)
+            )
+        )
+
+
+def test_a_failed_write_leaves_nothing_behind(store: Store) -> None:
+    """Given a transaction that fails half-way, then none of its writes remain."""
+    with pytest.raises(IntegrityError), store.write() as session:
+        session.add(Account(name="a", kind="memory", address="x@example.edu", created_at=NOW))
+        session.flush()
+        session.add(Account(name="a", kind="memory", address="y@example.edu", created_at=NOW))
+        session.flush()
+    with store.read() as session:
+        assert session.scalars(select(Account)).all() == []
+
+
+def test_sqlite_uses_wal_journal(sqlite_url: str) -> None:
+    opened = open_store(sqlite_url)
+    try:
+        with opened.engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+    finally:
+        opened.close()
+
+
+def test_the_models_and_the_migrations_agree(store: Store) -> None:
+    """Given the migrated schema, then autogenerate finds nothing left to migrate."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    with store.engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
+    assert diff == []
