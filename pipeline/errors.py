@@ -13,6 +13,8 @@ OutreachError                 root of everything this project raises on purpose
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 
 class OutreachError(Exception):
     """Root of every error this project raises on purpose."""
@@ -28,6 +30,20 @@ class InputError(OutreachError):
 
 class SettingsError(InputError):
     """A setting is unknown, of the wrong type or out of range."""
+
+
+class ImportProblemError(InputError):
+    """A contacts file has problems; nothing was written."""
+
+    def __init__(self, problems: Sequence[object]) -> None:
+        self.problems = tuple(problems)
+        count = len(self.problems)
+        lines = "\n".join(f"  {problem}" for problem in self.problems[:50])
+        more = f"\n  ... and {count - 50} more" if count > 50 else ""
+        super().__init__(
+            f"{count} problem{'s' if count != 1 else ''} found, nothing imported:\n{lines}{more}\n"
+            "Fix the file, or import the valid rows only with --skip-invalid."
+        )
 
 
 class TemplateError(InputError):

@@ -216,12 +216,14 @@ def read_toml(path: Path) -> dict[str, Any]:
         raise SettingsError(f"{path}: not valid TOML: {err}") from None
 
 
-def load_settings(workspace: Path, *, require: bool = True) -> Settings:
-    """Read and validate the workspace's settings.
+def load_settings(
+    workspace: Path, *, require: bool = True, config_file: Path | None = None
+) -> Settings:
+    """Read and validate the workspace's settings (from ``config_file`` when given).
 
     With ``require`` and no outreach.toml, the error tells the person to run ``outreach init``.
     """
-    path = workspace / WORKSPACE_FILE
+    path = config_file or workspace / WORKSPACE_FILE
     if path.is_file():
         overrides = read_toml(path)
     elif require:

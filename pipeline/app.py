@@ -1,0 +1,123 @@
+"""bootstrap(): wires settings, the store, the policy, templates and connectors together.
+
+Nothing opens a connection at import time; commands, workers and tests call bootstrap()
+and get one :class:`App` holding the adapters they should use.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from connectors.base import Calendar, Mailbox
+from pipeline.lifecycle import Policy
+from pipeline.models import Account
+from pipeline.settings import AccountSettings, Settings, parse_hhmm, weekday_numbers
+from pipeline.store import Store, open_store
+
+Clock = Callable[[], datetime]
+MailboxFactory = Callable[[AccountSettings, Path], Mailbox]
+CalendarFactory = Callable[[AccountSettings, Path], Calendar]
+
+
+def system_clock() -> datetime:
+    return datetime.now(UTC)
+
+
+def policy_from_settings(settings: Settings) -> Policy:
+    """The lifecycle's policy from the validated [policy] table and the profile's zone."""
+    raw = dict(settings.policy)
+    values: dict[str, Any] = {
+        **raw,
+        "timezone": settings.timezone,
+        "workdays": weekday_numbers(raw["workdays"]),
+        "send_window_start": parse_hhmm(raw["send_window_start"]),
+        "send_window_end": parse_hhmm(raw["send_window_end"]),
+    }
+    return Policy(**values)
+
+
+def _default_mailbox(account: AccountSettings, workspace: Path) -> Mailbox:
+    from pipeline.connect import open_mailbox
+
+    return open_mailbox(account, workspace)
+
+
+def _default_calendar(account: AccountSettings, workspace: Path) -> Calendar:
+    from pipeline.connect import open_calendar
+
+    return open_calendar(account, workspace)
+
+
+@dataclass
+class App:
+    """One wired application: settings, store, policy, clock and connector factories."""
+
+    settings: Settings
+    store: Store
+    policy: Policy
+    clock: Clock = system_clock
+    mailbox_factory: MailboxFactory = _default_mailbox
+    calendar_factory: CalendarFactory = _default_calendar
+    _mailboxes: dict[str, Mailbox] = field(default_factory=dict)
+    _calendars: dict[str, Calendar] = field(default_factory=dict)
+
+    def now(self) -> datetime:
+        return self.clock()
+
+    def mailbox(self, account: AccountSettings) -> Mailbox:
+        if account.name not in self._mailboxes:
+            self._mailboxes[account.name] = self.mailbox_factory(account, self.settings.workspace)
+        return self._mailboxes[account.name]
+
+    def calendar(self, account: AccountSettings) -> Calendar:
+        if account.name not in self._calendars:
+            self._calendars[account.name] = self.calendar_factory(account, self.settings.workspace)
+        return self._calendars[account.name]
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def sync_accounts(store: Store, settings: Settings, now: datetime) -> None:
+    """Make the accounts table match the [[accounts]] of outreach.toml (never deletes)."""
+    with store.write() as session:
+        existing = {a.name: a for a in session.scalars(select(Account))}
+        for account in settings.accounts:
+            row = existing.get(account.name)
+            if row is None:
+                session.add(
+                    Account(
+                        name=account.name,
+                        kind=account.kind,
+                        address=account.address.lower(),
+                        created_at=now,
+                    )
+                )
+            elif (row.kind, row.address) != (account.kind, account.address.lower()):
+                row.kind, row.address = account.kind, account.address.lower()
+
+
+def bootstrap(
+    settings: Settings,
+    *,
+    clock: Clock = system_clock,
+    mailbox_factory: MailboxFactory | None = None,
+    calendar_factory: CalendarFactory | None = None,
+) -> App:
+    """Open the store (migrating it), register the accounts, and wire the adapters."""
+    store = open_store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
+    sync_accounts(store, settings, clock())
+    return App(
+        settings=settings,
+        store=store,
+        policy=policy_from_settings(settings),
+        clock=clock,
+        mailbox_factory=mailbox_factory or _default_mailbox,
+        calendar_factory=calendar_factory or _default_calendar,
+    )

@@ -1,0 +1,149 @@
+"""`outreach contacts import|list|show`."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+from sqlalchemy.orm import selectinload
+
+from pipeline.cli._app import app, console, print_json
+from pipeline.cli._common import JsonOption, WorkspaceOption, opened
+from pipeline.contact_import import parse_contacts
+from pipeline.contacts import contact_summary, import_records, resolve_contact
+from pipeline.errors import InputError
+from pipeline.models import Contact, Note
+from pipeline.models import Outreach as OutreachRow
+
+contacts_app = typer.Typer(help="Import and look at your contacts.", no_args_is_help=True)
+app.add_typer(contacts_app, name="contacts")
+
+FORMATS = ("linkedin", "google", "outlook", "vcard", "csv")
+
+
+def _parse_map(entries: list[str]) -> dict[str, str]:
+    mapping: dict[str, str] = {}
+    for entry in entries:
+        column, sep, target = entry.partition("=")
+        if not sep or not column.strip() or not target.strip():
+            raise InputError(f'--map {entry!r}: expected COLUMN=FIELD, e.g. --map "Mail=email"')
+        mapping[column.strip()] = target.strip()
+    return mapping
+
+
+@contacts_app.command("import")
+def import_(
+    file: Annotated[Path, typer.Argument(help="CSV or vCard file.", show_default=False)],
+    fmt: Annotated[
+        str | None,
+        typer.Option("--format", help=f"One of {', '.join(FORMATS)} (default: detected)."),
+    ] = None,
+    map_: Annotated[
+        list[str] | None,
+        typer.Option("--map", help="COLUMN=FIELD for a generic CSV; repeat it."),
+    ] = None,
+    skip_invalid: Annotated[
+        bool, typer.Option("--skip-invalid", help="Import the valid rows, report the rest.")
+    ] = False,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Import contacts from LinkedIn, Google or Outlook CSV exports, vCard, or any CSV.
+
+    Nothing is written when a row has a problem (each one is listed with its line and
+    column) unless --skip-invalid. Importing the same file again changes nothing.
+
+    Examples:
+      outreach contacts import ~/Downloads/Connections.csv
+      outreach contacts import people.csv --map "Mail=email" --map "Firm=organization"
+    """
+    if fmt is not None and fmt not in FORMATS:
+        raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
+    if not file.is_file():
+        raise InputError(f"{file}: no such file")
+    parsed = parse_contacts(file, fmt=fmt, mapping=_parse_map(map_ or []) or None)
+    with opened(workspace) as ctx, ctx.store.write() as session:
+        report = import_records(
+            session, parsed, source=file.name, skip_invalid=skip_invalid, now=ctx.now()
+        )
+    if json_:
+        print_json(report.as_dict())
+        return
+    console.print(
+        f"{file.name} ({report.format}): {report.created} new, {report.updated} updated, "
+        f"{report.unchanged} unchanged; {report.without_email} without an email address "
+        "(kept, but they cannot be started until you add one).",
+        highlight=False,
+    )
+    for problem in report.skipped:
+        console.print(f"  skipped {problem}", highlight=False)
+
+
+@contacts_app.command("list")
+def list_(
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """List contacts with their address, organization and outreach stage.
+
+    Example:
+      outreach contacts list --json
+    """
+    with opened(workspace) as ctx, ctx.store.read() as session:
+        people = session.scalars(
+            select(Contact).options(selectinload(Contact.emails)).order_by(Contact.id)
+        ).all()
+        stages = dict(session.execute(select(OutreachRow.contact_id, OutreachRow.stage)).all())
+        rows = [{**contact_summary(c), "stage": stages.get(c.id)} for c in people]
+    if json_:
+        print_json(rows)
+        return
+    table = Table(show_edge=False)
+    for column in ("id", "name", "email", "organization", "role", "stage"):
+        table.add_column(column)
+    for row in rows:
+        table.add_row(
+            str(row["id"]),
+            row["name"],
+            row["email"] or "-",
+            row["organization"] or "",
+            row["role"] or "",
+            row["stage"] or ("-" if row["email"] else "no email"),
+        )
+    console.print(table)
+    console.print(f"{len(rows)} contacts")
+
+
+@contacts_app.command("show")
+def show(
+    contact: Annotated[str, typer.Argument(help="Contact by id, email or name.")],
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Everything known about one contact, their outreach stage and your notes.
+
+    Example:
+      outreach contacts show "Dana Kim"
+    """
+    with opened(workspace) as ctx, ctx.store.read() as session:
+        person = resolve_contact(session, contact)
+        data = contact_summary(person)
+        outreach = session.scalar(select(OutreachRow).where(OutreachRow.contact_id == person.id))
+        data["stage"] = outreach.stage if outreach else None
+        data["notes_recorded"] = [
+            n.body for n in session.scalars(select(Note).where(Note.contact_id == person.id))
+        ]
+    if json_:
+        print_json(data)
+        return
+    for key, value in data.items():
+        if value in (None, "", [], {}):
+            continue
+        if isinstance(value, dict):
+            value = ", ".join(f"{k}={v}" for k, v in value.items())
+        elif isinstance(value, list):
+            value = "; ".join(str(v) for v in value)
+        console.print(f"[bold]{key.replace('_', ' '):>15}[/] {value}", highlight=False)

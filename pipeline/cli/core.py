@@ -1,0 +1,248 @@
+"""`outreach init`, `start`, `status`, `notes` and `referral add`."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.table import Table
+from sqlalchemy import select
+
+from pipeline.cli._app import app, console, print_json
+from pipeline.cli._common import JsonOption, WorkspaceOption, opened
+from pipeline.contacts import resolve_contact
+from pipeline.errors import InputError
+from pipeline.models import Account, Note
+from pipeline.outreach import add_note, record_referral, start_outreach
+from pipeline.settings import workspace_dir
+from pipeline.status import build_status
+from pipeline.workspace import create_workspace, detect_timezone
+
+Text = Annotated[str | None, typer.Option(show_default=False)]
+
+
+def _ask(label: str, value: str | None, default: str = "") -> str:
+    if value is not None:
+        return value
+    if sys.stdin.isatty():
+        return str(typer.prompt(label, default=default, show_default=bool(default)))
+    return default
+
+
+@app.command()
+def init(
+    directory: Annotated[
+        Path | None, typer.Argument(help="Where to create it (default ./.outreach).")
+    ] = None,
+    name: Text = None,
+    email: Text = None,
+    school: Text = None,
+    background: Text = None,
+    field: Annotated[str | None, typer.Option("--field", help="Field you explore.")] = None,
+    intro: Annotated[str | None, typer.Option(help="Your 20-second introduction.")] = None,
+    timezone: Annotated[str | None, typer.Option(help="IANA zone, e.g. Europe/Paris.")] = None,
+    signature: Text = None,
+    force: Annotated[bool, typer.Option("--force", help="Overwrite outreach.toml.")] = False,
+) -> None:
+    """Create a workspace: your profile, a local mail and calendar account, the database.
+
+    Asks for what it needs when run in a terminal; every answer can be given as an option.
+
+    Example:
+      outreach init --name "Ada Park" --email ada@example.edu --school "State U, class of 2026"
+      --field "public health" --timezone America/Chicago
+    """
+    target = workspace_dir(directory)
+    profile = {
+        "name": _ask("Your name", name),
+        "email": _ask("Your email address (drafts are written as from it)", email),
+        "school": _ask("School and year, or current role", school),
+        "background": _ask("One line on what you study or do", background),
+        "field": _ask("The field you are exploring", field),
+        "intro": _ask("Your 20-second introduction", intro),
+        "timezone": _ask("Your time zone", timezone, detect_timezone()),
+        "signature": signature if signature is not None else "",
+    }
+    path = create_workspace(target, profile, force=force)
+    console.print(f"Created [bold]{path}[/] with a local account in {target / 'mail'}.")
+    console.print(
+        "Next: [bold]outreach contacts import Connections.csv[/], then "
+        "[bold]outreach start --all[/] and [bold]outreach status[/]."
+    )
+    if str(target) != str(workspace_dir(None)):
+        console.print(f"Point later commands at it with -w {target} or OUTREACH_HOME={target}.")
+
+
+@app.command()
+def start(
+    contacts: Annotated[
+        list[str] | None, typer.Argument(help="Contacts by id, email or name.")
+    ] = None,
+    all_: Annotated[bool, typer.Option("--all", help="Every contact not yet started.")] = False,
+    account: Annotated[str | None, typer.Option(help="Account to write from.")] = None,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Plan the first outreach for contacts; drafts appear when they are due.
+
+    Contacts without an email address, already started, or who asked not to be contacted
+    are skipped with the reason. At most [limits] new_outreach_per_day first drafts become
+    due each day.
+
+    Examples:
+      outreach start --all
+      outreach start "Dana Kim" 17 sam@example.org
+    """
+    if not all_ and not contacts:
+        raise InputError("name at least one contact (id, email or name), or use --all")
+    if all_ and contacts:
+        raise InputError("give contacts or --all, not both")
+    with opened(workspace) as ctx:
+        chosen = ctx.settings.account(account)
+        now = ctx.now()
+        with ctx.store.write() as session:
+            row = session.scalars(select(Account).where(Account.name == chosen.name)).one()
+            report = start_outreach(
+                session,
+                row,
+                contacts or [],
+                all_contacts=all_,
+                now=now,
+                policy=ctx.policy,
+                per_day=ctx.settings.limits["new_outreach_per_day"],
+            )
+    if json_:
+        print_json(report.as_dict())
+        return
+    for item in report.started:
+        console.print(
+            f"planned  {item['name']} <{item['email']}>  ({item['template']}, "
+            f"due {item['due_at'][:16].replace('T', ' ')} UTC)",
+            highlight=False,
+        )
+    for item in report.skipped:
+        console.print(f"skipped  {item['name'] or '(no name)'}: {item['reason']}", highlight=False)
+    console.print(
+        f"{len(report.started)} started, {len(report.skipped)} skipped. "
+        "Run `outreach tick` to create the drafts that are due."
+    )
+
+
+@app.command()
+def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
+    """The funnel by stage, and what waits on you and on your contacts.
+
+    Example:
+      outreach status --json | jq .funnel
+    """
+    with opened(workspace) as ctx, ctx.store.read() as session:
+        result = build_status(session, ctx.now())
+    if json_:
+        print_json(result.as_dict())
+        return
+    for item in result.accounts_needing_auth:
+        console.print(
+            f"[bold red]account {item['account']} needs re-authorization:[/] "
+            f"{item['reason']}. Run `outreach accounts add` for it again."
+        )
+    if not result.funnel:
+        console.print("No outreach yet. Import contacts, then `outreach start --all`.")
+        return
+    funnel = Table(title="Funnel", show_edge=False)
+    funnel.add_column("stage")
+    funnel.add_column("contacts", justify="right")
+    for stage, count in result.funnel.items():
+        funnel.add_row(stage.replace("_", " "), str(count))
+    console.print(funnel)
+    _print_list("Waiting on you", result.waiting_on_you)
+    _print_list("Waiting on contacts", result.waiting_on_contacts)
+    _print_list("Coming up", result.upcoming[:15])
+
+
+def _print_list(title: str, items: list[dict[str, object]]) -> None:
+    console.print(f"\n[bold]{title}[/] ({len(items)})")
+    for item in items:
+        what = item.get("why") or item.get("what") or f"stage {item.get('stage')}"
+        when = item.get("due_at") or item.get("since") or ""
+        console.print(
+            f"  {item.get('contact') or '?'}: {what} {str(when)[:16].replace('T', ' ')}",
+            highlight=False,
+        )
+
+
+@app.command()
+def notes(
+    contact: Annotated[str, typer.Argument(help="Contact by id, email or name.")],
+    add: Annotated[str | None, typer.Option("--add", help="Record a note.")] = None,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Show or record what you learned from a contact (the thank-you cites it).
+
+    Examples:
+      outreach notes "Dana Kim" --add "Advised me to learn SQL before applying"
+      outreach notes dana@example.org
+    """
+    with opened(workspace) as ctx, ctx.store.write() as session:
+        person = resolve_contact(session, contact)
+        if add is not None:
+            add_note(session, person, add, ctx.now())
+        rows = session.scalars(
+            select(Note).where(Note.contact_id == person.id).order_by(Note.created_at)
+        ).all()
+        items = [{"at": n.created_at.isoformat(), "note": n.body} for n in rows]
+        name = person.name
+    if json_:
+        print_json({"contact": name, "notes": items})
+        return
+    if add is not None:
+        console.print(f"Noted for {name}.")
+    for item in items:
+        console.print(f"{item['at'][:10]}  {item['note']}", highlight=False)
+    if not items:
+        console.print(f"No notes for {name} yet; add one with --add.")
+
+
+referral_app = typer.Typer(
+    help="Record people a contact suggested you talk to.", no_args_is_help=True
+)
+app.add_typer(referral_app, name="referral")
+
+
+@referral_app.command("add")
+def referral_add(
+    from_: Annotated[str, typer.Option("--from", help="Who suggested them (a contact).")],
+    name: Annotated[str, typer.Option("--name", help="The new person's name.")],
+    email: Annotated[str, typer.Option("--email", help="The new person's address.")],
+    account: Annotated[str | None, typer.Option(help="Account to write from.")] = None,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Add a person a contact suggested: a referral outreach that names them first.
+
+    Once you send it, a short note back to the referrer is drafted.
+
+    Example:
+      outreach referral add --from "Dana Kim" --name "Lee Chen" --email lee@example.org
+    """
+    with opened(workspace) as ctx:
+        chosen = ctx.settings.account(account)
+        with ctx.store.write() as session:
+            referrer = resolve_contact(session, from_)
+            row = session.scalars(select(Account).where(Account.name == chosen.name)).one()
+            contact, started = record_referral(
+                session, row, referrer, name, email, ctx.now(), ctx.policy
+            )
+            result = {
+                "id": contact.id,
+                "name": contact.name,
+                "referred_by": referrer.name,
+                "started": started,
+            }
+    if json_:
+        print_json(result)
+        return
+    verb = "planned a referral outreach to" if started else "recorded"
+    console.print(f"{verb} {result['name']} (introduced by {result['referred_by']}).")

@@ -1,0 +1,185 @@
+"""Use cases on contacts: import parsed files into the store, find and describe contacts."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, or_, select
+from sqlalchemy.orm import Session, selectinload
+
+from pipeline.contact_import import ContactRecord, ParseResult, Problem
+from pipeline.errors import ImportProblemError, InputError, NotFoundError
+from pipeline.models import Contact, ContactEmail
+
+_FIELDS = ("organization", "role", "field", "how_found", "referred_by", "timezone", "notes")
+
+
+@dataclass
+class ImportReport:
+    """What an import did: counts, and the problems of rows left out (--skip-invalid)."""
+
+    format: str
+    created: int = 0
+    updated: int = 0
+    unchanged: int = 0
+    without_email: int = 0
+    skipped: list[Problem] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "format": self.format,
+            "created": self.created,
+            "updated": self.updated,
+            "unchanged": self.unchanged,
+            "without_email": self.without_email,
+            "skipped": [str(problem) for problem in self.skipped],
+        }
+
+
+def _find_existing(session: Session, record: ContactRecord) -> Contact | None:
+    if record.emails:
+        found = session.scalars(
+            select(Contact)
+            .join(ContactEmail)
+            .where(ContactEmail.email.in_(record.emails))
+            .options(selectinload(Contact.emails))
+        ).first()
+        if found is not None:
+            return found
+    url = record.custom.get("url") or record.custom.get("profile_url")
+    candidates = session.scalars(
+        select(Contact)
+        .where(func.lower(Contact.first_name) == record.first_name.lower())
+        .where(func.lower(Contact.last_name) == record.last_name.lower())
+        .options(selectinload(Contact.emails))
+    ).all()
+    for candidate in candidates:
+        if url and candidate.custom.get("url") == url:
+            return candidate
+        same_org = (candidate.organization or "").lower() == (record.organization or "").lower()
+        if not url and same_org:
+            return candidate
+    return None
+
+
+def _merge(contact: Contact, record: ContactRecord, now: datetime) -> bool:
+    """Fill what the contact lacks from the record; never overwrite what is there."""
+    changed = False
+    for name in _FIELDS:
+        value = getattr(record, name)
+        if value and not getattr(contact, name):
+            setattr(contact, name, value)
+            changed = True
+    known = {e.email for e in contact.emails}
+    for email in record.emails:
+        if email not in known:
+            contact.emails.append(ContactEmail(email=email, position=len(contact.emails)))
+            known.add(email)
+            changed = True
+    new_tags = [tag for tag in record.tags if tag not in contact.tags]
+    if new_tags:
+        contact.tags = [*contact.tags, *new_tags]
+        changed = True
+    new_custom = {k: v for k, v in record.custom.items() if k not in contact.custom}
+    if new_custom:
+        contact.custom = {**contact.custom, **new_custom}
+        changed = True
+    if changed:
+        contact.updated_at = now
+    return changed
+
+
+def _new_contact(record: ContactRecord, source: str, now: datetime) -> Contact:
+    contact = Contact(
+        first_name=record.first_name,
+        last_name=record.last_name,
+        tags=list(record.tags),
+        custom=dict(record.custom),
+        source=source,
+        created_at=now,
+        updated_at=now,
+        **{name: getattr(record, name) or None for name in _FIELDS},
+    )
+    contact.emails = [ContactEmail(email=e, position=i) for i, e in enumerate(record.emails)]
+    return contact
+
+
+def import_records(
+    session: Session, parsed: ParseResult, *, source: str, skip_invalid: bool, now: datetime
+) -> ImportReport:
+    """Write parsed contacts: all or nothing unless ``skip_invalid``; idempotent."""
+    if parsed.problems and not skip_invalid:
+        raise ImportProblemError(parsed.problems)
+    report = ImportReport(format=parsed.format, skipped=list(parsed.problems))
+    for record in parsed.records:
+        existing = _find_existing(session, record)
+        if existing is None:
+            session.add(_new_contact(record, source, now))
+            session.flush()
+            report.created += 1
+        elif _merge(existing, record, now):
+            session.flush()
+            report.updated += 1
+        else:
+            report.unchanged += 1
+        if not record.emails:
+            report.without_email += 1
+    return report
+
+
+def resolve_contact(session: Session, ref: str) -> Contact:
+    """Find one contact by id, email address or (part of) name; say so when ambiguous."""
+    options = selectinload(Contact.emails)
+    if ref.isdigit():
+        contact = session.get(Contact, int(ref), options=[options])
+        if contact is None:
+            raise NotFoundError(f"no contact with id {ref}; see `outreach contacts list`")
+        return contact
+    if "@" in ref:
+        found = session.scalars(
+            select(Contact)
+            .join(ContactEmail)
+            .where(ContactEmail.email == ref.strip().lower())
+            .options(options)
+        ).first()
+        if found is None:
+            raise NotFoundError(f"no contact with the address {ref}; see `outreach contacts list`")
+        return found
+    needle = f"%{ref.strip().lower()}%"
+    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
+    matches = session.scalars(
+        select(Contact).where(or_(full_name.like(needle))).options(options).limit(6)
+    ).all()
+    if not matches:
+        raise NotFoundError(f"no contact matches {ref!r}; see `outreach contacts list`")
+    exact = [c for c in matches if c.name.lower() == ref.strip().lower()]
+    if len(exact) == 1:
+        return exact[0]
+    if len(matches) > 1:
+        names = ", ".join(f"{c.name} (id {c.id})" for c in matches[:5])
+        raise InputError(f"{ref!r} matches several contacts: {names}; use the id or the email")
+    return matches[0]
+
+
+def contact_summary(contact: Contact) -> dict[str, Any]:
+    """A contact as plain data, for tables, JSON and templates."""
+    return {
+        "id": contact.id,
+        "name": contact.name,
+        "first_name": contact.first_name,
+        "last_name": contact.last_name,
+        "email": contact.primary_email,
+        "emails": [e.email for e in contact.emails],
+        "organization": contact.organization,
+        "role": contact.role,
+        "field": contact.field,
+        "how_found": contact.how_found,
+        "referred_by": contact.referred_by,
+        "timezone": contact.timezone,
+        "notes": contact.notes,
+        "tags": list(contact.tags),
+        "custom": dict(contact.custom),
+        "flagged": contact.flagged,
+    }

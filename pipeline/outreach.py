@@ -1,0 +1,455 @@
+"""Use cases over the store: start outreach, feed observations to the lifecycle, carry out
+its commands as rows, record notes and referrals.
+
+The lifecycle decides (pure); this module persists the decision in the caller's
+transaction: the new state, the planned steps (UNIQUE key, so a step is planned once), the
+suppressed addresses, the meetings to prepare, and an audit event for each observation.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import re
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import Session, selectinload
+
+from pipeline import lifecycle as lc
+from pipeline.contacts import resolve_contact
+from pipeline.emails import InvalidEmail, normalize_email, split_name
+from pipeline.errors import InputError
+from pipeline.models import (
+    Account,
+    Contact,
+    ContactEmail,
+    Event,
+    Meeting,
+    Note,
+    Step,
+    Suppression,
+)
+from pipeline.models import (
+    Outreach as OutreachRow,
+)
+from pipeline.timeplan import next_send_moment
+
+# Step statuses: planned -> (queued) -> drafted -> sent | deleted; or cancelled / failed.
+OPEN_STATUSES = ("planned", "queued")
+FIRST_TEMPLATES = ("first_cold", "first_referred", "first_alumni")
+
+_REFERRAL_WORDS = re.compile(r"\b(referr\w*|introduc\w*|suggest\w*|recommend\w*)\b", re.I)
+_ALUMNI_WORDS = re.compile(r"\b(alum\w*|graduate[sd]? of)\b", re.I)
+
+
+def step_key(account: str, contact_id: int, kind: str, seq: int) -> str:
+    """The idempotency key of a step: account, contact, step kind and sequence number."""
+    return f"{account}/{contact_id}/{kind}/{seq}"
+
+
+def first_template(contact: Contact) -> str:
+    """Which first-outreach template suits how the contact was found."""
+    found = contact.how_found or ""
+    if contact.referred_by or _REFERRAL_WORDS.search(found):
+        return "first_referred"
+    tags = " ".join(contact.tags)
+    if _ALUMNI_WORDS.search(found) or _ALUMNI_WORDS.search(tags):
+        return "first_alumni"
+    return "first_cold"
+
+
+def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
+    """Insert a step unless its key exists; True when a row was inserted."""
+    insert = pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    statement = insert(Step).values(**values).on_conflict_do_nothing(index_elements=["key"])
+    result = session.execute(statement)
+    return bool(getattr(result, "rowcount", 0))
+
+
+def load_state(row: OutreachRow) -> lc.Outreach:
+    return lc.Outreach.from_dict(row.state)
+
+
+def _event(
+    session: Session, at: datetime, outreach_id: int | None, kind: str, data: dict[str, Any]
+) -> None:
+    session.add(Event(at=at, outreach_id=outreach_id, kind=kind, data=data))
+
+
+def _jsonable(value: Any) -> Any:
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return {f.name: _jsonable(getattr(value, f.name)) for f in dataclasses.fields(value)}
+    if isinstance(value, tuple | list):
+        return [_jsonable(v) for v in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if hasattr(value, "isoformat"):
+        return value.isoformat()
+    return value
+
+
+@dataclass
+class Applied:
+    """What carrying out one decision changed, for reports and tests."""
+
+    planned: list[str] = field(default_factory=list)
+    cancelled: list[str] = field(default_factory=list)
+    referrals: list[int] = field(default_factory=list)
+
+
+def observe(
+    session: Session,
+    row: OutreachRow,
+    observation: Any,
+    now: datetime,
+    policy: lc.Policy,
+) -> Applied:
+    """Feed one observation to the lifecycle and persist its decision in ``session``."""
+    decision = lc.advance(load_state(row), observation, now, policy)
+    _event(
+        session,
+        now,
+        row.id,
+        type(observation).__name__,
+        {"observation": _jsonable(observation), "stage": str(decision.outreach.stage)},
+    )
+    row.state = decision.outreach.to_dict()
+    row.stage = str(decision.outreach.stage)
+    row.updated_at = now
+    return apply_commands(session, row, decision.commands, now, policy)
+
+
+def apply_commands(
+    session: Session,
+    row: OutreachRow,
+    commands: Sequence[Any],
+    now: datetime,
+    policy: lc.Policy,
+) -> Applied:
+    """Turn the lifecycle's commands into rows, in the caller's transaction."""
+    applied = Applied()
+    account = session.get(Account, row.account_id)
+    assert account is not None
+    for command in commands:
+        if isinstance(command, lc.PlanStep):
+            key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
+            if str(command.kind) != "referrer_note" and _is_suppressed(session, row.email):
+                _event(session, now, row.id, "step_refused", {"key": key, "why": "suppressed"})
+                continue
+            inserted = _insert_ignore(
+                session,
+                {
+                    "key": key,
+                    "outreach_id": row.id,
+                    "kind": str(command.kind),
+                    "seq": command.seq,
+                    "status": "planned",
+                    "due_at": command.due_at,
+                    "deadline": command.deadline,
+                    "in_thread": command.in_thread,
+                    "attempts": 0,
+                    "created_at": now,
+                    "updated_at": now,
+                },
+            )
+            if inserted:
+                applied.planned.append(key)
+        elif isinstance(command, lc.CancelStep):
+            key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
+            session.execute(
+                update(Step)
+                .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
+                .values(status="cancelled", updated_at=now)
+            )
+            applied.cancelled.append(key)
+        elif isinstance(command, lc.RescheduleStep):
+            key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
+            session.execute(
+                update(Step)
+                .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
+                .values(due_at=command.due_at, status="planned", updated_at=now)
+            )
+        elif isinstance(command, lc.PutPrepNotes):
+            _put_meeting(session, row, account, command.meeting, now)
+        elif isinstance(command, lc.RemovePrepNotes):
+            meeting = session.scalar(
+                select(Meeting).where(Meeting.account_id == account.id, Meeting.uid == command.uid)
+            )
+            if meeting is not None:
+                meeting.status = "cancelled"
+                meeting.prep_at = None
+        elif isinstance(command, lc.SuppressAddress):
+            if session.get(Suppression, row.email) is None:
+                session.add(Suppression(email=row.email, reason=str(command.reason), at=now))
+        elif isinstance(command, lc.FlagContact):
+            contact = session.get(Contact, row.contact_id)
+            assert contact is not None
+            contact.flagged = str(command.reason)
+            for email in contact.emails:
+                if email.email == row.email and "bounce" in str(command.reason):
+                    email.status = "bounced"
+        elif isinstance(command, lc.CreateReferral):
+            created = _create_referral(
+                session, row, account, command.name, command.email, now, policy
+            )
+            if created is not None:
+                applied.referrals.append(created)
+        else:  # pragma: no cover - a new command type must be handled here
+            raise TypeError(f"no handler for lifecycle command {command!r}")
+        _event(
+            session,
+            now,
+            row.id,
+            "command",
+            {"command": type(command).__name__, **_jsonable(command)},
+        )
+    session.flush()
+    return applied
+
+
+def _is_suppressed(session: Session, email: str) -> bool:
+    return session.get(Suppression, email) is not None
+
+
+def _put_meeting(
+    session: Session, row: OutreachRow, account: Account, meeting: lc.Meeting, now: datetime
+) -> None:
+    existing = session.scalar(
+        select(Meeting).where(Meeting.account_id == account.id, Meeting.uid == meeting.uid)
+    )
+    if existing is None:
+        session.add(
+            Meeting(
+                account_id=account.id,
+                outreach_id=row.id,
+                uid=meeting.uid,
+                start=meeting.start,
+                end=meeting.end,
+                status="booked",
+                prep_key=f"{account.name}/{row.contact_id}/prep_notes/{meeting.uid}",
+            )
+        )
+        return
+    existing.outreach_id = row.id
+    existing.start, existing.end = meeting.start, meeting.end
+    existing.status = "booked"
+    existing.prep_at = None  # the prep notes must be written (again)
+
+
+def _referral_contact(
+    session: Session, referrer: Contact, name: str, address: str, now: datetime
+) -> Contact:
+    """The contact with ``address``, created as introduced by ``referrer`` when new."""
+    existing = session.scalar(select(ContactEmail).where(ContactEmail.email == address))
+    if existing is not None:
+        return existing.contact
+    first, last = split_name(name) if name else ("", "")
+    contact = Contact(
+        first_name=first,
+        last_name=last,
+        how_found=f"introduced by {referrer.name}",
+        referred_by=referrer.name,
+        referred_by_id=referrer.id,
+        tags=["referral"],
+        custom={},
+        source=f"referral from {referrer.name}",
+        created_at=now,
+        updated_at=now,
+    )
+    contact.emails = [ContactEmail(email=address, position=0)]
+    session.add(contact)
+    session.flush()
+    return contact
+
+
+def _create_referral(
+    session: Session,
+    row: OutreachRow,
+    account: Account,
+    name: str,
+    email: str,
+    now: datetime,
+    policy: lc.Policy,
+) -> int | None:
+    """A person introduced in a reply: a contact and a referral outreach to them."""
+    try:
+        address = normalize_email(email)
+    except InvalidEmail:
+        _event(session, now, row.id, "referral_refused", {"why": "invalid address"})
+        return None
+    referrer = session.get(Contact, row.contact_id)
+    assert referrer is not None
+    contact = _referral_contact(session, referrer, name, address, now)
+    started = _start_one(session, account, contact, now, policy, referrer=referrer)
+    return contact.id if started is not None else None
+
+
+def _start_one(
+    session: Session,
+    account: Account,
+    contact: Contact,
+    now: datetime,
+    policy: lc.Policy,
+    *,
+    referrer: Contact | None = None,
+    not_before: datetime | None = None,
+) -> OutreachRow | None:
+    """Create the outreach and plan its first draft; None when one exists already."""
+    email = contact.primary_email
+    if email is None or _is_suppressed(session, email):
+        return None
+    exists = session.scalar(
+        select(OutreachRow.id).where(
+            OutreachRow.account_id == account.id, OutreachRow.contact_id == contact.id
+        )
+    )
+    if exists is not None:
+        return None
+    is_referral = referrer is not None
+    state = lc.new_outreach(now, referral=is_referral)
+    row = OutreachRow(
+        account_id=account.id,
+        contact_id=contact.id,
+        goal="advice",
+        template="referral_outreach" if is_referral else first_template(contact),
+        email=email,
+        stage=str(state.stage),
+        state=state.to_dict(),
+        referrer_contact_id=referrer.id if referrer else None,
+        created_at=now,
+        updated_at=now,
+    )
+    session.add(row)
+    session.flush()
+    applied = observe(session, row, lc.Started(at=now), now, policy)
+    if not_before is not None:
+        for key in applied.planned:
+            session.execute(
+                update(Step)
+                .where(Step.key == key, Step.due_at < not_before)
+                .values(due_at=not_before)
+            )
+    return row
+
+
+@dataclass
+class StartReport:
+    started: list[dict[str, Any]] = field(default_factory=list)
+    skipped: list[dict[str, Any]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {"started": self.started, "skipped": self.skipped}
+
+
+def _why_not_startable(session: Session, account: Account, contact: Contact) -> str | None:
+    if not contact.emails:
+        return "no email address: add one to the contacts file and import it again"
+    if contact.primary_email is None:
+        return "every address bounced: find another address"
+    if _is_suppressed(session, contact.primary_email):
+        return "the address asked not to be contacted"
+    exists = session.scalar(
+        select(OutreachRow.stage).where(
+            OutreachRow.account_id == account.id, OutreachRow.contact_id == contact.id
+        )
+    )
+    if exists is not None:
+        return f"already started (stage {exists})"
+    return None
+
+
+def start_outreach(
+    session: Session,
+    account: Account,
+    refs: Iterable[str],
+    *,
+    all_contacts: bool,
+    now: datetime,
+    policy: lc.Policy,
+    per_day: int,
+) -> StartReport:
+    """Plan the first outreach for the named contacts (or all startable ones).
+
+    First drafts are spread so that at most ``per_day`` become due on one day.
+    """
+    if all_contacts:
+        contacts = list(
+            session.scalars(
+                select(Contact).options(selectinload(Contact.emails)).order_by(Contact.id)
+            )
+        )
+    else:
+        contacts = [resolve_contact(session, ref) for ref in refs]
+        if not contacts:
+            raise InputError("name at least one contact, or use --all")
+    report = StartReport()
+    already_today = 0
+    for contact in contacts:
+        reason = _why_not_startable(session, account, contact)
+        if reason is not None:
+            report.skipped.append({"id": contact.id, "name": contact.name, "reason": reason})
+            continue
+        day = (already_today + len(report.started)) // per_day
+        not_before = next_send_moment(now + timedelta(days=day), policy) if day else None
+        row = _start_one(session, account, contact, now, policy, not_before=not_before)
+        if row is None:  # pragma: no cover - _why_not_startable said yes
+            continue
+        due = session.scalar(select(Step.due_at).where(Step.outreach_id == row.id))
+        report.started.append(
+            {
+                "id": contact.id,
+                "name": contact.name,
+                "email": row.email,
+                "template": row.template,
+                "due_at": due.isoformat() if due else None,
+            }
+        )
+    return report
+
+
+def add_note(session: Session, contact: Contact, body: str, now: datetime) -> Note:
+    text = body.strip()
+    if not text:
+        raise InputError(
+            "the note is empty; write what you learned, e.g. "
+            'outreach notes "Dana Kim" --add "Talk to her team lead"'
+        )
+    note = Note(contact_id=contact.id, body=text, created_at=now)
+    session.add(note)
+    session.flush()
+    return note
+
+
+def record_referral(
+    session: Session,
+    account: Account,
+    referrer: Contact,
+    name: str,
+    email: str,
+    now: datetime,
+    policy: lc.Policy,
+) -> tuple[Contact, bool]:
+    """The person recorded that ``referrer`` suggested someone: a contact and, unless one
+    exists, a referral outreach naming the referrer. Returns the contact and whether an
+    outreach was started."""
+    try:
+        address = normalize_email(email)
+    except InvalidEmail as err:
+        raise InputError(f"--email {email!r}: {err}") from None
+    if _is_suppressed(session, address):
+        raise InputError(f"{address} asked not to be contacted; no outreach will be planned")
+    contact = _referral_contact(session, referrer, name, address, now)
+    started = _start_one(session, account, contact, now, policy, referrer=referrer)
+    _event(
+        session,
+        now,
+        started.id if started else None,
+        "referral_recorded",
+        {"referrer_id": referrer.id, "contact_id": contact.id},
+    )
+    return contact, started is not None

@@ -1,0 +1,129 @@
+"""`outreach status`: the funnel by stage, and what waits on the person and on contacts."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from pipeline.models import Account, Meeting, Step
+from pipeline.models import Outreach as OutreachRow
+
+FUNNEL_ORDER = (
+    "planned",
+    "outreach_drafted",
+    "sent",
+    "nudge_drafted",
+    "nudged",
+    "paused_ooo",
+    "replied",
+    "scheduling",
+    "booked",
+    "met",
+    "thanked",
+    "keeping_in_touch",
+    "gone_quiet",
+    "declined",
+    "opted_out",
+    "bounced",
+    "skipped",
+    "closed",
+)
+WAITING_ON_CONTACT = {"sent", "nudged", "paused_ooo", "scheduling"}
+STEP_LABELS = {
+    "first_outreach": "first outreach",
+    "nudge": "follow-up nudge",
+    "resend": "resend after a soft bounce",
+    "scheduling_reply": "answer about scheduling",
+    "thank_you": "thank-you",
+    "thanks_anyway": "thanks-anyway",
+    "referrer_note": "note back to the referrer",
+    "keep_in_touch": "keep-in-touch update",
+}
+
+
+@dataclass
+class Status:
+    funnel: dict[str, int] = field(default_factory=dict)
+    waiting_on_you: list[dict[str, Any]] = field(default_factory=list)
+    waiting_on_contacts: list[dict[str, Any]] = field(default_factory=list)
+    upcoming: list[dict[str, Any]] = field(default_factory=list)
+    accounts_needing_auth: list[dict[str, str]] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "funnel": self.funnel,
+            "waiting_on_you": self.waiting_on_you,
+            "waiting_on_contacts": self.waiting_on_contacts,
+            "upcoming": self.upcoming,
+            "accounts_needing_auth": self.accounts_needing_auth,
+        }
+
+
+def build_status(session: Session, now: datetime) -> Status:
+    """Everything `outreach status` shows, read in one transaction."""
+    status = Status()
+    rows = (
+        session.scalars(
+            select(OutreachRow).options(joinedload(OutreachRow.contact)).order_by(OutreachRow.id)
+        )
+        .unique()
+        .all()
+    )
+    counts = Counter(row.stage for row in rows)
+    status.funnel = {stage: counts[stage] for stage in FUNNEL_ORDER if counts[stage]}
+    by_id = {row.id: row for row in rows}
+    steps = session.scalars(
+        select(Step).where(Step.status.in_(("planned", "queued", "drafted"))).order_by(Step.due_at)
+    ).all()
+    for step in steps:
+        row = by_id.get(step.outreach_id)
+        if row is None:
+            continue
+        entry = {
+            "contact": row.contact.name,
+            "email": row.email,
+            "step": step.kind,
+            "what": STEP_LABELS.get(step.kind, step.kind),
+            "due_at": step.due_at.isoformat(),
+            "deadline": step.deadline.isoformat() if step.deadline else None,
+        }
+        if step.status == "drafted":
+            since = step.drafted_at or step.updated_at
+            status.waiting_on_you.append(
+                {**entry, "why": "draft waiting for you to send", "since": since.isoformat()}
+            )
+        else:
+            status.upcoming.append({**entry, "why": "draft will be created when due"})
+    for row in rows:
+        who = {"contact": row.contact.name, "email": row.email, "stage": row.stage}
+        if row.stage == "replied":
+            status.waiting_on_you.append({**who, "why": "they replied: answer them"})
+        elif row.stage == "bounced":
+            status.waiting_on_you.append({**who, "why": "the address bounced: find another"})
+        elif row.stage in WAITING_ON_CONTACT:
+            status.waiting_on_contacts.append({**who, "since": row.state.get("last_outbound_at")})
+    meetings = session.scalars(
+        select(Meeting).where(Meeting.status == "booked", Meeting.end > now).order_by(Meeting.start)
+    ).all()
+    for meeting in meetings:
+        row = by_id.get(meeting.outreach_id) if meeting.outreach_id else None
+        status.upcoming.append(
+            {
+                "contact": row.contact.name if row else None,
+                "step": "meeting",
+                "what": "conversation",
+                "due_at": meeting.start.isoformat(),
+                "deadline": meeting.end.isoformat(),
+            }
+        )
+    status.upcoming.sort(key=lambda item: str(item["due_at"]))
+    for account in session.scalars(select(Account).where(Account.needs_reauth.is_(True))):
+        status.accounts_needing_auth.append(
+            {"account": account.name, "reason": account.reauth_reason or "authorization expired"}
+        )
+    return status
