@@ -1,0 +1,616 @@
+"""A Mailbox over a local Maildir++ tree, as mbsync, offlineimap and neomutt lay it out.
+
+Layout: ``root/{cur,new,tmp}`` is the inbox; drafts and sent mail live in ``root/.Drafts``
+and ``root/.Sent`` (Maildir++), or in ``root/Drafts`` and ``root/Sent`` (mbsync's
+``SubFolders Verbatim``) when those exist; both names can be given explicitly. Missing
+folders are created.
+
+How changes are noticed without re-reading the tree: each ``changes()`` lists the folder
+directories (names only) and opens only files whose *unique name* it has not seen. The
+unique name is the part of the file name before the ``:2,FLAGS`` info, with the ``,U=``
+suffix that mbsync and offlineimap add on upload removed, so a flag change or an upload is
+not a new message. What was seen, the drafts we created and a journal of recent changes
+live in ``root/.outreach-state.json`` (written atomically, under a lock file so several
+worker processes can share the tree).
+
+How a sent draft is told from a deleted one: the drafts we created are remembered (key,
+Message-ID, In-Reply-To). A new file in Sent is matched to one of them by our
+``X-Outreach-Key`` header, else by Message-ID, else by In-Reply-To (a reply to the same
+message), and reported as ``SENT`` with that key. A remembered draft whose file is gone
+from Drafts without such a match is ``DRAFT_DELETED``, once ``deleted_after`` has passed
+since it was first missed (give it a grace period when mbsync may bring the Sent copy
+down after the draft's removal).
+
+The first ``changes()`` (or any first use of a tree) takes the mailbox as it is: nothing
+already there is reported. A message that cannot be read or parsed is logged by file
+name (never its content) and skipped.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import json
+import logging
+import os
+import re
+import socket
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import IO, Any
+
+from connectors._journal import Journal
+from connectors._mime import (
+    Headers,
+    ensure_delivery_headers,
+    ensure_self_only,
+    prepare_draft,
+    read_headers,
+    to_bytes,
+)
+from connectors.base import DraftRef, MailChange, MailChangeKind, ThreadRef
+from pipeline.errors import PermanentError, TransientError
+
+try:  # POSIX; on other systems the lock is a no-op and one process should use the tree
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+log = logging.getLogger(__name__)
+
+STATE_FILE = ".outreach-state.json"
+LOCK_FILE = ".outreach-state.lock"
+_STATE_VERSION = 1
+_HEAD_CHUNK = 16384
+_HEAD_LIMIT = 262144  # headers longer than this are treated as a broken message
+_UPLOAD_SUFFIX = re.compile(r",U=\d+.*$")
+
+Opener = Callable[[Path], IO[bytes]]
+Clock = Callable[[], datetime]
+
+INBOX, DRAFTS, SENT = "INBOX", "Drafts", "Sent"
+
+
+def _open_binary(path: Path) -> IO[bytes]:
+    return path.open("rb")
+
+
+def _utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+def unique_name(filename: str) -> str:
+    """The stable part of a Maildir file name: no ``:2,FLAGS`` info, no ``,U=`` suffix."""
+    base = filename.split(":", 1)[0]
+    return _UPLOAD_SUFFIX.sub("", base)
+
+
+def flags(filename: str) -> str:
+    """The Maildir flags of a file name (``"DS"`` for ``...:2,DS``), empty when none."""
+    _, sep, info = filename.partition(":2,")
+    return info if sep else ""
+
+
+_counter = 0
+
+
+def new_unique_name() -> str:
+    """A fresh Maildir unique name: ``<seconds>.M<micros>P<pid>Q<n>.<host>``."""
+    global _counter
+    _counter += 1
+    now = time.time()
+    host = socket.gethostname().replace("/", r"\057").replace(":", r"\072") or "localhost"
+    return f"{int(now)}.M{int((now % 1) * 1_000_000)}P{os.getpid()}Q{_counter}.{host}"
+
+
+def thread_root(headers: Headers) -> str | None:
+    """The thread id used in a Maildir: the Message-ID that started the thread."""
+    if headers.references:
+        return headers.references[0]
+    return headers.in_reply_to or headers.message_id
+
+
+@dataclass
+class _Folder:
+    name: str
+    path: Path
+
+    def ensure(self) -> None:
+        for sub in ("cur", "new", "tmp"):
+            (self.path / sub).mkdir(parents=True, exist_ok=True)
+
+    def listing(self) -> dict[str, Path]:
+        """Unique name -> current file, from the directory entries only."""
+        found: dict[str, Path] = {}
+        for sub in ("new", "cur"):
+            directory = self.path / sub
+            try:
+                entries = os.scandir(directory)
+            except FileNotFoundError:
+                continue
+            with entries:
+                for entry in entries:
+                    if not entry.name.startswith("."):
+                        found[unique_name(entry.name)] = directory / entry.name
+        return found
+
+    def write(self, raw: bytes, subdir: str, info: str) -> str:
+        """Write a message atomically (tmp, then rename); return its unique name."""
+        unique = new_unique_name()
+        tmp = self.path / "tmp" / unique
+        final = self.path / subdir / (unique + info)
+        try:
+            with tmp.open("xb") as handle:
+                handle.write(raw)
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(final)
+        except OSError as err:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
+            raise _os_error(f"cannot write into {self.path}", err) from err
+        return unique
+
+
+def _os_error(what: str, err: OSError) -> TransientError | PermanentError:
+    if err.errno in (errno.ENOSPC, errno.EAGAIN, errno.EBUSY, errno.EINTR):
+        return TransientError(f"{what}: {err.strerror}")
+    return PermanentError(f"{what}: {err.strerror}")
+
+
+class MaildirMailbox:
+    """The person's mailbox as a local Maildir++ tree (see the module docstring)."""
+
+    def __init__(
+        self,
+        root: Path,
+        address: str,
+        *,
+        drafts_folder: str | None = None,
+        sent_folder: str | None = None,
+        deleted_after: timedelta = timedelta(0),
+        clock: Clock = _utcnow,
+        opener: Opener = _open_binary,
+    ) -> None:
+        self.root = Path(root)
+        self._address = address
+        self._deleted_after = deleted_after
+        self._clock = clock
+        self._open = opener
+        self._folders = {
+            INBOX: _Folder(INBOX, self.root),
+            DRAFTS: _Folder(DRAFTS, self._locate(drafts_folder, DRAFTS)),
+            SENT: _Folder(SENT, self._locate(sent_folder, SENT)),
+        }
+        for folder in self._folders.values():
+            folder.ensure()
+
+    @property
+    def address(self) -> str:
+        return self._address
+
+    # -- the port ------------------------------------------------------------------------
+
+    def changes(self, cursor: str | None) -> tuple[list[MailChange], str]:
+        with self._state() as state:
+            state.scan()
+            position = state.journal.position(cursor)
+            found = [] if position is None else state.journal.since(position)
+            return found, state.journal.cursor()
+
+    def fetch_raw(self, provider_ids: Sequence[str]) -> dict[str, bytes]:
+        wanted: dict[str, list[str]] = {}
+        for pid in provider_ids:
+            folder, _, unique = pid.partition("/")
+            if folder in self._folders and unique:
+                wanted.setdefault(folder, []).append(unique)
+        result: dict[str, bytes] = {}
+        for folder, uniques in wanted.items():
+            listing = self._folders[folder].listing()
+            for unique in uniques:
+                path = listing.get(unique)
+                if path is None:
+                    continue
+                try:
+                    with self._open(path) as handle:
+                        result[f"{folder}/{unique}"] = handle.read()
+                except FileNotFoundError:
+                    continue  # moved or deleted since the listing
+                except OSError as err:
+                    raise _os_error(f"cannot read {path.name}", err) from err
+        return result
+
+    def create_draft(self, message: EmailMessage, key: str, thread: ThreadRef | None) -> DraftRef:
+        draft = prepare_draft(message, key, thread, self._address)
+        raw = to_bytes(draft)
+        with self._state() as state:
+            existing = state.find(key)
+            if existing is not None:
+                return existing
+            headers = read_headers(raw)
+            unique = self._folders[DRAFTS].write(raw, "cur", ":2,D")
+            thread_id = (thread.thread_id if thread else None) or thread_root(headers)
+            state.remember_draft(key, unique, headers, thread_id)
+            assert headers.message_id is not None
+            return DraftRef(f"{DRAFTS}/{unique}", headers.message_id, thread_id)
+
+    def find_draft(self, key: str) -> DraftRef | None:
+        with self._state() as state:
+            return state.find(key)
+
+    def deliver_to_self(self, message: EmailMessage) -> str:
+        ensure_self_only(message, self._address)
+        raw = to_bytes(ensure_delivery_headers(message, self._address, self._clock()))
+        with self._state() as state:
+            unique = self._folders[INBOX].write(raw, "new", "")
+            state.seen[INBOX].add(unique)  # ours: not reported as inbound
+            state.dirty = True
+        return f"{INBOX}/{unique}"
+
+    # -- internals -----------------------------------------------------------------------
+
+    def _locate(self, explicit: str | None, name: str) -> Path:
+        if explicit:
+            return self.root / explicit
+        for candidate in (self.root / f".{name}", self.root / name):
+            if (candidate / "cur").is_dir():
+                return candidate
+        return self.root / f".{name}"
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[_State]:
+        lock_path = self.root / LOCK_FILE
+        try:
+            lock = lock_path.open("a")
+        except OSError as err:
+            raise _os_error(f"cannot open {lock_path}", err) from err
+        with lock:
+            if fcntl is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            state = _State.load(self)
+            yield state
+            if state.dirty:
+                state.save()
+
+
+class _State:
+    """What the mailbox remembers between calls; only used under the lock."""
+
+    def __init__(self, box: MaildirMailbox, data: dict[str, Any] | None) -> None:
+        self.box = box
+        fresh = data is None or "seen" not in data
+        self.dirty = fresh
+        data = data or {}
+        self.journal: Journal[MailChange] = (
+            Journal.from_json(data["journal"], _decode_change) if "journal" in data else Journal()
+        )
+        self.seen: dict[str, set[str]] = {
+            name: set(data.get("seen", {}).get(name, [])) for name in (INBOX, SENT)
+        }
+        # unique name of each file in Drafts we have read -> its key ("" when none)
+        self.draft_keys: dict[str, str] = dict(data.get("draft_keys", {}))
+        # key -> what we know of a message carrying it in Sent: [unique, Message-ID, thread]
+        self.sent_keys: dict[str, list[str | None]] = dict(data.get("sent_keys", {}))
+        # key -> the draft we created: unique, message_id, in_reply_to, references,
+        # thread_id, state ("draft", "sent", "deleted"), missing_since
+        self.ours: dict[str, dict[str, Any]] = dict(data.get("ours", {}))
+        if fresh:
+            self._baseline()
+
+    # -- persistence ---------------------------------------------------------------------
+
+    @classmethod
+    def load(cls, box: MaildirMailbox) -> _State:
+        path = box.root / STATE_FILE
+        try:
+            with box._open(path) as handle:
+                data = json.loads(handle.read())
+        except FileNotFoundError:
+            return cls(box, None)
+        except (OSError, ValueError) as err:
+            log.warning("state file %s is unreadable (%s): starting afresh", path, err)
+            return cls(box, None)
+        if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
+            log.warning("state file %s has an unknown format: starting afresh", path)
+            return cls(box, None)
+        return cls(box, data)
+
+    def save(self) -> None:
+        data = {
+            "version": _STATE_VERSION,
+            "journal": self.journal.to_json(_encode_change),
+            "seen": {name: sorted(names) for name, names in self.seen.items()},
+            "draft_keys": self.draft_keys,
+            "sent_keys": self.sent_keys,
+            "ours": self.ours,
+        }
+        path = self.box.root / STATE_FILE
+        tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
+        try:
+            with tmp.open("w", encoding="utf-8") as handle:
+                json.dump(data, handle, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(path)
+        except OSError as err:
+            raise _os_error(f"cannot write {path}", err) from err
+        self.dirty = False
+
+    def _baseline(self) -> None:
+        """Take the tree as it is: everything present now counts as seen."""
+        for name in (INBOX, SENT):
+            self.seen[name] = set(self.box._folders[name].listing())
+        self.dirty = True
+
+    # -- reading messages ----------------------------------------------------------------
+
+    def _headers(self, path: Path) -> Headers | None:
+        """The headers of a message file; None when it vanished (it will be seen again
+        under its new name); raises ValueError for a broken message."""
+        try:
+            with self.box._open(path) as handle:
+                head = b""
+                while b"\n\n" not in head and b"\r\n\r\n" not in head:
+                    chunk = handle.read(_HEAD_CHUNK)
+                    if not chunk:
+                        break
+                    head += chunk
+                    if len(head) > _HEAD_LIMIT:
+                        raise ValueError("no end of headers")
+        except FileNotFoundError:
+            return None
+        except OSError as err:
+            raise ValueError(err.strerror or "unreadable") from err
+        if not head.strip():
+            raise ValueError("empty file")
+        if not _looks_like_mail(head):
+            raise ValueError("no header fields")
+        return read_headers(head)
+
+    def _read_new(self, path: Path) -> Headers | None:
+        """Headers of a new file; None when it vanished; ``_BROKEN`` when it cannot be
+        read or parsed (logged by file name)."""
+        try:
+            return self._headers(path)
+        except (ValueError, UnicodeError, LookupError) as err:
+            log.warning("skipping unreadable message %s: %s", path.name, err)
+            return _BROKEN
+
+    # -- the scan ------------------------------------------------------------------------
+
+    def scan(self) -> None:
+        """Notice what changed since the last scan and append it to the journal."""
+        now = self.box._clock()
+        found: list[MailChange] = []
+        folders = self.box._folders
+        sent = folders[SENT].listing()
+        drafts = folders[DRAFTS].listing()
+        inbox = folders[INBOX].listing()
+
+        for unique in sorted(sent.keys() - self.seen[SENT]):
+            headers = self._read_new(sent[unique])
+            if headers is None:
+                continue
+            self.seen[SENT].add(unique)
+            self.dirty = True
+            if headers is _BROKEN:
+                continue
+            found.append(self._sent(unique, sent[unique], headers))
+
+        self._track_drafts(drafts)
+        found.extend(self._deleted_drafts(drafts, now))
+
+        for unique in sorted(inbox.keys() - self.seen[INBOX]):
+            headers = self._read_new(inbox[unique])
+            if headers is None:
+                continue
+            self.seen[INBOX].add(unique)
+            self.dirty = True
+            if headers is _BROKEN:
+                continue
+            found.append(
+                self._change(MailChangeKind.INBOUND, INBOX, unique, inbox[unique], headers)
+            )
+
+        for name, listing in ((SENT, sent), (INBOX, inbox)):
+            vanished = self.seen[name] - listing.keys()
+            if vanished:
+                self.seen[name] -= vanished
+                self.dirty = True
+        if found:
+            self.journal.append(found)
+            self.dirty = True
+
+    def _change(
+        self,
+        kind: MailChangeKind,
+        folder: str,
+        unique: str,
+        path: Path,
+        headers: Headers,
+        key: str | None = None,
+    ) -> MailChange:
+        self.dirty = True
+        at = headers.date
+        if at is None:
+            try:
+                at = datetime.fromtimestamp(path.stat().st_mtime, UTC)
+            except OSError:
+                at = self.box._clock()
+        return MailChange(
+            kind=kind,
+            provider_id=f"{folder}/{unique}",
+            message_id=headers.message_id,
+            thread_id=thread_root(headers),
+            in_reply_to=headers.in_reply_to,
+            references=headers.references,
+            key=key or headers.key,
+            at=at,
+        )
+
+    def _sent(self, unique: str, path: Path, headers: Headers) -> MailChange:
+        key = self._match_ours(headers)
+        if key is not None:
+            entry = self.ours[key]
+            entry.update(state="sent", sent=unique, missing_since=None)
+        change = self._change(MailChangeKind.SENT, SENT, unique, path, headers, key)
+        if change.key is not None:
+            self.sent_keys[change.key] = [unique, headers.message_id, change.thread_id]
+        return change
+
+    def _match_ours(self, headers: Headers) -> str | None:
+        if headers.key is not None and headers.key in self.ours:
+            return headers.key
+        pending = [(k, e) for k, e in self.ours.items() if e["state"] != "sent"]
+        for key, entry in pending:
+            if headers.message_id is not None and entry["message_id"] == headers.message_id:
+                return key
+        for key, entry in pending:
+            if headers.in_reply_to is not None and entry["in_reply_to"] == headers.in_reply_to:
+                return key
+        return None
+
+    def _track_drafts(self, drafts: dict[str, Path]) -> None:
+        """Learn the keys of new files in Drafts (an edited draft is saved under a new
+        name) and forget files that are gone."""
+        for unique in sorted(drafts.keys() - self.draft_keys.keys()):
+            headers = self._read_new(drafts[unique])
+            if headers is None:
+                continue
+            self.dirty = True
+            if headers is _BROKEN:
+                self.draft_keys[unique] = ""
+                continue
+            key = self._match_draft(headers)
+            self.draft_keys[unique] = key or ""
+            if key is not None and self.ours[key]["state"] == "draft":
+                self.ours[key].update(unique=unique, missing_since=None)
+            elif key is None and headers.key:
+                self.draft_keys[unique] = headers.key  # a draft of ours we had forgotten
+        for unique in self.draft_keys.keys() - drafts.keys():
+            del self.draft_keys[unique]
+            self.dirty = True
+
+    def _match_draft(self, headers: Headers) -> str | None:
+        if headers.key is not None and headers.key in self.ours:
+            return headers.key
+        for key, entry in self.ours.items():
+            if entry["state"] != "draft":
+                continue
+            if headers.message_id is not None and entry["message_id"] == headers.message_id:
+                return key
+            if headers.in_reply_to is not None and entry["in_reply_to"] == headers.in_reply_to:
+                return key
+        return None
+
+    def _deleted_drafts(self, drafts: dict[str, Path], now: datetime) -> list[MailChange]:
+        found = []
+        for key, entry in self.ours.items():
+            if entry["state"] != "draft":
+                continue
+            if entry["unique"] in drafts:
+                if entry.get("missing_since"):
+                    entry["missing_since"] = None
+                    self.dirty = True
+                continue
+            if not entry.get("missing_since"):
+                entry["missing_since"] = now.isoformat()
+                self.dirty = True
+            missing_since = datetime.fromisoformat(entry["missing_since"])
+            if now - missing_since < self.box._deleted_after:
+                continue
+            entry["state"] = "deleted"
+            self.dirty = True
+            found.append(
+                MailChange(
+                    kind=MailChangeKind.DRAFT_DELETED,
+                    provider_id=f"{DRAFTS}/{entry['unique']}",
+                    message_id=entry["message_id"],
+                    thread_id=entry["thread_id"],
+                    in_reply_to=entry["in_reply_to"],
+                    references=tuple(entry["references"]),
+                    key=key,
+                    at=now,
+                )
+            )
+        return found
+
+    # -- drafts we create ----------------------------------------------------------------
+
+    def find(self, key: str) -> DraftRef | None:
+        """The draft or sent message carrying ``key``: from memory, else by reading the
+        few files in Drafts not read yet (e.g. the state file was lost after a write)."""
+        if key in self.sent_keys:
+            unique, message_id, thread_id = self.sent_keys[key]
+            return DraftRef(f"{SENT}/{unique}", message_id or "", thread_id)
+        drafts = self.box._folders[DRAFTS].listing()
+        self._track_drafts(drafts)
+        entry = self.ours.get(key)
+        if entry is not None and entry["state"] == "draft" and entry["unique"] in drafts:
+            return DraftRef(f"{DRAFTS}/{entry['unique']}", entry["message_id"], entry["thread_id"])
+        for unique, found_key in sorted(self.draft_keys.items()):
+            if found_key != key or unique not in drafts:
+                continue
+            headers = self._read_new(drafts[unique])
+            if headers is None or headers is _BROKEN:
+                continue
+            self.remember_draft(key, unique, headers, thread_root(headers))
+            return DraftRef(f"{DRAFTS}/{unique}", headers.message_id or "", thread_root(headers))
+        return None
+
+    def remember_draft(
+        self, key: str, unique: str, headers: Headers, thread_id: str | None
+    ) -> None:
+        self.ours[key] = {
+            "unique": unique,
+            "message_id": headers.message_id,
+            "in_reply_to": headers.in_reply_to,
+            "references": list(headers.references),
+            "thread_id": thread_id,
+            "state": "draft",
+            "missing_since": None,
+            "sent": None,
+        }
+        self.draft_keys[unique] = key
+        self.dirty = True
+
+
+_BROKEN = Headers(message_id=None, in_reply_to=None, references=(), key=None, date=None)
+
+
+def _looks_like_mail(head: bytes) -> bool:
+    first = head.lstrip(b"\r\n").split(b"\n", 1)[0]
+    if first.startswith(b"From "):  # an mbox separator line left by a conversion
+        return True
+    name, sep, _ = first.partition(b":")
+    return bool(sep) and bool(name) and re.fullmatch(rb"[!-9;-~]+", name) is not None
+
+
+def _encode_change(change: MailChange) -> dict[str, Any]:
+    return {
+        "kind": change.kind.value,
+        "provider_id": change.provider_id,
+        "message_id": change.message_id,
+        "thread_id": change.thread_id,
+        "in_reply_to": change.in_reply_to,
+        "references": list(change.references),
+        "key": change.key,
+        "at": change.at.isoformat() if change.at else None,
+    }
+
+
+def _decode_change(data: dict[str, Any]) -> MailChange:
+    return MailChange(
+        kind=MailChangeKind(data["kind"]),
+        provider_id=data["provider_id"],
+        message_id=data["message_id"],
+        thread_id=data["thread_id"],
+        in_reply_to=data["in_reply_to"],
+        references=tuple(data["references"]),
+        key=data["key"],
+        at=datetime.fromisoformat(data["at"]) if data["at"] else None,
+    )

@@ -1,0 +1,244 @@
+"""Test-side stand-ins for the other side: a mail client on a Maildir, a calendar client
+on a vdir, and a uniform "world" over each implementation for the contract suite.
+
+The Maildir and vdir helpers touch the files the way neomutt, mbsync, vdirsyncer or khal
+would, without going through the connector under test.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+from collections.abc import Callable
+from dataclasses import replace
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Protocol
+
+import icalendar
+
+from connectors.base import CalendarEvent, Mailbox
+from connectors.memory import InMemoryCalendar, InMemoryMailbox
+
+Edit = Callable[[EmailMessage], None]
+_names = itertools.count(1)
+
+
+# -- a mail client on a Maildir -----------------------------------------------------------
+
+
+def client_name(flags: str = "") -> str:
+    """A Maildir file name as another program would choose it."""
+    unique = f"{1_700_000_000 + next(_names)}.R{os.getpid()}.client"
+    return f"{unique}:2,{flags}" if flags else unique
+
+
+def parse(raw: bytes) -> EmailMessage:
+    message = message_from_bytes(raw, policy=policy.default)
+    assert isinstance(message, EmailMessage)
+    return message
+
+
+def files(folder: Path) -> list[Path]:
+    return sorted(
+        p for sub in ("new", "cur") for p in (folder / sub).glob("*") if not p.name.startswith(".")
+    )
+
+
+def deliver(folder: Path, raw: bytes) -> Path:
+    """An MDA (or mbsync) drops a new message into ``folder/new``."""
+    (folder / "tmp").mkdir(parents=True, exist_ok=True)
+    (folder / "new").mkdir(parents=True, exist_ok=True)
+    name = client_name()
+    tmp = folder / "tmp" / name
+    tmp.write_bytes(raw)
+    target = folder / "new" / name
+    tmp.rename(target)
+    return target
+
+
+def read_message(folder: Path, name: str) -> Path:
+    """The reader opens a new message: it moves to cur/ with the S flag."""
+    path = next(p for p in files(folder) if p.name.split(":")[0] == name.split(":")[0])
+    target = folder / "cur" / f"{path.name.split(':')[0]}:2,S"
+    path.rename(target)
+    return target
+
+
+def find_draft_file(drafts: Path, key: str) -> Path:
+    for path in files(drafts):
+        if parse(path.read_bytes()).get("X-Outreach-Key") == key:
+            return path
+    raise AssertionError(f"no draft with key {key!r} in {drafts}")
+
+
+def maildir_send_draft(root: Path, key: str, edit: Edit | None = None) -> Path:
+    """The person sends a draft: the client writes a copy into Sent and removes the draft."""
+    draft = find_draft_file(root / ".Drafts", key)
+    message = parse(draft.read_bytes())
+    if edit is not None:
+        edit(message)
+    if "Date" not in message:
+        message["Date"] = datetime.now(UTC)
+    sent = root / ".Sent" / "cur" / client_name("S")
+    sent.write_bytes(message.as_bytes())
+    draft.unlink()
+    return sent
+
+
+def maildir_delete_draft(root: Path, key: str) -> None:
+    find_draft_file(root / ".Drafts", key).unlink()
+
+
+# -- a calendar client on a vdir ----------------------------------------------------------
+
+
+def ics_for(event: CalendarEvent) -> bytes:
+    """An .ics as another calendar program would write it (one VEVENT)."""
+    cal = icalendar.Calendar()
+    cal.add("prodid", "-//tests//other side//EN")
+    cal.add("version", "2.0")
+    vevent = icalendar.Event()
+    vevent.add("uid", event.uid)
+    vevent.add("summary", event.summary)
+    vevent.add("dtstamp", datetime.now(UTC))
+    vevent.add("dtstart", event.start)
+    vevent.add("dtend", event.end)
+    vevent.add("status", event.status.upper())
+    if event.organizer:
+        vevent.add("organizer", f"mailto:{event.organizer}")
+    for attendee in event.attendees:
+        params = {"PARTSTAT": attendee.partstat}
+        if attendee.name:
+            params["CN"] = attendee.name
+        vevent.add("attendee", f"mailto:{attendee.email}", parameters=params)
+    if event.description:
+        vevent.add("description", event.description)
+    if event.location:
+        vevent.add("location", event.location)
+    cal.add_component(vevent)
+    return bytes(cal.to_ical())
+
+
+def vdir_write(root: Path, event: CalendarEvent) -> Path:
+    """vdirsyncer brings down an event: written to a temp name, then renamed."""
+    path = root / f"{event.uid.replace('@', '_')}.ics"
+    tmp = root / f".{path.name}.tmp"
+    tmp.write_bytes(ics_for(event))
+    tmp.rename(path)
+    # make the change visible to an mtime-based scan even within one clock tick
+    stamp = path.stat().st_mtime_ns + next(_names) * 1_000_000
+    os.utime(path, ns=(stamp, stamp))
+    return path
+
+
+# -- one world per implementation, for the contract suite ---------------------------------
+
+
+class MailWorld(Protocol):
+    box: Mailbox
+
+    def receive(self, raw: bytes) -> None: ...
+    def send_draft(self, key: str, edit: Edit | None = None) -> None: ...
+    def delete_draft(self, key: str) -> None: ...
+    def drafts(self) -> list[EmailMessage]: ...
+    def sent(self) -> list[EmailMessage]: ...
+    def inbox(self) -> list[EmailMessage]: ...
+
+
+class MemoryMailWorld:
+    def __init__(self, address: str) -> None:
+        self.memory = InMemoryMailbox(address)
+        self.box: Mailbox = self.memory
+
+    def receive(self, raw: bytes) -> None:
+        self.memory.receive(raw)
+
+    def send_draft(self, key: str, edit: Edit | None = None) -> None:
+        def apply(message: EmailMessage) -> None:
+            if edit is not None:
+                edit(message)
+
+        self.memory.send_draft(key, edit=apply)
+
+    def delete_draft(self, key: str) -> None:
+        self.memory.delete_draft(key)
+
+    def drafts(self) -> list[EmailMessage]:
+        return [m.message for m in self.memory.drafts()]
+
+    def sent(self) -> list[EmailMessage]:
+        return [m.message for m in self.memory.sent()]
+
+    def inbox(self) -> list[EmailMessage]:
+        return [m.message for m in self.memory.inbox()]
+
+
+class MaildirMailWorld:
+    def __init__(self, root: Path, box: Mailbox) -> None:
+        self.root = root
+        self.box = box
+
+    def receive(self, raw: bytes) -> None:
+        deliver(self.root, raw)
+
+    def send_draft(self, key: str, edit: Edit | None = None) -> None:
+        maildir_send_draft(self.root, key, edit)
+
+    def delete_draft(self, key: str) -> None:
+        maildir_delete_draft(self.root, key)
+
+    def drafts(self) -> list[EmailMessage]:
+        return [parse(p.read_bytes()) for p in files(self.root / ".Drafts")]
+
+    def sent(self) -> list[EmailMessage]:
+        return [parse(p.read_bytes()) for p in files(self.root / ".Sent")]
+
+    def inbox(self) -> list[EmailMessage]:
+        return [parse(p.read_bytes()) for p in files(self.root)]
+
+
+class CalendarWorld(Protocol):
+    def add_external(self, event: CalendarEvent) -> None: ...
+    def move(self, uid: str, start: datetime, end: datetime) -> None: ...
+    def cancel(self, uid: str) -> None: ...
+    def remove(self, uid: str) -> None: ...
+
+
+class MemoryCalendarWorld:
+    def __init__(self, calendar: InMemoryCalendar) -> None:
+        self.calendar = calendar
+
+    def add_external(self, event: CalendarEvent) -> None:
+        self.calendar.add_external_event(event)
+
+    def move(self, uid: str, start: datetime, end: datetime) -> None:
+        self.calendar.move_event(uid, start, end)
+
+    def cancel(self, uid: str) -> None:
+        self.calendar.cancel_event(uid)
+
+    def remove(self, uid: str) -> None:
+        self.calendar.remove_event(uid)
+
+
+class VdirCalendarWorld:
+    def __init__(self, root: Path) -> None:
+        self.root = root
+        self.written: dict[str, CalendarEvent] = {}
+
+    def add_external(self, event: CalendarEvent) -> None:
+        self.written[event.uid] = event
+        vdir_write(self.root, event)
+
+    def move(self, uid: str, start: datetime, end: datetime) -> None:
+        self.add_external(replace(self.written[uid], start=start, end=end))
+
+    def cancel(self, uid: str) -> None:
+        self.add_external(replace(self.written[uid], status="cancelled"))
+
+    def remove(self, uid: str) -> None:
+        (self.root / f"{uid.replace('@', '_')}.ics").unlink()
+        del self.written[uid]
