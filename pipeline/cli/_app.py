@@ -33,10 +33,10 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) + "\n")
 
 
-def main() -> None:
+def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app and turns our errors into exit codes."""
     try:
-        app()
+        app(args=argv, prog_name="outreach")
     except OutreachError as err:
         err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
         sys.exit(err.exit_code)
