@@ -1,0 +1,490 @@
+"""pipeline.compose: templates rendered into standards-correct, header-safe messages."""
+
+from __future__ import annotations
+
+import copy
+import email.parser
+import email.policy
+from datetime import date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+import pytest
+
+from pipeline.compose import Envelope, TemplateSet, message_id_for
+from pipeline.errors import TemplateError
+
+NEW_YORK = ZoneInfo("America/New_York")
+MEETING_START = datetime(2026, 12, 1, 16, 0, tzinfo=NEW_YORK)
+
+
+def full_context() -> dict[str, Any]:
+    """A context with every field any template reads."""
+    me = {
+        "name": "Ana Pérez",
+        "first_name": "Ana",
+        "email": "ana@example.edu",
+        "background": "a third-year economics student at Lakeside University",
+        "field": "urban planning",
+        "intro": "I'm Ana, an economics student at Lakeside, curious how people get into planning.",
+        "timezone": "America/New_York",
+        "signature": "Ana Pérez\nLakeside University, class of 2028",
+    }
+    contact = {
+        "first_name": "Jordan",
+        "last_name": "Lee",
+        "name": "Jordan Lee",
+        "email": "jordan@city.example",
+        "organization": "Metro Transit Authority",
+        "role": "senior planner",
+        "field": "transportation planning",
+        "how_found": "the Lakeside alumni directory",
+        "referred_by": "Maria Lopez",
+        "timezone": "America/Chicago",
+        "notes": "Led the 2024 bus network redesign.",
+        "tags": ["alumni", "transit"],
+        "custom": {"school": "Lakeside", "connected_on": "2025-01-02"},
+    }
+    referrer = {
+        **contact,
+        "first_name": "Maria",
+        "last_name": "Lopez",
+        "name": "Maria Lopez",
+        "email": "maria@example.org",
+        "referred_by": None,
+    }
+    meeting = {
+        "start": MEETING_START,
+        "end": MEETING_START + timedelta(minutes=30),
+        "minutes": 30,
+        "location": "Zoom, link in the invitation",
+    }
+    summary = {"name": "Jordan Lee", "first_name": "Jordan"}
+    return {
+        "me": me,
+        "contact": contact,
+        "referrer": referrer,
+        "referred": copy.deepcopy(contact),
+        "meeting": meeting,
+        "notes": "Take the GIS course next term and join the neighborhood board.",
+        "step": {"kind": "first", "seq": 0},
+        "thread": {"original_subject": "Could I ask you about your work?"},
+        "proposed_times": [MEETING_START, MEETING_START + timedelta(days=1)],
+        "stage": "exploring",
+        "day": date(2026, 12, 1),
+        "drafts": [
+            {"contact": summary, "kind": "nudge_1", "created_at": MEETING_START, "since_days": 2}
+        ],
+        "replies": [
+            {
+                "contact": summary,
+                "received_at": MEETING_START,
+                "intent": "positive",
+                "excerpt": "Happy to talk next week.",
+            }
+        ],
+        "meetings_today": [
+            {
+                "contact": summary,
+                "start": MEETING_START,
+                "end": MEETING_START + timedelta(minutes=30),
+                "prep_notes": "...",
+            }
+        ],
+        "meetings_week": [],
+        "thank_yous": [{"contact": summary, "deadline": MEETING_START + timedelta(days=1)}],
+        "bounces": [{"contact": summary, "email": "old@city.example"}],
+        "returning": [{"contact": summary, "return_date": date(2026, 12, 7)}],
+        "funnel": {"sent": 4, "replied": 2, "met": 1},
+        "accounts_needing_auth": [],
+    }
+
+
+def envelope(**changes: Any) -> Envelope:
+    fields: dict[str, Any] = {
+        "sender": ("Ana Pérez", "ana@example.edu"),
+        "to": ("Jordan Lee", "jordan@city.example"),
+        "key": "acct1/contact42/first/0",
+        "date": MEETING_START,
+    }
+    fields.update(changes)
+    return Envelope(**fields)
+
+
+def parse(message: EmailMessage) -> EmailMessage:
+    """Serialize to bytes and parse back, as a mail client would."""
+    parsed = email.parser.BytesParser(policy=email.policy.default).parsebytes(message.as_bytes())
+    assert isinstance(parsed, EmailMessage)
+    return parsed
+
+
+def text_of(message: EmailMessage) -> str:
+    """The decoded text/plain body with plain newlines."""
+    part = parse(message).get_body(preferencelist=("plain",))
+    assert part is not None
+    content = part.get_content()
+    assert isinstance(content, str)
+    return content.replace("\r\n", "\n")
+
+
+def header_block(message: EmailMessage) -> bytes:
+    return message.as_bytes().split(b"\r\n\r\n", 1)[0]
+
+
+@pytest.fixture
+def templates() -> TemplateSet:
+    return TemplateSet()
+
+
+# --------------------------------------------------------------------------- Message-ID
+
+
+def test_message_id_is_the_same_for_the_same_key() -> None:
+    assert message_id_for("acct1/contact42/nudge/1", "ana@example.edu") == message_id_for(
+        "acct1/contact42/nudge/1", "ana@example.edu"
+    )
+
+
+def test_message_id_differs_between_keys_and_does_not_reveal_the_key() -> None:
+    first = message_id_for("acct1/contact42/nudge/1", "ana@example.edu")
+    second = message_id_for("acct1/contact42/nudge/2", "ana@example.edu")
+    assert first != second
+    assert "contact42" not in first
+
+
+def test_message_id_is_an_angle_bracketed_id_on_the_sender_domain() -> None:
+    value = message_id_for("k", "Ana@Example.EDU")
+    assert value.startswith("<") and value.endswith("@example.edu>")
+
+
+def test_message_id_falls_back_to_a_reserved_domain_for_a_bad_address() -> None:
+    assert message_id_for("k", "not an address").endswith("@outreach.invalid>")
+
+
+# --------------------------------------------------------------------------- headers
+
+
+def test_rendered_message_has_the_standard_headers(templates: TemplateSet) -> None:
+    message = parse(templates.render_message("first_cold", full_context(), envelope()))
+
+    assert message["Message-ID"] == message_id_for("acct1/contact42/first/0", "ana@example.edu")
+    assert message["X-Outreach-Key"] == "acct1/contact42/first/0"
+    assert message["MIME-Version"] == "1.0"
+    assert message.get_content_type() == "text/plain"
+    assert message.get_content_charset() == "utf-8"
+    assert message["Date"].datetime == MEETING_START
+    assert message["To"].addresses[0].addr_spec == "jordan@city.example"
+    assert message["From"].addresses[0].addr_spec == "ana@example.edu"
+    assert message["In-Reply-To"] is None
+    assert message["References"] is None
+
+
+def test_lines_end_in_crlf(templates: TemplateSet) -> None:
+    raw = templates.render_message("first_cold", full_context(), envelope()).as_bytes()
+    assert b"\r\n" in raw
+    assert b"\n" not in raw.replace(b"\r\n", b"")
+
+
+def test_non_ascii_names_and_subject_are_encoded_and_round_trip(
+    templates: TemplateSet,
+) -> None:
+    context = full_context()
+    context["contact"]["field"] = "Stadtplanung in München"
+    context["contact"]["first_name"] = "Zoë"
+    message = templates.render_message(
+        "first_cold", context, envelope(to=("Zoë Müller-Łukasiewicz", "zoe@example.de"))
+    )
+
+    headers = header_block(message)
+    assert headers.isascii()
+    assert b"=?utf-8?" in headers
+    parsed = parse(message)
+    assert parsed["Subject"] == "Could I ask you about your work in Stadtplanung in München?"
+    assert parsed["To"].addresses[0].display_name == "Zoë Müller-Łukasiewicz"
+    assert parsed["From"].addresses[0].display_name == "Ana Pérez"
+    assert "Hi Zoë," in text_of(message)
+
+
+def test_cc_addresses_are_set_from_the_envelope(templates: TemplateSet) -> None:
+    message = parse(
+        templates.render_message(
+            "referrer_note",
+            full_context(),
+            envelope(cc=(("Maria Lopez", "maria@example.org"),)),
+        )
+    )
+    assert [a.addr_spec for a in message["Cc"].addresses] == ["maria@example.org"]
+
+
+def test_a_naive_date_is_refused(templates: TemplateSet) -> None:
+    with pytest.raises(TemplateError, match="timezone-aware"):
+        templates.render_message(
+            "first_cold", full_context(), envelope(date=datetime(2026, 12, 1, 9, 0))
+        )
+
+
+def test_an_invalid_recipient_address_is_refused(templates: TemplateSet) -> None:
+    with pytest.raises(TemplateError, match="invalid To address"):
+        templates.render_message(
+            "first_cold",
+            full_context(),
+            envelope(to=("Jordan", "jordan@city.example\r\nBcc: x@y")),
+        )
+
+
+# --------------------------------------------------------------------------- header injection
+
+INJECTION = "Jordan\r\nBcc: attacker@evil.example\r\n\r\nInjected body"
+EXPECTED_HEADERS = {
+    "from",
+    "to",
+    "date",
+    "message-id",
+    "subject",
+    "x-outreach-key",
+    "content-type",
+    "content-transfer-encoding",
+    "mime-version",
+}
+
+
+@pytest.mark.parametrize(
+    ("kind", "field"),
+    [
+        ("first_cold", "first_name"),
+        ("first_cold", "field"),  # printed in the Subject line
+        ("first_referred", "referred_by"),  # printed in the Subject line
+        ("thank_you", "first_name"),  # printed in the Subject line
+        ("referrer_note", "name"),
+    ],
+)
+def test_a_contact_field_with_line_breaks_never_adds_a_header(
+    templates: TemplateSet, kind: str, field: str
+) -> None:
+    context = full_context()
+    context["contact"][field] = INJECTION
+    context["referred"]["name"] = INJECTION
+    message = templates.render_message(
+        kind, context, envelope(to=(INJECTION, "jordan@city.example"))
+    )
+
+    parsed = parse(message)
+    assert {name.lower() for name in parsed} == EXPECTED_HEADERS
+    assert parsed["Bcc"] is None
+    assert b"\r\nBcc:" not in header_block(message)
+    assert parsed["To"].addresses[0].addr_spec == "jordan@city.example"
+
+
+def test_a_subject_value_with_line_breaks_stays_on_the_subject(templates: TemplateSet) -> None:
+    context = full_context()
+    context["contact"]["field"] = "planning\r\nBcc: x@y\n\nbody"
+    parsed = parse(templates.render_message("first_cold", context, envelope()))
+    assert parsed["Subject"] == "Could I ask you about your work in planning Bcc: x@y body?"
+
+
+def test_line_breaks_in_body_values_are_kept(templates: TemplateSet) -> None:
+    context = full_context()
+    context["notes"] = "First point.\r\nSecond point."
+    body = text_of(templates.render_message("thank_you", context, envelope()))
+    assert "First point.\nSecond point." in body
+
+
+def test_a_template_cannot_set_a_header_the_pipeline_owns(tmp_path: Path) -> None:
+    (tmp_path / "first_cold.txt.j2").write_text("Subject: hi\nBcc: x@y\n\nbody\n")
+    with pytest.raises(TemplateError, match="Bcc"):
+        TemplateSet(tmp_path).render_message("first_cold", full_context(), envelope())
+
+
+def test_a_template_without_subject_is_an_error(tmp_path: Path) -> None:
+    (tmp_path / "first_cold.txt.j2").write_text("X-Note: hi\n\nbody\n")
+    with pytest.raises(TemplateError, match="no Subject"):
+        TemplateSet(tmp_path).render_message("first_cold", full_context(), envelope())
+
+
+# --------------------------------------------------------------------------- threading
+
+
+def test_a_reply_carries_in_reply_to_references_and_re_subject(templates: TemplateSet) -> None:
+    message = parse(
+        templates.render_message(
+            "nudge_1",
+            full_context(),
+            envelope(
+                key="acct1/contact42/nudge/1",
+                in_reply_to="<first@example.edu>",
+                references=("<root@example.edu>",),
+            ),
+        )
+    )
+    assert message["Subject"] == "Re: Could I ask you about your work?"
+    assert message["In-Reply-To"] == "<first@example.edu>"
+    assert str(message["References"]).split() == ["<root@example.edu>", "<first@example.edu>"]
+
+
+def test_a_subject_that_already_starts_with_re_gets_no_second_prefix(
+    templates: TemplateSet,
+) -> None:
+    context = full_context()
+    context["thread"]["original_subject"] = "RE: Coffee chat?"
+    message = templates.render_message("nudge_2", context, envelope(in_reply_to="<a@b.c>"))
+    assert message["Subject"] == "RE: Coffee chat?"
+
+
+def test_long_message_ids_are_folded_but_never_encoded(templates: TemplateSet) -> None:
+    ids = tuple(f"<{'x' * 60}.{n}@mail.example-university.edu>" for n in range(4))
+    message = templates.render_message(
+        "nudge_1", full_context(), envelope(in_reply_to=ids[-1], references=ids)
+    )
+    for line in header_block(message).split(b"\r\n"):
+        if line.startswith((b"References:", b"In-Reply-To:", b" ")):
+            assert b"=?" not in line
+    parsed = parse(message)
+    assert str(parsed["References"]).split() == list(ids)
+    assert parsed["In-Reply-To"] == ids[-1]
+
+
+def test_bare_message_ids_are_bracketed_and_garbage_is_dropped(templates: TemplateSet) -> None:
+    message = parse(
+        templates.render_message(
+            "nudge_1",
+            full_context(),
+            envelope(in_reply_to="parent@example.edu", references=("not an id", "<r@x.y>")),
+        )
+    )
+    assert message["In-Reply-To"] == "<parent@example.edu>"
+    assert str(message["References"]).split() == ["<r@x.y>", "<parent@example.edu>"]
+
+
+# --------------------------------------------------------------------------- strictness
+
+
+def test_a_missing_field_is_an_error_naming_the_field_file_and_line(
+    templates: TemplateSet,
+) -> None:
+    context = full_context()
+    del context["contact"]["role"]
+    with pytest.raises(TemplateError) as caught:
+        templates.render_message("first_cold", context, envelope())
+    source = (templates.path_of("first_cold")).read_text().splitlines()
+    line = next(n for n, text in enumerate(source, 1) if "{{ contact.role }}" in text)
+    assert "missing field contact.role" in str(caught.value)
+    assert f"first_cold.txt.j2:{line}:" in str(caught.value)
+
+
+def test_a_none_or_blank_field_counts_as_missing(templates: TemplateSet) -> None:
+    context = full_context()
+    context["contact"]["role"] = None
+    context["contact"]["how_found"] = "   "
+    assert templates.missing_fields("first_cold", context) == [
+        "contact.how_found",
+        "contact.role",
+    ]
+
+
+def test_a_fallback_the_template_names_is_used_for_a_missing_field(
+    templates: TemplateSet,
+) -> None:
+    context = full_context()
+    context["contact"]["organization"] = None
+    context["me"]["signature"] = ""
+    body = text_of(templates.render_message("first_cold", context, envelope()))
+    assert "at your organization" in body
+    assert "None" not in body
+    assert body.rstrip().endswith("Ana Pérez")
+
+
+def test_missing_fields_lists_every_missing_field_not_just_the_first(
+    templates: TemplateSet,
+) -> None:
+    context = full_context()
+    del context["me"]["intro"]
+    del context["contact"]["name"]
+    del context["meeting"]["minutes"]
+    assert templates.missing_fields("prep_notes", context) == [
+        "contact.name",
+        "meeting.minutes",
+        "me.intro",
+    ]
+
+
+def test_a_syntax_error_names_the_file_and_line(tmp_path: Path) -> None:
+    (tmp_path / "nudge_1.txt.j2").write_text("Subject: hi\n\nline two\n{% if %}\n")
+    with pytest.raises(TemplateError, match=r"nudge_1\.txt\.j2:4:"):
+        TemplateSet(tmp_path).render_message("nudge_1", full_context(), envelope())
+
+
+def test_an_unknown_template_is_an_error(templates: TemplateSet) -> None:
+    with pytest.raises(TemplateError, match=r"no template cover_letter\.txt\.j2"):
+        templates.render_message("cover_letter", full_context(), envelope())
+
+
+# --------------------------------------------------------------------------- overrides
+
+
+def test_a_file_in_the_override_directory_wins(tmp_path: Path) -> None:
+    (tmp_path / "nudge_1.txt.j2").write_text(
+        "Subject: {{ thread.original_subject | reply_subject }}\n"
+        "\n"
+        "Mine, {{ contact.first_name }}.\n"
+    )
+    templates = TemplateSet(tmp_path)
+    message = templates.render_message("nudge_1", full_context(), envelope())
+    assert text_of(message) == "Mine, Jordan.\n"
+    assert templates.path_of("nudge_1") == tmp_path / "nudge_1.txt.j2"
+    assert TemplateSet(tmp_path).path_of("nudge_2") == TemplateSet().path_of("nudge_2")
+
+
+def test_a_new_kind_in_the_override_directory_is_listed(tmp_path: Path) -> None:
+    (tmp_path / "congratulations.txt.j2").write_text("Subject: Congrats\n\nWell done.\n")
+    assert "congratulations" in TemplateSet(tmp_path).kinds()
+
+
+# --------------------------------------------------------------------------- digest
+
+
+def test_the_digest_is_text_and_html_alternatives_to_the_person(templates: TemplateSet) -> None:
+    me = ("Ana Pérez", "ana@example.edu")
+    message = parse(
+        templates.render_digest(
+            full_context(), envelope(sender=me, to=me, key="acct1/digest/2026-12-01")
+        )
+    )
+    assert message.get_content_type() == "multipart/alternative"
+    parts = [part.get_content_type() for part in message.iter_parts()]
+    assert parts == ["text/plain", "text/html"]
+    assert message["Subject"].startswith("Outreach for Tuesday, December 1")
+    assert message["Message-ID"] == message_id_for("acct1/digest/2026-12-01", "ana@example.edu")
+
+
+def test_the_html_digest_escapes_what_contacts_wrote(templates: TemplateSet) -> None:
+    context = full_context()
+    context["replies"][0]["excerpt"] = "<script>alert(1)</script>"
+    context["drafts"][0]["contact"] = {"name": "<b>Jordan</b> & co"}
+    html = templates.render_text("digest.html.j2", context)
+    assert "<script>" not in html
+    assert "&lt;script&gt;" in html
+    assert "&lt;b&gt;Jordan&lt;/b&gt; &amp; co" in html
+
+
+def test_an_empty_digest_still_reads_well(templates: TemplateSet) -> None:
+    context = full_context()
+    for name in (
+        "drafts",
+        "replies",
+        "meetings_today",
+        "meetings_week",
+        "thank_yous",
+        "bounces",
+        "returning",
+        "accounts_needing_auth",
+    ):
+        context[name] = []
+    context["funnel"] = {}
+    me = ("Ana", "ana@example.edu")
+    message = templates.render_digest(context, envelope(sender=me, to=me, key="d"))
+    content = text_of(message)
+    assert "Nothing to approve." in content
+    assert "No meetings today." in content
+    assert message["Subject"].endswith("nothing needs you today")
