@@ -206,7 +206,7 @@ def custom_field_key(header: str) -> str:
     when nothing usable is left (the caller names the column by its position).
     """
     text = unicodedata.normalize("NFKD", header)
-    text = "".join(ch for ch in text if not unicodedata.combining(ch))
+    text = "".join(ch for ch in text if not unicodedata.combining(ch) and ch not in "'’")
     text = re.sub(r"([a-z0-9])([A-Z])", r"\1_\2", text)
     text = re.sub(r"([A-Z]+)([A-Z][a-z])", r"\1_\2", text)
     key = re.sub(r"[^A-Za-z0-9]+", "_", text).strip("_").lower()
@@ -412,6 +412,8 @@ class _Preset:
     columns: Mapping[str, str | None]  # casefolded header -> field, or None: custom
     example_header: tuple[str, ...]  # for messages: the columns we look for
     email_pattern: re.Pattern[str] | None = None  # further columns holding addresses
+    # Values the exporter writes into every row when the person left the field alone.
+    filler: Mapping[str, frozenset[str]] = dataclasses.field(default_factory=dict)
 
 
 _PRESETS: Final = (
@@ -483,6 +485,14 @@ _PRESETS: Final = (
             "categories": "tags",
             "title": None,  # Outlook's Title is the honorific (Dr., Ms.), not the job
         },
+        filler={
+            "sensitivity": frozenset({"normal"}),
+            "priority": frozenset({"normal"}),
+            "private": frozenset({"false"}),
+            "gender": frozenset({"unspecified"}),
+            "birthday": frozenset({"0/0/00"}),
+            "anniversary": frozenset({"0/0/00"}),
+        },
     ),
 )
 
@@ -518,6 +528,7 @@ class _Column:
     label: str  # the header as written, or "column N" when the header cell is empty
     target: str | None  # a field name, or None for custom
     key: str  # the custom key for values that do not land in a field
+    filler: frozenset[str] = frozenset()  # casefolded values that mean "nothing here"
 
 
 def _records(text: str, delimiter: str) -> Iterator[tuple[int, list[str] | csv.Error]]:
@@ -662,7 +673,8 @@ def _plan_columns(
         while key in used_keys:
             key = f"{key}_{index + 1}"
         used_keys.add(key)
-        columns.append(_Column(index, name or f"column {index + 1}", target, key))
+        filler = preset.filler.get(name.casefold(), frozenset()) if preset else frozenset()
+        columns.append(_Column(index, name or f"column {index + 1}", target, key, filler))
 
     identity = {"first_name", "last_name", "name", "email", "emails"}
     if not problems and not any(column.target in identity for column in columns):
@@ -706,7 +718,16 @@ def _read_row(
     found_problem = False
     for column, raw in zip(columns, cells, strict=True):
         value = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
-        if not value:
+        if not value or value.casefold() in column.filler:
+            continue
+        control = next((ch for ch in value if _is_control(ch)), None)
+        if control is not None:
+            message = (
+                f"this cell holds the control character U+{ord(control):04X}; expected plain "
+                "text (if many cells do, the file may be in an encoding we did not recognize)"
+            )
+            problems.append(Problem(file, line, column.label, message))
+            found_problem = True
             continue
         try:
             _put(draft, column.target, value, column.key)
@@ -717,6 +738,10 @@ def _read_row(
         problems.append(Problem(file, line, None, _NO_IDENTITY))
         found_problem = True
     return None if found_problem else draft
+
+
+def _is_control(ch: str) -> bool:
+    return ch not in "\n\t" and unicodedata.category(ch) == "Cc"
 
 
 def _put(draft: _Draft, target: str | None, value: str, key: str) -> None:
@@ -855,7 +880,8 @@ def _unescape_split(value: str, separator: str | None) -> list[str]:
 
 
 def _text(prop: _Property) -> str:
-    return _unescape_split(prop.value, None)[0].strip()
+    text = _unescape_split(prop.value, None)[0]
+    return text.replace("\r\n", "\n").replace("\r", "\n").strip()
 
 
 def _parse_vcards(text: str, file: str) -> tuple[list[_Draft], list[Problem]]:
