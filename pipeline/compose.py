@@ -36,6 +36,7 @@ from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
+from email.errors import HeaderParseError
 from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
 from email.message import EmailMessage
 from email.policy import EmailPolicy, Policy
@@ -54,6 +55,8 @@ __all__ = [
     "REPLY_KINDS",
     "Envelope",
     "TemplateSet",
+    "first_outreach_kind",
+    "kinds_for_contact",
     "message_id_for",
 ]
 
@@ -62,6 +65,8 @@ NON_MESSAGE_TEMPLATES = frozenset({"prep_notes", "digest"})
 
 #: Kinds whose shipped template answers in the existing thread ("Re: " + original subject).
 REPLY_KINDS = frozenset({"nudge_1", "nudge_2", "scheduling_reply", "thanks_anyway"})
+
+_ALUMNI_WORDS = ("alumni", "alumnus", "alumna", "alum")
 
 # Headers the pipeline owns. A template may set any other header it likes only if it is on
 # the allowed list or an X- header; everything else is a template error.
@@ -152,6 +157,42 @@ def _make_policy() -> EmailPolicy[EmailMessage]:
 
 #: The policy of every message composed here: RFC 5322 with CRLF line ends.
 POLICY = _make_policy()
+
+
+# --------------------------------------------------------------------------- which kind
+
+
+def first_outreach_kind(contact: Mapping[str, Any], *, referrer_is_contact: bool = False) -> str:
+    """The template for the first message to ``contact``.
+
+    ``referral_outreach`` when someone the person already met introduced them
+    (``referrer_is_contact``), ``first_referred`` when ``referred_by`` names someone,
+    ``first_alumni`` when the contact is tagged as an alumnus or was found through an alumni
+    listing, else ``first_cold``.
+    """
+    if referrer_is_contact:
+        return "referral_outreach"
+    if not _is_blank(contact.get("referred_by")):
+        return "first_referred"
+    tags = [str(tag).strip().lower() for tag in contact.get("tags") or ()]
+    how_found = str(contact.get("how_found") or "").lower()
+    if any(tag in _ALUMNI_WORDS for tag in tags) or any(w in how_found for w in _ALUMNI_WORDS):
+        return "first_alumni"
+    return "first_cold"
+
+
+def kinds_for_contact(
+    contact: Mapping[str, Any], *, referrer_is_contact: bool = False, is_referrer: bool = False
+) -> list[str]:
+    """Every template a contact could receive over an outreach (for ``templates check``).
+
+    Message kinds, then ``prep_notes``; ``referrer_note`` only for someone who introduced
+    another contact (``is_referrer``).
+    """
+    kinds = [first_outreach_kind(contact, referrer_is_contact=referrer_is_contact)]
+    kinds += ["nudge_1", "nudge_2", "scheduling_reply", "thank_you", "thanks_anyway"]
+    kinds += ["keep_in_touch"] + (["referrer_note"] if is_referrer else []) + ["prep_notes"]
+    return kinds
 
 
 # --------------------------------------------------------------------------- context fields
@@ -256,6 +297,14 @@ class _RecordingMissing(jinja2.Undefined):
     def _fail_with_undefined_error(self, *args: Any, **kwargs: Any) -> NoReturn:
         self._note()
         super()._fail_with_undefined_error(*args, **kwargs)
+
+    # Undefined binds these to its own method at class creation; rebind them to ours.
+    __add__ = __radd__ = __sub__ = __rsub__ = _fail_with_undefined_error
+    __mul__ = __rmul__ = __truediv__ = __rtruediv__ = _fail_with_undefined_error
+    __floordiv__ = __rfloordiv__ = __mod__ = __rmod__ = _fail_with_undefined_error
+    __pos__ = __neg__ = __pow__ = __rpow__ = __call__ = __getitem__ = _fail_with_undefined_error
+    __lt__ = __le__ = __gt__ = __ge__ = _fail_with_undefined_error
+    __int__ = __float__ = __complex__ = _fail_with_undefined_error
 
     def __getattr__(self, name: str) -> Any:
         if name[:2] == "__":
@@ -495,6 +544,11 @@ class TemplateSet:
         token = _found_missing.set(found)
         try:
             self._render(self._checking_env, _template_file_name(kind), context)
+        except TemplateError as err:
+            # A missing value used where nothing can stand in for it (arithmetic, a call)
+            # stops the render; it has been recorded, and what was found so far is the answer.
+            if not isinstance(err.__cause__, jinja2.UndefinedError):
+                raise
         finally:
             _found_missing.reset(token)
         return found
@@ -579,9 +633,15 @@ def _body_cte(body: str) -> str | None:
 
 def _address(pair: tuple[str, str], role: str, origin: str) -> Address:
     name, addr = pair
+    local, at, domain = addr.strip().rpartition("@")
     try:
-        return Address(display_name=_header_value(name or ""), addr_spec=addr.strip())
-    except (ValueError, IndexError) as err:
+        if not (local and at and domain):
+            raise ValueError("not local@domain")
+        # An internationalized domain goes out in its ASCII (IDNA) form; a non-ASCII local
+        # part would need SMTPUTF8, which drafts cannot count on.
+        domain = domain.encode("idna").decode("ascii")
+        return Address(display_name=_header_value(name or ""), addr_spec=f"{local}@{domain}")
+    except (ValueError, IndexError, UnicodeError, HeaderParseError) as err:
         raise TemplateError(f"{origin}: invalid {role} address {addr!r}") from err
 
 

@@ -488,3 +488,22 @@ def test_an_empty_digest_still_reads_well(templates: TemplateSet) -> None:
     assert "Nothing to approve." in content
     assert "No meetings today." in content
     assert message["Subject"].endswith("nothing needs you today")
+
+
+def test_an_internationalized_domain_is_sent_in_ascii_form(templates: TemplateSet) -> None:
+    message = templates.render_message(
+        "nudge_1", full_context(), envelope(to=("Jo", "jo@münchen.de"))
+    )
+    assert parse(message)["To"].addresses[0].addr_spec == "jo@xn--mnchen-3ya.de"
+
+
+@pytest.mark.parametrize("address", ["", "a@b@c", "x@", "Jordan <j@x.y>"])
+def test_a_malformed_address_is_a_template_error(templates: TemplateSet, address: str) -> None:
+    with pytest.raises(TemplateError, match="invalid To address"):
+        templates.render_message("nudge_1", full_context(), envelope(to=("Jo", address)))
+
+
+def test_missing_fields_survives_a_missing_value_used_in_arithmetic(tmp_path: Path) -> None:
+    (tmp_path / "x.txt.j2").write_text("{{ contact.name }} {{ meeting.minutes + 5 }} {{ me.a }}")
+    found = TemplateSet(tmp_path).missing_fields("x", {})
+    assert found[:2] == ["contact.name", "meeting.minutes"]

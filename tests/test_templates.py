@@ -7,7 +7,13 @@ from typing import Any
 
 import pytest
 
-from pipeline.compose import REPLY_KINDS, Envelope, TemplateSet
+from pipeline.compose import (
+    REPLY_KINDS,
+    Envelope,
+    TemplateSet,
+    first_outreach_kind,
+    kinds_for_contact,
+)
 from tests.test_compose import envelope, full_context, text_of
 
 MESSAGE_KINDS = [
@@ -310,3 +316,31 @@ def test_the_text_digest_lists_what_needs_the_person(templates: TemplateSet) -> 
     assert "returns Monday, December 7" in text
     assert "- sent: 4" in text
     assert digest["Subject"] == "Outreach for Tuesday, December 1: 5 things need you"
+
+
+# --------------------------------------------------------------------------- choosing a kind
+
+
+@pytest.mark.parametrize(
+    ("contact", "referrer_is_contact", "expected"),
+    [
+        ({"referred_by": "Maria Lopez"}, True, "referral_outreach"),
+        ({"referred_by": "Maria Lopez", "tags": ["alumni"]}, False, "first_referred"),
+        ({"referred_by": None, "tags": ["Alumni"]}, False, "first_alumni"),
+        ({"how_found": "the Lakeside alumni directory"}, False, "first_alumni"),
+        ({"how_found": "LinkedIn", "referred_by": "  "}, False, "first_cold"),
+    ],
+)
+def test_the_first_outreach_kind_follows_how_the_contact_was_found(
+    contact: dict[str, Any], referrer_is_contact: bool, expected: str
+) -> None:
+    assert first_outreach_kind(contact, referrer_is_contact=referrer_is_contact) == expected
+
+
+def test_every_kind_a_contact_could_receive_exists(templates: TemplateSet) -> None:
+    kinds = kinds_for_contact({"how_found": "LinkedIn"}, is_referrer=True)
+    assert kinds[0] == "first_cold"
+    assert "referrer_note" in kinds and kinds[-1] == "prep_notes"
+    for kind in kinds:
+        assert templates.path_of(kind).is_file()
+    assert "referrer_note" not in kinds_for_contact({})
