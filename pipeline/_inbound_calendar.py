@@ -1,0 +1,188 @@
+"""Meeting invitations, answers and cancellations read from iCalendar (RFC 5545, iTIP 5546).
+
+Times come out as aware UTC datetimes. Time zones are resolved in this order: the
+calendar's own VTIMEZONE, an IANA name, a Windows name ("Eastern Standard Time", mapped
+by icalendar), an Outlook display name ("(UTC-05:00) Eastern Time (US & Canada)"), the
+calendar's X-WR-TIMEZONE, and last UTC for floating times.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, time, timedelta, tzinfo
+from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+
+import icalendar
+from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+METHODS = frozenset({"REQUEST", "REPLY", "CANCEL", "PUBLISH", "COUNTER", "REFRESH", "ADD"})
+PARTSTATS = frozenset(
+    {"NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED", "COMPLETED"}
+)
+_OFFSET_NAME = re.compile(r"^\(UTC([+-]\d{2}):(\d{2})\)\s*(.*)$")
+# Outlook sometimes writes the display name of a zone instead of its key.
+_DISPLAY_NAMES = {
+    "eastern time (us & canada)": "America/New_York",
+    "central time (us & canada)": "America/Chicago",
+    "mountain time (us & canada)": "America/Denver",
+    "pacific time (us & canada)": "America/Los_Angeles",
+    "amsterdam, berlin, bern, rome, stockholm, vienna": "Europe/Berlin",
+    "brussels, copenhagen, madrid, paris": "Europe/Paris",
+    "dublin, edinburgh, lisbon, london": "Europe/London",
+    "coordinated universal time": "UTC",
+}
+
+
+@dataclass(frozen=True)
+class Attendee:
+    """One attendee of a meeting and their answer (PARTSTAT)."""
+
+    email: str
+    partstat: str
+
+
+@dataclass(frozen=True)
+class Meeting:
+    """The one meeting that an invitation, answer or cancellation is about."""
+
+    method: str
+    uid: str
+    start: datetime | None
+    end: datetime | None
+    organizer: str | None
+    attendees: tuple[Attendee, ...]
+    sequence: int
+    summary: str | None
+
+
+def _address(value: Any) -> str | None:
+    text = str(value or "").strip()
+    if text.lower().startswith("mailto:"):
+        text = text[7:]
+    params = getattr(value, "params", None)
+    if (not text or "@" not in text) and params is not None:
+        email = params.get("EMAIL")
+        if email:
+            text = str(email)
+    text = text.strip().strip("<>")
+    return text.lower() if "@" in text else (text or None)
+
+
+def _zone(name: str) -> tzinfo | None:
+    name = name.strip().strip('"')
+    if not name:
+        return None
+    olson = WINDOWS_TO_OLSON.get(name)
+    if olson:
+        return ZoneInfo(olson)
+    match = _OFFSET_NAME.match(name)
+    if match:
+        mapped = _DISPLAY_NAMES.get(match.group(3).strip().lower())
+        if mapped:
+            return ZoneInfo(mapped)
+    mapped = _DISPLAY_NAMES.get(name.lower())
+    if mapped:
+        return ZoneInfo(mapped)
+    try:
+        return ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        return None
+
+
+def _to_utc(prop: Any, default_zone: tzinfo | None) -> datetime | None:
+    if prop is None:
+        return None
+    value = getattr(prop, "dt", None)
+    if isinstance(value, datetime):
+        if value.tzinfo is None:
+            tzid = getattr(prop, "params", {}).get("TZID")
+            zone = (_zone(str(tzid)) if tzid else None) or default_zone or UTC
+            value = value.replace(tzinfo=zone)
+        return value.astimezone(UTC)
+    if isinstance(value, date):
+        return datetime.combine(value, time(0, 0), tzinfo=UTC)
+    return None
+
+
+def _int(value: Any) -> int:
+    try:
+        return int(str(value))
+    except (TypeError, ValueError):
+        return 0
+
+
+def _meeting_from(cal: Any, event: Any, method: str) -> Meeting:
+    wr_zone = cal.get("X-WR-TIMEZONE")
+    default_zone = _zone(str(wr_zone)) if wr_zone else None
+    start = _to_utc(event.get("DTSTART"), default_zone)
+    end = _to_utc(event.get("DTEND"), default_zone)
+    if end is None and start is not None:
+        duration = event.get("DURATION")
+        delta = getattr(duration, "dt", None)
+        if isinstance(delta, timedelta):
+            end = start + delta
+    raw_attendees = event.get("ATTENDEE")
+    if raw_attendees is None:
+        raw_attendees = []
+    elif not isinstance(raw_attendees, list):
+        raw_attendees = [raw_attendees]
+    attendees: list[Attendee] = []
+    for item in raw_attendees:
+        email = _address(item)
+        if not email:
+            continue
+        partstat = str(getattr(item, "params", {}).get("PARTSTAT", "NEEDS-ACTION")).upper()
+        attendees.append(Attendee(email=email, partstat=partstat))
+    summary = event.get("SUMMARY")
+    return Meeting(
+        method=method,
+        uid=str(event.get("UID", "")),
+        start=start,
+        end=end,
+        organizer=_address(event.get("ORGANIZER")),
+        attendees=tuple(attendees),
+        sequence=_int(event.get("SEQUENCE", 0)),
+        summary=str(summary) if summary is not None else None,
+    )
+
+
+def _calendars(data: bytes) -> list[Any]:
+    try:
+        return list(icalendar.Calendar.from_ical(data, multiple=True))
+    except Exception:
+        return []
+
+
+def read_meeting(data: bytes, method_hint: str | None = None) -> tuple[Meeting | None, str]:
+    """The meeting of one iCalendar object, and a word on what was found.
+
+    Several calendars or events: the first calendar whose method is known and whose event
+    has a start wins; in it, the main event (no RECURRENCE-ID) over an exception. A
+    PUBLISH calendar with several different events is a feed, not an invitation.
+    """
+    for cal in _calendars(data):
+        method = str(cal.get("METHOD") or method_hint or "").upper().strip()
+        events = list(cal.walk("VEVENT"))
+        if not events:
+            continue
+        uids = {str(e.get("UID", "")) for e in events}
+        if method in {"", "PUBLISH"} and len(uids) > 1:
+            return None, "calendar feed with several events"
+        if not method:
+            method = "PUBLISH"
+        if method not in METHODS:
+            continue
+        with_start = [e for e in events if e.get("DTSTART") is not None]
+        if method in {"REQUEST", "PUBLISH", "ADD", "COUNTER"} and not with_start:
+            continue
+        candidates = with_start or events
+        main = [e for e in candidates if e.get("RECURRENCE-ID") is None]
+        event = (main or candidates)[0]
+        try:
+            meeting = _meeting_from(cal, event, method)
+        except Exception:  # noqa: S112 - a broken property must not break the message
+            continue
+        return meeting, f"iCalendar METHOD:{method}"
+    return None, "no usable calendar event"
