@@ -87,11 +87,11 @@ def _text(vevent: icalendar.Component, name: str) -> str | None:
 
 def parse_event(data: bytes, default_tz: tzinfo = UTC, fallback_uid: str = "") -> CalendarEvent:
     """The timed event in an .ics file's bytes; raises ``IcsSkipped`` saying why not."""
-    try:
-        calendar = icalendar.Calendar.from_ical(data)
+    try:  # some writers put several VCALENDARs in one file: take the events of all
+        calendars = icalendar.Calendar.from_ical(data, multiple=True)
     except (ValueError, KeyError, IndexError, TypeError) as err:
         raise IcsSkipped(f"does not parse: {err}") from err
-    vevents = list(calendar.walk("VEVENT"))
+    vevents = [vevent for calendar in calendars for vevent in calendar.walk("VEVENT")]
     if not vevents:
         raise IcsSkipped("holds no VEVENT")
     vevent = next((v for v in vevents if "RECURRENCE-ID" not in v), vevents[0])

@@ -1,0 +1,337 @@
+"""Maildir specifics: file names and flags, layouts, broken files, what is read when."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import IO
+
+import pytest
+
+from connectors.base import MailChangeKind, ThreadRef
+from connectors.maildir import STATE_FILE, MaildirMailbox, flags, unique_name
+from tests.contract.clients import deliver, files, maildir_send_draft, parse, read_message
+
+ME = "me@example.org"
+
+
+def outreach(subject: str = "Informational interview?") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = ME
+    message["To"] = "ada@example.com"
+    message["Subject"] = subject
+    message.set_content("Would you have 20 minutes?")
+    return message
+
+
+def inbound(n: int = 1, body: str = "Sure!") -> bytes:
+    return (
+        f"From: ada@example.com\nTo: {ME}\nSubject: Re: hello\n"
+        f"Message-ID: <in-{n}@example.com>\n\n{body}\n"
+    ).encode()
+
+
+class CountingOpener:
+    """Counts the files the mailbox opens (our own opener, not a patched builtin)."""
+
+    def __init__(self) -> None:
+        self.opened: list[str] = []
+
+    def __call__(self, path: Path) -> IO[bytes]:
+        self.opened.append(path.name)
+        return path.open("rb")
+
+    def messages(self) -> list[str]:
+        return [name for name in self.opened if name != STATE_FILE]
+
+
+@pytest.fixture
+def root(tmp_path: Path) -> Path:
+    return tmp_path / "Mail"
+
+
+@pytest.fixture
+def opener() -> CountingOpener:
+    return CountingOpener()
+
+
+@pytest.fixture
+def box(root: Path, opener: CountingOpener) -> MaildirMailbox:
+    return MaildirMailbox(root, ME, opener=opener)
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+@pytest.mark.parametrize(
+    ("filename", "unique", "flag_letters"),
+    [
+        ("1700000000.M1P2Q3.host", "1700000000.M1P2Q3.host", ""),
+        ("1700000000.M1P2Q3.host:2,S", "1700000000.M1P2Q3.host", "S"),
+        ("1700000000.M1P2Q3.host,U=12:2,DS", "1700000000.M1P2Q3.host", "DS"),
+        ("1700000000_0.123.host,U=5,FMD5=abc:2,RS", "1700000000_0.123.host", "RS"),
+    ],
+)
+def test_unique_name_ignores_flags_and_upload_suffixes(
+    filename: str, unique: str, flag_letters: str
+) -> None:
+    assert unique_name(filename) == unique
+    assert flags(filename) == flag_letters
+
+
+def test_missing_folders_are_created(root: Path) -> None:
+    MaildirMailbox(root, ME)
+    for folder in (root, root / ".Drafts", root / ".Sent"):
+        assert all((folder / sub).is_dir() for sub in ("cur", "new", "tmp"))
+
+
+def test_mbsync_verbatim_subfolders_are_used_when_present(root: Path) -> None:
+    for folder in ("Drafts", "Sent"):
+        for sub in ("cur", "new", "tmp"):
+            (root / folder / sub).mkdir(parents=True)
+    box = MaildirMailbox(root, ME)
+    _, cursor = box.changes(None)
+    box.create_draft(outreach(), "k1", None)
+    assert len(files(root / "Drafts")) == 1
+    assert not (root / ".Drafts").exists()
+    draft = files(root / "Drafts")[0]
+    (root / "Sent" / "cur" / "1.R1.client:2,S").write_bytes(draft.read_bytes())
+    draft.unlink()
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "k1")]
+
+
+def test_a_draft_is_written_atomically_with_the_draft_flag(root: Path, box: MaildirMailbox) -> None:
+    box.create_draft(outreach(), "k1", None)
+    (draft,) = files(root / ".Drafts")
+    assert draft.parent.name == "cur"
+    assert flags(draft.name) == "D"
+    assert list((root / ".Drafts" / "tmp").iterdir()) == []
+    assert parse(draft.read_bytes())["X-Outreach-Key"] == "k1"
+
+
+def test_flag_changes_are_not_new_mail(root: Path, box: MaildirMailbox) -> None:
+    _, cursor = box.changes(None)
+    path = deliver(root, inbound())
+    first, cursor = box.changes(cursor)
+    read_message(root, path.name)
+    again, _ = box.changes(cursor)
+    assert [c.kind for c in first] == [MailChangeKind.INBOUND]
+    assert again == []
+
+
+def test_mail_in_cur_is_reported_too(root: Path, box: MaildirMailbox) -> None:
+    _, cursor = box.changes(None)
+    (root / "cur" / "1700000001.R9.mbsync:2,S").write_bytes(inbound())
+    changes, _ = box.changes(cursor)
+    assert [c.message_id for c in changes] == ["<in-1@example.com>"]
+    assert changes[0].provider_id == "INBOX/1700000001.R9.mbsync"
+
+
+def test_an_uploaded_draft_renamed_by_mbsync_is_not_deleted(
+    root: Path, box: MaildirMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    box.create_draft(outreach(), "k1", None)
+    (draft,) = files(root / ".Drafts")
+    unique, _, info = draft.name.partition(":")
+    draft.rename(draft.with_name(f"{unique},U=42:{info}S"))
+    changes, _ = box.changes(cursor)
+    assert changes == []
+    assert box.find_draft("k1") is not None
+
+
+def test_an_edited_draft_saved_under_a_new_name_is_still_ours(
+    root: Path, box: MaildirMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    ref = box.create_draft(outreach(), "k1", None)
+    (draft,) = files(root / ".Drafts")
+    edited = parse(draft.read_bytes())
+    edited.replace_header("Subject", "Quick question")
+    (root / ".Drafts" / "cur" / "1700000002.R1.neomutt:2,D").write_bytes(edited.as_bytes())
+    draft.unlink()
+    changes, cursor = box.changes(cursor)
+    assert changes == []
+    found = box.find_draft("k1")
+    assert found is not None and found.message_id == ref.message_id
+    maildir_send_draft(root, "k1")
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "k1")]
+
+
+def test_a_sent_reply_without_key_or_message_id_is_matched_by_thread(
+    root: Path, box: MaildirMailbox
+) -> None:
+    """A client that rewrites both headers still keeps In-Reply-To."""
+    _, cursor = box.changes(None)
+    thread = ThreadRef(None, "<in-1@example.com>", ())
+    box.create_draft(outreach("Re: hello"), "nudge-1", thread)
+
+    def rewrite(message: EmailMessage) -> None:
+        del message["X-Outreach-Key"]
+        message.replace_header("Message-ID", "<client-chosen@example.org>")
+
+    maildir_send_draft(root, "nudge-1", rewrite)
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.key, c.message_id) for c in changes] == [
+        (MailChangeKind.SENT, "nudge-1", "<client-chosen@example.org>")
+    ]
+
+
+def test_a_message_the_person_sent_themselves_has_no_key(root: Path, box: MaildirMailbox) -> None:
+    _, cursor = box.changes(None)
+    (root / ".Sent" / "cur" / "1700000003.R1.client:2,S").write_bytes(
+        b"From: me@example.org\nTo: bob@example.com\nMessage-ID: <own@example.org>\n\nhi\n"
+    )
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, None)]
+
+
+def test_a_grace_period_lets_a_late_sent_copy_win(root: Path) -> None:
+    """mbsync may remove the draft before it brings down the copy in Sent."""
+    clock = Clock()
+    box = MaildirMailbox(root, ME, deleted_after=timedelta(minutes=10), clock=clock)
+    _, cursor = box.changes(None)
+    box.create_draft(outreach(), "k1", None)
+    sent_copy = maildir_send_draft(root, "k1")
+    held = sent_copy.read_bytes()
+    sent_copy.unlink()  # not synced down yet
+    early, cursor = box.changes(cursor)
+    clock.now += timedelta(minutes=5)
+    (root / ".Sent" / "cur" / sent_copy.name).write_bytes(held)
+    changes, cursor = box.changes(cursor)
+    clock.now += timedelta(hours=1)
+    later, _ = box.changes(cursor)
+    assert early == []
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "k1")]
+    assert later == []
+
+
+def test_a_deletion_is_reported_once_the_grace_period_has_passed(root: Path) -> None:
+    clock = Clock()
+    box = MaildirMailbox(root, ME, deleted_after=timedelta(minutes=10), clock=clock)
+    _, cursor = box.changes(None)
+    box.create_draft(outreach(), "k1", None)
+    files(root / ".Drafts")[0].unlink()
+    early, cursor = box.changes(cursor)
+    clock.now += timedelta(minutes=11)
+    changes, _ = box.changes(cursor)
+    assert early == []
+    assert [(c.kind, c.key, c.at) for c in changes] == [
+        (MailChangeKind.DRAFT_DELETED, "k1", clock.now)
+    ]
+
+
+def test_a_broken_message_is_logged_by_name_and_skipped(
+    root: Path, box: MaildirMailbox, caplog: pytest.LogCaptureFixture
+) -> None:
+    _, cursor = box.changes(None)
+    (root / "new" / "1700000004.R1.broken").write_bytes(b"\x00\x01 secret body \xff\n")
+    (root / "new" / "1700000005.R1.empty").write_bytes(b"")
+    deliver(root, inbound())
+    with caplog.at_level(logging.WARNING, logger="connectors.maildir"):
+        changes, cursor = box.changes(cursor)
+    assert [c.message_id for c in changes] == ["<in-1@example.com>"]
+    assert "1700000004.R1.broken" in caplog.text
+    assert "1700000005.R1.empty" in caplog.text
+    assert "secret" not in caplog.text
+    assert box.changes(cursor)[0] == []
+
+
+def test_first_use_reads_no_message(
+    root: Path, box: MaildirMailbox, opener: CountingOpener
+) -> None:
+    for n in range(20):
+        deliver(root, inbound(n))
+    box.changes(None)
+    assert opener.messages() == []
+
+
+def test_an_idle_sync_reads_no_message_and_a_new_one_reads_one(
+    root: Path, box: MaildirMailbox, opener: CountingOpener
+) -> None:
+    for n in range(20):
+        deliver(root, inbound(n))
+    _, cursor = box.changes(None)
+    opener.opened.clear()
+    _, cursor = box.changes(cursor)
+    assert opener.messages() == []
+    deliver(root, inbound(99))
+    changes, _ = box.changes(cursor)
+    assert len(opener.messages()) == 1
+    assert [c.message_id for c in changes] == ["<in-99@example.com>"]
+
+
+def test_a_message_moved_while_being_read_is_reported_under_its_new_name(root: Path) -> None:
+    """A reader may move new/X to cur/X:2,S between our listing and our open."""
+    moves: list[Path] = []
+
+    def racing_opener(path: Path) -> IO[bytes]:
+        if path.parent.name == "new" and not moves:
+            moves.append(read_message(root, path.name))
+        return path.open("rb")
+
+    box = MaildirMailbox(root, ME, opener=racing_opener)
+    _, cursor = box.changes(None)
+    deliver(root, inbound())
+    first, cursor = box.changes(cursor)
+    second, _ = box.changes(cursor)
+    assert first == []
+    assert [c.message_id for c in second] == ["<in-1@example.com>"]
+
+
+def test_create_draft_is_idempotent_when_the_state_file_is_lost(
+    root: Path, box: MaildirMailbox
+) -> None:
+    ref = box.create_draft(outreach(), "k1", None)
+    (root / STATE_FILE).unlink()
+    again = MaildirMailbox(root, ME).create_draft(outreach(), "k1", None)
+    assert again == ref
+    assert len(files(root / ".Drafts")) == 1
+
+
+def test_two_instances_share_one_tree(root: Path) -> None:
+    """Like two worker processes: the state file is the shared memory."""
+    one, two = MaildirMailbox(root, ME), MaildirMailbox(root, ME)
+    _, cursor = one.changes(None)
+    ref = one.create_draft(outreach(), "k1", None)
+    assert two.create_draft(outreach(), "k1", None) == ref
+    files(root / ".Drafts")[0].unlink()
+    changes, _ = two.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.DRAFT_DELETED, "k1")]
+
+
+def test_the_digest_goes_to_new_without_flags(root: Path, box: MaildirMailbox) -> None:
+    digest = EmailMessage()
+    digest["To"] = ME
+    digest["Subject"] = "Today"
+    digest.set_content("Nothing waits on you.")
+    provider_id = box.deliver_to_self(digest)
+    (path,) = files(root)
+    assert path.parent.name == "new" and ":" not in path.name
+    assert provider_id == f"INBOX/{path.name}"
+    message = parse(path.read_bytes())
+    assert message["Message-ID"] and message["Date"]
+
+
+def test_at_falls_back_to_the_file_time_without_a_date(root: Path, box: MaildirMailbox) -> None:
+    _, cursor = box.changes(None)
+    path = deliver(root, inbound())
+    changes, _ = box.changes(cursor)
+    assert changes[0].at == datetime.fromtimestamp(path.stat().st_mtime, UTC)
+
+
+@pytest.fixture(autouse=True)
+def _no_stray_tmp(root: Path) -> Iterator[None]:
+    yield
+    for folder in (root, root / ".Drafts", root / ".Sent"):
+        assert not list((folder / "tmp").glob("*")) if (folder / "tmp").exists() else True
