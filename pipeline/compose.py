@@ -429,7 +429,7 @@ def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith((".html.j2", ".htm.j2", ".xml.j2"))
 
 
-def _make_environment(loader: jinja2.BaseLoader, undefined: type[jinja2.Undefined]) -> Any:
+def _make_environment(loader: jinja2.BaseLoader, undefined: type[jinja2.Undefined]) -> _Environment:
     env = _Environment(
         loader=loader,
         undefined=undefined,
@@ -574,8 +574,6 @@ class TemplateSet:
             raise TemplateError(f"{err.filename or file_name}:{err.lineno}: {err.message}") from err
         try:
             return template.render(_top_level(context))
-        except TemplateError:
-            raise
         except Exception as err:
             _raise_render_error(err, template.filename or file_name)
 

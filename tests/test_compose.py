@@ -507,3 +507,12 @@ def test_missing_fields_survives_a_missing_value_used_in_arithmetic(tmp_path: Pa
     (tmp_path / "x.txt.j2").write_text("{{ contact.name }} {{ meeting.minutes + 5 }} {{ me.a }}")
     found = TemplateSet(tmp_path).missing_fields("x", {})
     assert found[:2] == ["contact.name", "meeting.minutes"]
+
+
+def test_an_unknown_time_zone_is_an_error_with_the_template_line(
+    templates: TemplateSet,
+) -> None:
+    context = full_context()
+    context["contact"]["timezone"] = "Mars/Olympus_Mons"
+    with pytest.raises(TemplateError, match=r"scheduling_reply\.txt\.j2:\d+: unknown time zone"):
+        templates.render_message("scheduling_reply", context, envelope())
