@@ -69,7 +69,7 @@ FIELD_ALIASES: Final = MappingProxyType(
 )
 
 HEADER_SEARCH_LINES: Final = 12
-"""How many records at the top of a CSV file may precede its header (LinkedIn's notes)."""
+"""How many rows at the top of a CSV file are searched for a known export's header."""
 
 
 @dataclass(frozen=True, kw_only=True)
@@ -346,7 +346,7 @@ def _merge_duplicates(drafts: Sequence[_Draft]) -> list[_Draft]:
             base = draft
         else:
             base = min(matches, key=lambda d: d.line)
-            for other in [*matches, draft]:
+            for other in sorted([*matches, draft], key=lambda d: d.line):
                 if other is not base:
                     base.absorb(other)
             kept = [k for k in kept if k is base or all(k is not m for m in matches)]
@@ -594,7 +594,7 @@ def _parse_csv(
             (wanted,) = candidates
             expected = ", ".join(wanted.example_header)
             message = (
-                f"no {wanted.label} header row in the first {HEADER_SEARCH_LINES} lines; "
+                f"no {wanted.label} header row in the first {HEADER_SEARCH_LINES} rows; "
                 f"expected a row with the columns {expected}"
             )
             return _result(fmt, [], [Problem(file, 1, None, message)], 0, encoding)
@@ -849,6 +849,8 @@ def _parse_property(line: int, content: str) -> _Property | None:
         if not equals:  # vCard 2.1 writes bare types: TEL;WORK;VOICE:...
             key, values = "TYPE", raw
         items = tuple(v.strip().strip('"') for v in _split_outside_quotes(values, ","))
+        if key.strip().upper() == "TYPE":  # vCard 4 may quote a list: TYPE="work,voice"
+            items = tuple(t.strip() for item in items for t in item.split(","))
         params[key.strip().upper()] = params.get(key.strip().upper(), ()) + items
     encoding = {v.upper() for v in params.get("ENCODING", ()) + params.get("TYPE", ())}
     if "QUOTED-PRINTABLE" in encoding:
@@ -890,6 +892,7 @@ def _parse_vcards(text: str, file: str) -> tuple[list[_Draft], list[Problem]]:
     card: list[_Property] | None = None
     begin_line = 0
     saw_card = False
+    card_broken = False  # a line of the card could not be read: the card is not kept
     for line, content in _unfold(text):
         if not content.strip():
             continue
@@ -897,20 +900,22 @@ def _parse_vcards(text: str, file: str) -> tuple[list[_Draft], list[Problem]]:
         if prop is None:
             message = "this line is not a vCard property; expected NAME:value"
             problems.append(Problem(file, line, None, message))
+            if card is not None:
+                card_broken = True
             continue
         value = prop.value.strip().upper()
         if prop.name == "BEGIN" and value == "VCARD":
             if card is not None:
                 message = "this card is not closed; expected END:VCARD before the next card"
                 problems.append(Problem(file, begin_line, "BEGIN", message))
-            card, begin_line, saw_card = [], line, True
+            card, begin_line, saw_card, card_broken = [], line, True, False
         elif prop.name == "END" and value == "VCARD":
             if card is None:
                 message = "END:VCARD without a BEGIN:VCARD; expected BEGIN:VCARD first"
                 problems.append(Problem(file, line, "END", message))
             else:
                 draft = _read_card(card, begin_line, file, problems)
-                if draft is not None:
+                if draft is not None and not card_broken:
                     drafts.append(draft)
             card = None
         elif card is None:

@@ -642,6 +642,26 @@ def test_every_bad_card_is_reported_with_line_and_property() -> None:
     assert "not closed" in result.problems[-1].message
 
 
+def test_a_card_with_an_unreadable_line_is_not_kept(tmp_path: Path) -> None:
+    content = "BEGIN:VCARD\nVERSION:4.0\nFN:Ada\nwhat is this\nEND:VCARD\n"
+
+    result = parse_contacts(write(tmp_path, "a.vcf", content))
+
+    assert result.records == ()
+    assert where(result) == [(4, None)]
+
+
+def test_a_quoted_type_list_can_mark_the_preferred_address(tmp_path: Path) -> None:
+    content = (
+        "BEGIN:VCARD\nVERSION:4.0\nFN:Ada\nEMAIL:home@example.com\n"
+        'EMAIL;TYPE="work,pref":work@example.com\nEND:VCARD\n'
+    )
+
+    result = parse_contacts(write(tmp_path, "a.vcf", content))
+
+    assert result.records[0].emails == ("work@example.com", "home@example.com")
+
+
 def test_unsupported_vcard_version_is_a_problem(tmp_path: Path) -> None:
     path = write(tmp_path, "a.vcf", "BEGIN:VCARD\nVERSION:5.0\nFN:Ada\nEND:VCARD\n")
 
