@@ -231,12 +231,12 @@ def return_date(text: str, ref: date | None) -> date | None:
         inclusive = mention.range_end or bool(
             _INCLUSIVE_BEFORE.search(before) or _INCLUSIVE_AFTER.match(after)
         )
-        if inclusive or in_range:
-            candidate = (0, resolved + timedelta(days=1))
-        elif _RETURN.search(before):
+        if _RETURN.search(before) and not inclusive:
             candidate = (0, resolved)
+        elif inclusive or in_range:
+            candidate = (1, resolved + timedelta(days=1))
         elif _UNTIL.search(before):
-            candidate = (1, resolved)
+            candidate = (2, resolved)
         else:
             continue
         if ref is not None and candidate[1] < ref:

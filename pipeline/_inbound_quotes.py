@@ -27,7 +27,7 @@ _WROTE = (
     r"写道|寫道|님이\s*작성|のメッセージ|書きました|wrote\s+on"
 )
 _QUOTE_HEADER_START = (
-    r"(?:On|Am|Le|El|Em|Il|Op|Den|Dnia|W\s+dniu|På|Dne|Ngày|Tanggal|Pada|Kl\.|Στις|"
+    r"(?:(?:On|Am|Le|El|Em|Il|Op|Den|Dnia|W\s+dniu|På|Dne|Ngày|Tanggal|Pada|Kl\.|Στις)\s|"
     r"在|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|[A-Za-zÀ-ÿ]{3,12},?\s+\d{1,2}|"
     r"понедельник|вторник|среда|четверг|пятница|суббота|воскресенье|\d{1,2}\s)"
 )
@@ -154,6 +154,8 @@ def classify_lines(lines: list[str]) -> list[str]:
                     if i + extra >= n:
                         break
                     nxt = _unquoted(lines[i + extra])
+                    if nxt and _JOIN_START.match(nxt) and _is_quote_header(nxt):
+                        break  # the header starts on that later line, not here
                     if nxt:
                         joined = f"{joined} {nxt}" if not joined.endswith("<") else joined + nxt
                     if len(joined) > _MAX_HEADER_LEN:

@@ -490,12 +490,8 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
     ooo_words = bool(_OOO_BODY.search(head))
     if _CHALLENGE.search(subject) or _CHALLENGE.search(head):
         return Inbound(kind="other", reason="challenge-response: asks the sender to verify", **base)
-    if (
-        strong
-        or subject_auto
-        or (weak and ooo_words)
-        or (ooo_words and len(_TEMPLATE_CUES.findall(head)) >= 2 and not person_said)
-    ):
+    template_like = ooo_words and len(_TEMPLATE_CUES.findall(head)) >= 2
+    if strong or (not person_said and (subject_auto or (weak and ooo_words) or template_like)):
         evidence = strong or ("subject " + repr(subject[:40]) if subject_auto else None)
         evidence = evidence or (f"{weak} and out-of-office text" if weak else None)
         evidence = evidence or "out-of-office wording"
