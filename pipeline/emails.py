@@ -75,30 +75,24 @@ def split_name(full: str) -> tuple[str, str]:
     ``"Martin Luther King Jr."`` -> ``("Martin Luther", "King Jr.")``; a single word is a
     first name. Honorifics stay with the first name: callers that care keep them apart.
     """
-    text = " ".join(full.split())
-    suffix = ""
-    if "," in text:
-        before, _, after = text.partition(",")
-        after = after.strip()
-        if _is_suffix(after):
-            text, suffix = before.strip(), after
-        elif before.strip() and after and "," not in after:
-            # "Last, First": the form that directories and exports use for sorting.
-            first, last = after, before.strip()
-            return first, last
-    words = text.split(" ") if text else []
+    parts = [part.strip() for part in " ".join(full.split()).split(",") if part.strip()]
+    suffixes: list[str] = []
+    while len(parts) > 1 and _is_suffix(parts[-1]):
+        suffixes.insert(0, parts.pop())
+    if len(parts) == 2:
+        # "Last, First": the form that directories and exports use for sorting.
+        return parts[1], " ".join([parts[0], *suffixes])
+    words = " ".join(parts).split()
     while len(words) > 2 and _is_suffix(words[-1]):
-        suffix = f"{words.pop()} {suffix}".strip()
+        suffixes.insert(0, words.pop())
     if not words:
-        return "", suffix
+        return "", " ".join(suffixes)
     if len(words) == 1:
-        return words[0], suffix
+        return words[0], " ".join(suffixes)
     start = len(words) - 1
     while start > 1 and words[start - 1].casefold() in _SURNAME_PARTICLES:
         start -= 1
-    first = " ".join(words[:start])
-    last = " ".join([*words[start:], suffix]).strip() if suffix else " ".join(words[start:])
-    return first, last
+    return " ".join(words[:start]), " ".join([*words[start:], *suffixes])
 
 
 def format_address(name: str, email: str) -> str:

@@ -143,6 +143,8 @@ def test_normalized_addresses_hold_no_line_break(raw: str) -> None:
         ("Cher", ("Cher", "")),
         ("", ("", "")),
         ("Jae-won Kim", ("Jae-won", "Kim")),
+        ("Jane Smith, PhD", ("Jane", "Smith PhD")),
+        ("King, Martin Luther, Jr.", ("Martin Luther", "King Jr.")),
     ],
 )
 def test_split_name(full: str, expected: tuple[str, str]) -> None:
