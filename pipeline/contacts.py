@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -114,6 +115,9 @@ def import_records(
         raise ImportProblemError(parsed.problems)
     report = ImportReport(format=parsed.format, skipped=list(parsed.problems))
     for record in parsed.records:
+        if parsed.format == "linkedin" and not record.how_found:
+            # Where the person found them is what a first outreach mentions.
+            record = dataclasses.replace(record, how_found="LinkedIn")
         existing = _find_existing(session, record)
         if existing is None:
             session.add(_new_contact(record, source, now))

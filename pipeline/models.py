@@ -150,6 +150,7 @@ class Outreach(Base):
     state: Mapped[dict[str, Any]] = mapped_column(JSON)
     thread_id: Mapped[str | None] = mapped_column(String(300))
     root_message_id: Mapped[str | None] = mapped_column(String(500), index=True)
+    subject: Mapped[str | None] = mapped_column(Text)
     referrer_contact_id: Mapped[int | None] = mapped_column(ForeignKey("contacts.id"))
     waiting_on: Mapped[str] = mapped_column(String(20), default="you")  # you | contact | nobody
     created_at: Mapped[datetime]

@@ -9,7 +9,6 @@ suppressed addresses, the meetings to prepare, and an audit event for each obser
 from __future__ import annotations
 
 import dataclasses
-import re
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
@@ -21,7 +20,9 @@ from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline import lifecycle as lc
+from pipeline.compose import first_outreach_kind
 from pipeline.contacts import resolve_contact
+from pipeline.context import contact_context
 from pipeline.emails import InvalidEmail, normalize_email, split_name
 from pipeline.errors import InputError
 from pipeline.models import (
@@ -41,26 +42,11 @@ from pipeline.timeplan import next_send_moment
 
 # Step statuses: planned -> (queued) -> drafted -> sent | deleted; or cancelled / failed.
 OPEN_STATUSES = ("planned", "queued")
-FIRST_TEMPLATES = ("first_cold", "first_referred", "first_alumni")
-
-_REFERRAL_WORDS = re.compile(r"\b(referr\w*|introduc\w*|suggest\w*|recommend\w*)\b", re.I)
-_ALUMNI_WORDS = re.compile(r"\b(alum\w*|graduate[sd]? of)\b", re.I)
 
 
 def step_key(account: str, contact_id: int, kind: str, seq: int) -> str:
     """The idempotency key of a step: account, contact, step kind and sequence number."""
     return f"{account}/{contact_id}/{kind}/{seq}"
-
-
-def first_template(contact: Contact) -> str:
-    """Which first-outreach template suits how the contact was found."""
-    found = contact.how_found or ""
-    if contact.referred_by or _REFERRAL_WORDS.search(found):
-        return "first_referred"
-    tags = " ".join(contact.tags)
-    if _ALUMNI_WORDS.search(found) or _ALUMNI_WORDS.search(tags):
-        return "first_alumni"
-    return "first_cold"
 
 
 def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
@@ -110,7 +96,10 @@ def observe(
     policy: lc.Policy,
 ) -> Applied:
     """Feed one observation to the lifecycle and persist its decision in ``session``."""
-    decision = lc.advance(load_state(row), observation, now, policy)
+    state = load_state(row)
+    decision = lc.advance(state, observation, now, policy)
+    if decision.outreach == state and not decision.commands:
+        return Applied()  # nothing changed: no write, no audit line
     _event(
         session,
         now,
@@ -316,7 +305,7 @@ def _start_one(
         account_id=account.id,
         contact_id=contact.id,
         goal="advice",
-        template="referral_outreach" if is_referral else first_template(contact),
+        template=first_outreach_kind(contact_context(contact), referrer_is_contact=is_referral),
         email=email,
         stage=str(state.stage),
         state=state.to_dict(),

@@ -54,7 +54,8 @@ def create_db_engine(url: str, *, busy_timeout_ms: int = 10000) -> Engine:
         if database and database != ":memory:":
             Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
-            parsed, connect_args={"timeout": busy_timeout_ms / 1000}, pool_pre_ping=False
+            parsed,
+            connect_args={"timeout": busy_timeout_ms / 1000, "check_same_thread": False},
         )
         _configure_sqlite(engine, busy_timeout_ms)
         return engine

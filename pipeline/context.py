@@ -1,0 +1,186 @@
+"""Template contexts built from the store: who I am, who they are, the meeting, the notes.
+
+The shape is the contract of templates/ (see the comment at the top of each template).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import datetime, timedelta
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from pipeline.models import Contact, Meeting, Note, Step
+from pipeline.models import Outreach as OutreachRow
+from pipeline.settings import Settings
+
+# Which template a step of each kind uses; first outreach depends on the outreach.
+STEP_TEMPLATES = {
+    "nudge": "nudge_{seq}",
+    "resend": "{first}",
+    "scheduling_reply": "scheduling_reply",
+    "thank_you": "thank_you",
+    "thanks_anyway": "thanks_anyway",
+    "referrer_note": "referrer_note",
+    "keep_in_touch": "keep_in_touch",
+}
+
+
+def template_for(step_kind: str, seq: int, outreach_template: str) -> str:
+    if step_kind == "first_outreach":
+        return outreach_template
+    pattern = STEP_TEMPLATES[step_kind]
+    return pattern.format(seq=min(seq, 2), first=outreach_template)
+
+
+def me_context(settings: Settings) -> dict[str, Any]:
+    profile = settings.profile
+    name = profile["name"]
+    background = profile["background"] or profile["school"]
+    return {
+        "name": name,
+        "first_name": name.split()[0] if name else "",
+        "email": profile["email"] or (settings.accounts[0].address if settings.accounts else ""),
+        "school": profile["school"],
+        "background": background,
+        "field": profile["field"],
+        "intro": profile["intro"],
+        "timezone": profile["timezone"],
+        "signature": profile["signature"],
+    }
+
+
+def _blank_to_none(value: str | None) -> str | None:
+    return value if value else None
+
+
+def contact_context(contact: Contact, email: str | None = None) -> dict[str, Any]:
+    """A contact for templates: empty fields are absent, so StrictUndefined reports them."""
+    data: dict[str, Any] = {
+        "id": contact.id,
+        "first_name": contact.first_name or None,
+        "last_name": contact.last_name or None,
+        "name": contact.name or None,
+        "email": email or contact.primary_email,
+        "organization": contact.organization,
+        "role": contact.role,
+        "field": contact.field,
+        "how_found": contact.how_found,
+        "referred_by": contact.referred_by,
+        "timezone": contact.timezone,
+        "notes": contact.notes,
+        "tags": list(contact.tags),
+        "custom": dict(contact.custom),
+    }
+    return {key: value for key, value in data.items() if value not in (None, "")}
+
+
+def meeting_context(meeting: Meeting, timezone: str) -> dict[str, Any]:
+    zone = ZoneInfo(timezone)
+    return {
+        "uid": meeting.uid,
+        "start": meeting.start.astimezone(zone),
+        "end": meeting.end.astimezone(zone),
+        "minutes": int((meeting.end - meeting.start).total_seconds() // 60),
+        "location": None,
+        "summary": meeting.summary,
+    }
+
+
+def notes_text(session: Session, contact_id: int) -> str | None:
+    bodies = session.scalars(
+        select(Note.body).where(Note.contact_id == contact_id).order_by(Note.created_at)
+    ).all()
+    return "\n".join(bodies) if bodies else None
+
+
+def latest_meeting(session: Session, outreach_id: int) -> Meeting | None:
+    return session.scalar(
+        select(Meeting)
+        .where(Meeting.outreach_id == outreach_id)
+        .order_by(Meeting.start.desc())
+        .limit(1)
+    )
+
+
+def step_context(
+    session: Session, settings: Settings, row: OutreachRow, step: Step | None
+) -> dict[str, Any]:
+    """Everything a message template may use for this outreach and step."""
+    contact = row.contact
+    context: dict[str, Any] = {
+        "me": me_context(settings),
+        "contact": contact_context(contact, row.email),
+        "step": {"kind": step.kind if step else "first_outreach", "seq": step.seq if step else 1},
+        "thread": {"original_subject": row.subject} if row.subject else {},
+    }
+    notes = notes_text(session, contact.id)
+    if notes:
+        context["notes"] = notes
+    meeting = latest_meeting(session, row.id)
+    if meeting is not None:
+        context["meeting"] = meeting_context(meeting, settings.timezone)
+    if row.referrer_contact_id is not None:
+        referrer = session.get(Contact, row.referrer_contact_id)
+        if referrer is not None:
+            context["referrer"] = contact_context(referrer)
+    if step is not None and step.kind == "referrer_note" and row.referrer_contact_id:
+        # The note goes to the referrer and speaks of the person they introduced.
+        referrer = session.get(Contact, row.referrer_contact_id)
+        if referrer is not None:
+            context["referred"] = context["contact"]
+            context["contact"] = contact_context(referrer)
+    return context
+
+
+def preview_context(
+    settings: Settings, contact: Contact, extra: Mapping[str, Any] | None = None
+) -> dict[str, Any]:
+    """A context for previews and checks when no outreach exists yet."""
+    return {
+        "me": me_context(settings),
+        "contact": contact_context(contact),
+        "step": {"kind": "first_outreach", "seq": 1},
+        "thread": {},
+        **(extra or {}),
+    }
+
+
+def now_in(settings: Settings, now: datetime) -> datetime:
+    return now.astimezone(ZoneInfo(settings.timezone))
+
+
+def sample_context(
+    settings: Settings,
+    contact: Contact,
+    kind: str,
+    now: datetime,
+    *,
+    referrer: Contact | None = None,
+) -> dict[str, Any]:
+    """A context for ``templates check`` and ``preview``: the real profile and contact,
+    and stand-ins for what only exists later in an outreach (the thread's subject, the
+    meeting, the person introduced), so that only real gaps are reported."""
+    zone = ZoneInfo(settings.timezone)
+    start = (
+        (now + timedelta(days=3))
+        .astimezone(zone)
+        .replace(hour=10, minute=0, second=0, microsecond=0)
+    )
+    context = preview_context(settings, contact)
+    context["step"] = {"kind": kind, "seq": 2 if kind == "nudge_2" else 1}
+    context["thread"] = {"original_subject": "Could I ask you about your work?"}
+    context["meeting"] = {
+        "start": start,
+        "end": start + timedelta(minutes=30),
+        "minutes": 30,
+        "location": None,
+    }
+    if referrer is not None:
+        context["referrer"] = contact_context(referrer)
+    if kind == "referrer_note":
+        context["referred"] = {"name": "the person they introduced", "first_name": "them"}
+    return context

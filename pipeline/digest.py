@@ -1,0 +1,207 @@
+"""The daily digest: what needs the person today, built from the store.
+
+Delivered once per account and day (unless forced) to stdout, a file, or the person's
+own inbox: the one message the pipeline delivers without a draft, and only to them.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+from typing import Any
+from zoneinfo import ZoneInfo
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from pipeline.app import App
+from pipeline.compose import Envelope, TemplateSet
+from pipeline.context import contact_context, me_context
+from pipeline.errors import InputError
+from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
+from pipeline.models import Outreach as OutreachRow
+from pipeline.status import FUNNEL_ORDER
+
+
+def _contact(row: OutreachRow) -> dict[str, Any]:
+    return contact_context(row.contact, row.email)
+
+
+def digest_context(session: Session, app: App, day: date, now: datetime) -> dict[str, Any]:
+    """The digest template's context for ``day`` in the person's time zone."""
+    zone = ZoneInfo(app.settings.timezone)
+    day_start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
+    day_end = day_start + timedelta(days=1)
+    week_end = day_start + timedelta(days=7)
+    rows = {
+        row.id: row
+        for row in session.scalars(
+            select(OutreachRow).options(joinedload(OutreachRow.contact))
+        ).unique()
+    }
+    drafts: list[dict[str, Any]] = []
+    thank_yous: list[dict[str, Any]] = []
+    for step in session.scalars(
+        select(Step).where(Step.status == "drafted").order_by(Step.drafted_at)
+    ):
+        row = rows[step.outreach_id]
+        since = step.drafted_at or step.updated_at
+        drafts.append(
+            {
+                "contact": _contact(row),
+                "kind": step.kind,
+                "created_at": since,
+                "since_days": max((now - since).days, 0),
+            }
+        )
+        if step.kind == "thank_you" and step.deadline:
+            thank_yous.append({"contact": _contact(row), "deadline": step.deadline})
+    for step in session.scalars(
+        select(Step).where(Step.kind == "thank_you", Step.status.in_(("planned", "queued")))
+    ):
+        if step.deadline:
+            thank_yous.append(
+                {"contact": _contact(rows[step.outreach_id]), "deadline": step.deadline}
+            )
+    replies = []
+    for row in rows.values():
+        if row.stage != "replied":
+            continue
+        last = session.scalar(
+            select(MessageSeen)
+            .where(MessageSeen.outreach_id == row.id, MessageSeen.kind == "human_reply")
+            .order_by(MessageSeen.at.desc())
+            .limit(1)
+        )
+        entry: dict[str, Any] = {"contact": _contact(row)}
+        if last is not None:
+            entry["received_at"] = last.at
+            if last.intent:
+                entry["intent"] = last.intent
+            if last.facts.get("excerpt"):
+                entry["excerpt"] = last.facts["excerpt"]
+        replies.append(entry)
+    meetings_today: list[dict[str, Any]] = []
+    meetings_week: list[dict[str, Any]] = []
+    for meeting in session.scalars(
+        select(Meeting)
+        .where(Meeting.status == "booked", Meeting.start < week_end, Meeting.end > day_start)
+        .order_by(Meeting.start)
+    ):
+        owner = rows.get(meeting.outreach_id) if meeting.outreach_id else None
+        if owner is None:
+            continue
+        item = {
+            "contact": _contact(owner),
+            "start": meeting.start,
+            "end": meeting.end,
+            "prep_notes": bool(meeting.prep_event_id),
+        }
+        (meetings_today if meeting.start < day_end else meetings_week).append(item)
+    bounces = [
+        {"contact": _contact(row), "email": row.email}
+        for row in rows.values()
+        if row.stage == "bounced"
+    ]
+    returning = []
+    for row in rows.values():
+        until = row.state.get("paused_until")
+        if row.stage == "paused_ooo" and until:
+            back = date.fromisoformat(until)
+            if back <= day + timedelta(days=7):
+                returning.append({"contact": _contact(row), "return_date": back})
+    counts: dict[str, int] = {}
+    for row in rows.values():
+        counts[row.stage] = counts.get(row.stage, 0) + 1
+    funnel = {stage: counts[stage] for stage in FUNNEL_ORDER if counts.get(stage)}
+    needing_auth = [
+        a.name for a in session.scalars(select(Account).where(Account.needs_reauth.is_(True)))
+    ]
+    return {
+        "me": me_context(app.settings),
+        "day": day,
+        "drafts": drafts,
+        "replies": replies,
+        "meetings_today": meetings_today,
+        "meetings_week": meetings_week,
+        "thank_yous": sorted(thank_yous, key=lambda t: t["deadline"]),
+        "bounces": bounces,
+        "returning": returning,
+        "funnel": funnel,
+        "accounts_needing_auth": needing_auth,
+    }
+
+
+@dataclass(frozen=True)
+class DigestResult:
+    day: date
+    destination: str
+    delivered: bool
+    message: EmailMessage
+    reason: str = ""
+
+
+def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
+    templates = TemplateSet(app.settings.templates_override)
+    now = app.now()
+    account = app.settings.account(account_name)
+    with app.store.read() as session:
+        context = digest_context(session, app, day, now)
+    envelope = Envelope(
+        sender=(f"{app.settings.profile['name'] or 'You'} (outreach digest)", account.address),
+        to=(app.settings.profile["name"], account.address),
+        key=f"{account.name}/digest/{day.isoformat()}",
+        date=now,
+    )
+    return templates.render_digest(context, envelope)
+
+
+def today(app: App) -> date:
+    return app.now().astimezone(ZoneInfo(app.settings.timezone)).date()
+
+
+def deliver_digest(
+    app: App, account_name: str, day: date, *, destination: str, force: bool
+) -> DigestResult:
+    """Build the digest and deliver it once per account and day (unless ``force``).
+
+    ``destination`` is "stdout" (the caller prints it), "inbox" or a file path.
+    """
+    account = app.settings.account(account_name)
+    message = build_digest(app, account.name, day)
+    if destination == "stdout":  # a look, not a delivery: never counted
+        return DigestResult(day, destination, True, message)
+    with app.store.read() as session:
+        account_id = session.scalars(select(Account.id).where(Account.name == account.name)).one()
+        done = session.get(Digest, (account_id, day))
+    if done is not None and not force:
+        return DigestResult(
+            day,
+            destination,
+            False,
+            message,
+            f"already delivered at {done.delivered_at:%H:%M} UTC to "
+            f"{done.destination}; use --force to deliver it again",
+        )
+    if destination == "inbox":
+        app.mailbox(account).deliver_to_self(message)
+    else:
+        path = Path(destination).expanduser()
+        if path.is_dir():
+            raise InputError(f"--to {destination}: is a directory; give a file name")
+        temporary = path.with_name(path.name + ".tmp")
+        temporary.write_bytes(bytes(message))
+        temporary.replace(path)
+    with app.store.write() as session:
+        row = session.get(Digest, (account_id, day))
+        if row is None:
+            session.add(
+                Digest(
+                    account_id=account_id, day=day, delivered_at=app.now(), destination=destination
+                )
+            )
+        else:
+            row.delivered_at, row.destination = app.now(), destination
+    return DigestResult(day, destination, True, message)

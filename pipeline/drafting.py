@@ -1,0 +1,213 @@
+"""Carrying out planned steps: a draft in the mailbox, prep notes on the calendar.
+
+Each use case reads what it needs in one transaction, does the provider I/O outside any
+transaction, and records the result in a second one. The connectors are idempotent by the
+step's key, so running a use case twice (a retry, a crash between the I/O and the record,
+two workers at once) leaves exactly one draft or one event.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session, joinedload
+
+from connectors.base import CalendarEvent, ThreadRef
+from pipeline import lifecycle as lc
+from pipeline.app import App
+from pipeline.compose import Envelope, TemplateSet
+from pipeline.context import (
+    contact_context,
+    me_context,
+    meeting_context,
+    notes_text,
+    step_context,
+    template_for,
+)
+from pipeline.errors import PermanentError, TemplateError
+from pipeline.models import Account, Contact, Meeting, Step, Suppression
+from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import OPEN_STATUSES, observe
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class DraftOutcome:
+    """What create_draft did: ``created``, ``exists`` (done before), ``not_due``,
+    ``cancelled`` (no longer wanted) or ``failed`` (a problem the person must fix)."""
+
+    key: str
+    outcome: str
+    detail: str = ""
+
+
+def _load_step(session: Session, step_id: int) -> Step | None:
+    return session.scalar(
+        select(Step)
+        .where(Step.id == step_id)
+        .options(
+            joinedload(Step.outreach).joinedload(OutreachRow.contact).joinedload(Contact.emails),
+            joinedload(Step.outreach).joinedload(OutreachRow.account),
+        )
+    )
+
+
+def _recipient(session: Session, row: OutreachRow, step: Step) -> tuple[str, str]:
+    if step.kind == "referrer_note" and row.referrer_contact_id is not None:
+        referrer = session.get(Contact, row.referrer_contact_id)
+        if referrer is not None and referrer.primary_email:
+            return referrer.name, referrer.primary_email
+    return row.contact.name, row.email
+
+
+def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -> DraftOutcome:
+    """Render the step's message and put it in the person's Drafts, exactly once."""
+    templates = templates or TemplateSet(app.settings.templates_override)
+    now = app.now()
+    with app.store.read() as session:
+        step = _load_step(session, step_id)
+        if step is None:
+            return DraftOutcome(str(step_id), "cancelled", "no such step")
+        if step.status not in OPEN_STATUSES:
+            return DraftOutcome(step.key, "exists" if step.status == "drafted" else step.status)
+        if step.due_at > now:
+            return DraftOutcome(step.key, "not_due")
+        row = step.outreach
+        name, address = _recipient(session, row, step)
+        if session.get(Suppression, address) is not None:
+            return _finish(app, step_id, "cancelled", "the address is suppressed", now)
+        kind = template_for(step.kind, step.seq, row.template)
+        context = step_context(session, app.settings, row, step)
+        missing = templates.missing_fields(kind, context)
+        if missing:
+            detail = (
+                f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
+                "add it to the contact (re-import) or edit the template"
+            )
+            return _finish(app, step_id, "failed", detail, now)
+        references: tuple[str, ...] = ()
+        in_reply_to = None
+        if step.in_thread and row.root_message_id:
+            in_reply_to = row.root_message_id
+            references = (row.root_message_id,)
+        envelope = Envelope(
+            sender=(app.settings.profile["name"], row.account.address),
+            to=(name, address),
+            key=step.key,
+            date=now,
+            in_reply_to=in_reply_to,
+            references=references,
+        )
+        try:
+            message = templates.render_message(kind, context, envelope)
+        except TemplateError as err:
+            return _finish(app, step_id, "failed", str(err), now)
+        thread = (
+            ThreadRef(row.thread_id, in_reply_to, references)
+            if step.in_thread and (row.thread_id or in_reply_to)
+            else None
+        )
+        account = app.settings.account(row.account.name)
+        key, kind_of_step, seq, subject = step.key, step.kind, step.seq, str(message["Subject"])
+    mailbox = app.mailbox(account)
+    ref = mailbox.create_draft(message, key, thread)  # idempotent by key; no transaction open
+    with app.store.write() as session:
+        step = _load_step(session, step_id)
+        assert step is not None
+        if step.status not in OPEN_STATUSES:
+            return DraftOutcome(key, "exists")
+        step.status = "drafted"
+        step.provider_draft_id = ref.draft_id
+        step.provider_thread_id = ref.thread_id
+        step.message_id = ref.message_id
+        step.drafted_at = now
+        step.updated_at = now
+        row = step.outreach
+        if kind_of_step in ("first_outreach", "resend") or row.root_message_id is None:
+            row.root_message_id = row.root_message_id or ref.message_id
+            row.subject = row.subject or subject
+            row.thread_id = row.thread_id or ref.thread_id
+        observe(
+            session,
+            row,
+            lc.DraftCreated(at=now, kind=lc.StepKind(kind_of_step), seq=seq),
+            now,
+            app.policy,
+        )
+    return DraftOutcome(key, "created", ref.draft_id)
+
+
+def _finish(app: App, step_id: int, status: str, detail: str, now: datetime) -> DraftOutcome:
+    with app.store.write() as session:
+        step = session.get(Step, step_id)
+        assert step is not None
+        if step.status in OPEN_STATUSES:
+            step.status = status
+            step.last_error = detail
+            step.updated_at = now
+        key = step.key
+    if status == "failed":
+        log.warning("step %s not drafted: %s", key, detail)
+    return DraftOutcome(key, status, detail)
+
+
+def prep_meeting(app: App, meeting_id: int, templates: TemplateSet | None = None) -> str:
+    """Write (or move, or remove) the prep-notes event of one meeting; idempotent by key."""
+    templates = templates or TemplateSet(app.settings.templates_override)
+    now = app.now()
+    with app.store.read() as session:
+        meeting = session.get(Meeting, meeting_id)
+        if meeting is None or meeting.prep_key is None:
+            return "gone"
+        account_row = session.get(Account, meeting.account_id)
+        assert account_row is not None
+        account = app.settings.account(account_row.name)
+        key = meeting.prep_key
+        if meeting.status != "booked":
+            event = None
+        else:
+            row = session.get(OutreachRow, meeting.outreach_id) if meeting.outreach_id else None
+            if row is None:
+                return "no outreach"
+            context = {
+                "me": me_context(app.settings),
+                "contact": contact_context(row.contact, row.email),
+                "meeting": meeting_context(meeting, app.settings.timezone),
+                "stage": row.stage,
+            }
+            notes = notes_text(session, row.contact_id)
+            if notes:
+                context["notes"] = notes
+            try:
+                description = templates.render_text("prep_notes", context)
+            except TemplateError as err:
+                raise PermanentError(str(err)) from err
+            lead = timedelta(minutes=app.policy.prep_notes_lead_minutes)
+            event = CalendarEvent(
+                uid=f"prep-{meeting.uid}",
+                summary=f"Prep: conversation with {row.contact.name or row.email}",
+                start=meeting.start - lead,
+                end=meeting.start,
+                organizer=None,
+                attendees=(),
+                description=description,
+                key=key,
+            )
+    calendar = app.calendar(account)
+    if event is None:
+        calendar.delete_event(key)
+        outcome = "removed"
+        event_id = None
+    else:
+        event_id = calendar.put_event(event, key)
+        outcome = "written"
+    with app.store.write() as session:
+        meeting = session.get(Meeting, meeting_id)
+        assert meeting is not None
+        meeting.prep_event_id = event_id
+        meeting.prep_at = now
+    return outcome

@@ -1,0 +1,429 @@
+"""Syncing an account: mailbox and calendar changes become lifecycle observations.
+
+The connector is asked for changes and raw messages outside any transaction; everything
+made of them (messages seen, observations, the lifecycle's decisions, the new cursor) is
+stored in ONE transaction, so a crash either keeps all of it or none, and the next sync
+re-reads the same changes from the old cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any, cast, get_args
+
+from sqlalchemy import or_, select
+from sqlalchemy.orm import Session
+
+from connectors.base import CalendarEvent, EventChange, EventChangeKind, MailChange, MailChangeKind
+from pipeline import lifecycle as lc
+from pipeline.app import App
+from pipeline.inbound import Inbound, understand
+from pipeline.models import Account, Meeting, MessageSeen, Step, SyncCursor
+from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import observe
+from pipeline.settings import AccountSettings
+
+log = logging.getLogger(__name__)
+
+REQUEUE_AFTER = timedelta(minutes=10)
+CLOSED_STAGES = ("opted_out", "bounced", "declined", "skipped", "closed")
+
+
+@dataclass
+class SyncReport:
+    """Counts of what one sync saw and did."""
+
+    inbound: int = 0
+    sent: int = 0
+    deleted: int = 0
+    matched: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    meetings: int = 0
+    events: int = 0
+
+    def add_kind(self, kind: str) -> None:
+        self.kinds[kind] = self.kinds.get(kind, 0) + 1
+
+
+def _cursor(session: Session, account_id: int, stream: str) -> str | None:
+    row = session.get(SyncCursor, (account_id, stream))
+    return row.cursor if row else None
+
+
+def _save_cursor(
+    session: Session, account_id: int, stream: str, cursor: str, now: datetime
+) -> None:
+    row = session.get(SyncCursor, (account_id, stream))
+    if row is None:
+        session.add(SyncCursor(account_id=account_id, stream=stream, cursor=cursor, updated_at=now))
+    else:
+        row.cursor, row.updated_at = cursor, now
+
+
+def _account_row(session: Session, name: str) -> Account:
+    return session.scalars(select(Account).where(Account.name == name)).one()
+
+
+def sync_mailbox(app: App, account: AccountSettings) -> SyncReport:
+    """Read the mailbox's changes since the stored cursor and act on them."""
+    mailbox = app.mailbox(account)
+    with app.store.read() as session:
+        account_id = _account_row(session, account.name).id
+        cursor = _cursor(session, account_id, "mail")
+    changes, new_cursor = mailbox.changes(cursor)
+    inbound_ids = [c.provider_id for c in changes if c.kind is MailChangeKind.INBOUND]
+    raw = mailbox.fetch_raw(inbound_ids) if inbound_ids else {}
+    now = app.now()
+    own = [account.address, app.settings.profile.get("email", "")]
+    understood = {
+        pid: understand(body, own_addresses=[a for a in own if a], received_at=None)
+        for pid, body in raw.items()
+    }
+    report = SyncReport()
+    with app.store.write() as session:
+        account_row = session.get(Account, account_id)
+        assert account_row is not None
+        for change in changes:
+            if change.kind is MailChangeKind.INBOUND:
+                result = understood.get(change.provider_id)
+                if result is not None:
+                    _apply_inbound(app, session, account_row, change, result, now, report)
+            elif change.kind is MailChangeKind.SENT:
+                _apply_sent(app, session, account_row, change, now, report)
+            else:
+                _apply_deleted(app, session, account_row, change, now, report)
+        _save_cursor(session, account_id, "mail", new_cursor, now)
+    return report
+
+
+def _seen(session: Session, account_id: int, provider_id: str) -> bool:
+    return (
+        session.scalar(
+            select(MessageSeen.id).where(
+                MessageSeen.account_id == account_id, MessageSeen.provider_id == provider_id
+            )
+        )
+        is not None
+    )
+
+
+def _step_for(session: Session, change: MailChange) -> Step | None:
+    if change.key:
+        step = session.scalar(select(Step).where(Step.key == change.key))
+        if step is not None:
+            return step
+    if change.message_id:
+        return session.scalar(select(Step).where(Step.message_id == change.message_id))
+    return None
+
+
+def _apply_sent(
+    app: App,
+    session: Session,
+    account: Account,
+    change: MailChange,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    if _seen(session, account.id, change.provider_id):
+        return
+    report.sent += 1
+    step = _step_for(session, change)
+    outreach_id = step.outreach_id if step else _outreach_by_thread(session, account, change)
+    session.add(
+        MessageSeen(
+            account_id=account.id,
+            provider_id=change.provider_id,
+            message_id=change.message_id,
+            in_reply_to=change.in_reply_to,
+            direction="out",
+            kind="sent",
+            outreach_id=outreach_id,
+            at=change.at or now,
+            facts={"key": change.key} if change.key else {},
+        )
+    )
+    if step is None or step.status in ("sent", "deleted", "cancelled"):
+        return
+    step.status = "sent"
+    step.done_at = change.at or now
+    step.updated_at = now
+    row = step.outreach
+    if step.kind in ("first_outreach", "resend"):
+        row.root_message_id = change.message_id or row.root_message_id
+        row.thread_id = change.thread_id or row.thread_id
+    observe(
+        session,
+        row,
+        lc.MessageSent(at=change.at or now, kind=lc.StepKind(step.kind), seq=step.seq),
+        now,
+        app.policy,
+    )
+    report.matched += 1
+
+
+def _apply_deleted(
+    app: App,
+    session: Session,
+    account: Account,
+    change: MailChange,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    step = _step_for(session, change)
+    if step is None or step.status != "drafted":
+        return
+    report.deleted += 1
+    step.status = "deleted"
+    step.done_at = change.at or now
+    step.updated_at = now
+    observe(
+        session,
+        step.outreach,
+        lc.DraftDeleted(at=change.at or now, kind=lc.StepKind(step.kind), seq=step.seq),
+        now,
+        app.policy,
+    )
+
+
+def _outreach_by_thread(session: Session, account: Account, change: Any) -> int | None:
+    ids = [i for i in (change.in_reply_to, *change.references) if i]
+    if not ids:
+        return None
+    step_owner = session.scalar(select(Step.outreach_id).where(Step.message_id.in_(ids)).limit(1))
+    if step_owner is not None:
+        return int(step_owner)
+    found = session.scalar(
+        select(OutreachRow.id).where(
+            OutreachRow.account_id == account.id, OutreachRow.root_message_id.in_(ids)
+        )
+    )
+    return int(found) if found is not None else None
+
+
+def _outreach_by_address(session: Session, account: Account, emails: Sequence[str]) -> int | None:
+    wanted = [e.lower() for e in emails if e]
+    if not wanted:
+        return None
+    found = session.scalar(
+        select(OutreachRow.id)
+        .where(OutreachRow.account_id == account.id, OutreachRow.email.in_(wanted))
+        .order_by(OutreachRow.updated_at.desc())
+        .limit(1)
+    )
+    return int(found) if found is not None else None
+
+
+def _match_inbound(session: Session, account: Account, result: Inbound) -> int | None:
+    by_thread = _outreach_by_thread(session, account, result)
+    if by_thread is not None:
+        return by_thread
+    if result.bounce is not None:
+        if result.bounce.original_message_id:
+            owner = session.scalar(
+                select(Step.outreach_id).where(Step.message_id == result.bounce.original_message_id)
+            )
+            if owner is not None:
+                return int(owner)
+        return _outreach_by_address(session, account, result.bounce.recipients)
+    if result.meeting is not None:
+        people = [a.email for a in result.meeting.attendees]
+        if result.meeting.organizer:
+            people.append(result.meeting.organizer)
+        return _outreach_by_address(session, account, [p for p in people if p != account.address])
+    return _outreach_by_address(session, account, [result.from_address or ""])
+
+
+def observation_for(result: Inbound, at: datetime, known_uid: bool) -> Any | None:
+    """The lifecycle observation an understood message amounts to, if any."""
+    if result.kind == "human_reply":
+        referrals = tuple((r.name or "", r.email) for r in result.referrals)
+        intent = result.intent if result.intent in get_args(lc.Intent) else "neutral"
+        return lc.HumanReply(at=at, intent=cast(lc.Intent, intent), referrals=referrals)
+    if result.kind == "auto_reply":
+        return lc.AutoReply(at=at, return_date=result.return_date)
+    if result.kind == "bounce" and result.bounce is not None:
+        return lc.Bounced(at=at, hard=result.bounce.type == "hard")
+    meeting = result.meeting
+    if meeting is None:
+        return None
+    if result.kind == "meeting_cancel":
+        return lc.MeetingCancelled(at=at, uid=meeting.uid)
+    if result.kind == "meeting_invite" and meeting.start and meeting.end:
+        booked = lc.Meeting(uid=meeting.uid, start=meeting.start, end=meeting.end)
+        if known_uid:
+            return lc.MeetingMoved(at=at, meeting=booked)
+        return lc.MeetingBooked(at=at, meeting=booked)
+    return None
+
+
+def _apply_inbound(
+    app: App,
+    session: Session,
+    account: Account,
+    change: MailChange,
+    result: Inbound,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    if _seen(session, account.id, change.provider_id):
+        return
+    report.inbound += 1
+    report.add_kind(result.kind)
+    outreach_id = _match_inbound(session, account, result)
+    at = change.at or result.date or now
+    facts: dict[str, Any] = {"reason": result.reason}
+    if result.return_date:
+        facts["return_date"] = result.return_date.isoformat()
+    if result.bounce is not None:
+        facts["bounce"] = {"type": result.bounce.type, "recipients": list(result.bounce.recipients)}
+    if result.reply_text:
+        # An excerpt for the digest only: the first line, never the whole body.
+        facts["excerpt"] = (
+            result.reply_text.strip().splitlines()[0][:140] if result.reply_text.strip() else ""
+        )
+    session.add(
+        MessageSeen(
+            account_id=account.id,
+            provider_id=change.provider_id,
+            message_id=result.message_id or change.message_id,
+            in_reply_to=result.in_reply_to,
+            direction="in",
+            kind=result.kind,
+            intent=result.intent,
+            outreach_id=outreach_id,
+            at=at,
+            facts=facts,
+        )
+    )
+    if outreach_id is None:
+        return
+    row = session.get(OutreachRow, outreach_id)
+    assert row is not None
+    known_uid = result.meeting is not None and _meeting(session, account, result.meeting.uid)
+    observation = observation_for(result, at, bool(known_uid))
+    if observation is None:
+        return
+    report.matched += 1
+    observe(session, row, observation, now, app.policy)
+
+
+def _meeting(session: Session, account: Account, uid: str) -> Meeting | None:
+    return session.scalar(
+        select(Meeting).where(Meeting.account_id == account.id, Meeting.uid == uid)
+    )
+
+
+def sync_calendar(app: App, account: AccountSettings) -> SyncReport:
+    """Read calendar changes: meetings with contacts booked, moved or cancelled."""
+    calendar = app.calendar(account)
+    with app.store.read() as session:
+        account_id = _account_row(session, account.name).id
+        cursor = _cursor(session, account_id, "calendar")
+    changes, new_cursor = calendar.changes(cursor)
+    now = app.now()
+    report = SyncReport()
+    with app.store.write() as session:
+        account_row = session.get(Account, account_id)
+        assert account_row is not None
+        for change in changes:
+            report.events += 1
+            _apply_event(app, session, account_row, change, now, report)
+        _save_cursor(session, account_id, "calendar", new_cursor, now)
+    return report
+
+
+def _apply_event(
+    app: App,
+    session: Session,
+    account: Account,
+    change: EventChange,
+    now: datetime,
+    report: SyncReport,
+) -> None:
+    event = change.event
+    if event is not None and event.key:
+        return  # our own prep notes
+    known = _meeting(session, account, change.uid)
+    if change.kind is EventChangeKind.DELETED or (
+        event is not None and event.status == "cancelled"
+    ):
+        if known is not None and known.status == "booked" and known.outreach_id:
+            row = session.get(OutreachRow, known.outreach_id)
+            assert row is not None
+            observe(session, row, lc.MeetingCancelled(at=now, uid=change.uid), now, app.policy)
+            report.meetings += 1
+        return
+    assert event is not None
+    outreach_id = known.outreach_id if known else _event_outreach(session, account, event)
+    if outreach_id is None:
+        return
+    row = session.get(OutreachRow, outreach_id)
+    assert row is not None
+    meeting = lc.Meeting(uid=event.uid, start=event.start, end=event.end)
+    if known is None:
+        observation: Any = lc.MeetingBooked(at=now, meeting=meeting)
+    elif (known.start, known.end) != (event.start, event.end) or known.status != "booked":
+        observation = lc.MeetingMoved(at=now, meeting=meeting)
+    else:
+        return
+    observe(session, row, observation, now, app.policy)
+    stored = _meeting(session, account, event.uid)
+    if stored is not None:
+        stored.summary = event.summary
+    report.meetings += 1
+
+
+def _event_outreach(session: Session, account: Account, event: CalendarEvent) -> int | None:
+    people = [a.email for a in event.attendees]
+    if event.organizer:
+        people.append(event.organizer)
+    others = [p.lower() for p in people if p and p.lower() != account.address]
+    return _outreach_by_address(session, account, others)
+
+
+def advance_time(app: App, now: datetime) -> int:
+    """Tell every open outreach that time has passed: meetings end, pauses lift."""
+    changed = 0
+    with app.store.write() as session:
+        rows = session.scalars(
+            select(OutreachRow).where(~OutreachRow.stage.in_(CLOSED_STAGES))
+        ).all()
+        for row in rows:
+            before = row.state
+            observe(session, row, lc.TimePassed(at=now), now, app.policy)
+            if row.state != before:
+                changed += 1
+    return changed
+
+
+def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int]]:
+    """The steps due now (oldest first) and the meetings whose prep notes need writing."""
+    with app.store.read() as session:
+        steps = list(
+            session.scalars(
+                select(Step.id)
+                .where(
+                    Step.due_at <= now,
+                    or_(
+                        Step.status == "planned",
+                        # queued earlier but never carried out (a lost message, a crash)
+                        (Step.status == "queued") & (Step.updated_at <= now - REQUEUE_AFTER),
+                    ),
+                )
+                .order_by(Step.due_at, Step.id)
+                .limit(limit)
+            )
+        )
+        meetings = list(
+            session.scalars(
+                select(Meeting.id).where(
+                    Meeting.prep_at.is_(None),
+                    or_(Meeting.status == "booked", Meeting.prep_event_id.is_not(None)),
+                )
+            )
+        )
+    return steps, meetings

@@ -1,0 +1,138 @@
+"""One tick, what cron runs: sync every account, understand new mail, advance the
+lifecycles, and hand every due step to the workers."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import func, select, update
+
+from pipeline.app import App
+from pipeline.errors import AuthError, OutreachError
+from pipeline.models import Account, Step
+from pipeline.sync import advance_time, due_work, sync_calendar, sync_mailbox
+
+log = logging.getLogger(__name__)
+
+# (actor name, argument) pairs handed to a Dispatcher.
+Job = tuple[str, Any]
+Dispatch = Callable[[list[Job]], None]
+
+
+@dataclass
+class TickSummary:
+    """What one tick did; printed as one line, or as JSON."""
+
+    accounts: int = 0
+    inbound: int = 0
+    sent: int = 0
+    drafts_deleted: int = 0
+    matched: int = 0
+    meetings: int = 0
+    advanced: int = 0
+    queued_drafts: int = 0
+    queued_prep: int = 0
+    drafts_created: int = 0
+    steps_failed: int = 0
+    kinds: dict[str, int] = field(default_factory=dict)
+    errors: list[str] = field(default_factory=list)
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def line(self) -> str:
+        seen = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(self.kinds.items()))
+        parts = [
+            f"{self.accounts} account{'s' if self.accounts != 1 else ''} synced",
+            f"{self.inbound} new message{'s' if self.inbound != 1 else ''}"
+            + (f" ({seen})" if seen else ""),
+            f"{self.sent} sent by you",
+            f"{self.drafts_created} draft{'s' if self.drafts_created != 1 else ''} created",
+        ]
+        if self.drafts_deleted:
+            parts.append(f"{self.drafts_deleted} draft(s) you deleted")
+        if self.meetings:
+            parts.append(f"{self.meetings} meeting change(s)")
+        if self.queued_prep:
+            parts.append(f"{self.queued_prep} prep note(s) updated")
+        if self.steps_failed:
+            parts.append(f"{self.steps_failed} step(s) need you (see outreach status)")
+        if self.errors:
+            parts.append(f"{len(self.errors)} error(s)")
+        return "; ".join(parts)
+
+
+def mark_needs_reauth(app: App, account: str, reason: str) -> None:
+    with app.store.write() as session:
+        session.execute(
+            update(Account)
+            .where(Account.name == account)
+            .values(needs_reauth=True, reauth_reason=reason)
+        )
+
+
+def sync_one(app: App, account_name: str, summary: TickSummary | None = None) -> TickSummary:
+    """Sync one account's mailbox and calendar; record what it saw in ``summary``."""
+    summary = summary or TickSummary()
+    account = app.settings.account(account_name)
+    try:
+        mail = sync_mailbox(app, account)
+        cal = sync_calendar(app, account)
+    except AuthError as err:
+        mark_needs_reauth(app, account.name, str(err))
+        summary.errors.append(f"{account.name}: needs re-authorization: {err}")
+        return summary
+    summary.accounts += 1
+    summary.inbound += mail.inbound
+    summary.sent += mail.sent
+    summary.drafts_deleted += mail.deleted
+    summary.matched += mail.matched
+    summary.meetings += mail.meetings + cal.meetings
+    for kind, count in mail.kinds.items():
+        summary.kinds[kind] = summary.kinds.get(kind, 0) + count
+    return summary
+
+
+def _count(app: App, status: str, since: datetime) -> int:
+    with app.store.read() as session:
+        column = Step.drafted_at if status == "drafted" else Step.updated_at
+        return int(
+            session.scalar(
+                select(func.count(Step.id)).where(Step.status == status, column >= since)
+            )
+            or 0
+        )
+
+
+def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
+    """Sync, decide, and dispatch the due work; ``dispatch`` runs or enqueues the jobs."""
+    started = app.now()
+    summary = TickSummary()
+    for account in app.settings.accounts:
+        try:
+            sync_one(app, account.name, summary)
+        except OutreachError as err:
+            log.warning("sync of %s failed: %s", account.name, err)
+            summary.errors.append(f"{account.name}: {err}")
+    now = app.now()
+    summary.advanced = advance_time(app, now)
+    steps, meetings = due_work(app, now, app.settings.limits["drafts_per_tick"])
+    if steps:
+        with app.store.write() as session:
+            session.execute(
+                update(Step)
+                .where(Step.id.in_(steps), Step.status == "planned")
+                .values(status="queued", updated_at=now)
+            )
+    jobs: list[Job] = [("create_draft", step) for step in steps]
+    jobs += [("prep_meeting", meeting) for meeting in meetings]
+    summary.queued_drafts, summary.queued_prep = len(steps), len(meetings)
+    if jobs:
+        dispatch(jobs)
+    summary.drafts_created = _count(app, "drafted", started)
+    summary.steps_failed = _count(app, "failed", started)
+    return summary

@@ -1,0 +1,167 @@
+"""A whole pipeline on in-memory connectors with a clock the test moves."""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from email.message import EmailMessage
+from email.utils import format_datetime, make_msgid
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+
+from connectors.memory import InMemoryCalendar, InMemoryMailbox
+from pipeline.app import App, bootstrap
+from pipeline.contact_import import parse_contacts
+from pipeline.contacts import import_records
+from pipeline.drafting import create_draft, prep_meeting
+from pipeline.models import Account, Step
+from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import start_outreach
+from pipeline.settings import load_settings
+from pipeline.tick import TickSummary, run_tick
+
+ME = "ada@example.edu"
+
+WORKSPACE_TOML = f"""
+[profile]
+name = "Ada Park"
+email = "{ME}"
+school = "State University, class of 2026"
+background = "a senior studying biology at State University"
+field = "public health"
+intro = "I'm Ada, a biology senior curious about epidemiology careers."
+timezone = "America/Chicago"
+signature = "Ada Park"
+
+[[accounts]]
+name = "main"
+kind = "memory"
+address = "{ME}"
+"""
+
+
+@dataclass
+class Clock:
+    now: datetime
+
+    def __call__(self) -> datetime:
+        return self.now
+
+    def advance(self, **delta: float) -> None:
+        self.now = self.now + timedelta(**delta)
+
+
+@dataclass
+class World:
+    """The pipeline plus the other side: the mailbox, the calendar and the clock."""
+
+    app: App
+    mailbox: InMemoryMailbox
+    calendar: InMemoryCalendar
+    clock: Clock
+    ticks: list[TickSummary] = field(default_factory=list)
+
+    def tick(self) -> TickSummary:
+        def run_inline(jobs: list[tuple[str, Any]]) -> None:
+            for name, argument in jobs:
+                if name == "create_draft":
+                    create_draft(self.app, argument)
+                else:
+                    prep_meeting(self.app, argument)
+
+        summary = run_tick(self.app, run_inline)
+        self.ticks.append(summary)
+        return summary
+
+    def import_csv(self, path: Path) -> None:
+        with self.app.store.write() as session:
+            import_records(
+                session,
+                parse_contacts(path),
+                source=path.name,
+                skip_invalid=False,
+                now=self.clock(),
+            )
+
+    def start(self, *refs: str) -> None:
+        with self.app.store.write() as session:
+            account = session.scalars(select(Account)).one()
+            start_outreach(
+                session,
+                account,
+                refs,
+                all_contacts=not refs,
+                now=self.clock(),
+                policy=self.app.policy,
+                per_day=50,
+            )
+
+    def stage(self, email: str) -> str:
+        with self.app.store.read() as session:
+            return session.scalars(
+                select(OutreachRow.stage).where(OutreachRow.email == email)
+            ).one()
+
+    def steps(self, email: str) -> list[tuple[str, int, str]]:
+        with self.app.store.read() as session:
+            rows = session.execute(
+                select(Step.kind, Step.seq, Step.status)
+                .join(OutreachRow)
+                .where(OutreachRow.email == email)
+                .order_by(Step.id)
+            ).all()
+            return [(k, s, st) for k, s, st in rows]
+
+    def draft_for(self, email: str, kind: str) -> Any:
+        found = [
+            d
+            for d in self.mailbox.drafts()
+            if email in str(d.message["To"]) and f"/{kind}/" in (d.key or "")
+        ]
+        assert len(found) == 1, f"expected one {kind} draft to {email}, found {len(found)}"
+        return found[0]
+
+    def reply(
+        self,
+        sender: tuple[str, str],
+        body: str,
+        *,
+        to_draft: Any,
+        headers: dict[str, str] | None = None,
+        subject: str | None = None,
+    ) -> str:
+        """The contact answers the message that was sent from ``to_draft``."""
+        original = to_draft.message
+        message = EmailMessage()
+        message["From"] = f"{sender[0]} <{sender[1]}>"
+        message["To"] = ME
+        message["Subject"] = subject or f"Re: {original['Subject']}"
+        message["Date"] = format_datetime(self.clock())
+        message["Message-ID"] = make_msgid(domain=sender[1].split("@")[1])
+        message["In-Reply-To"] = original["Message-ID"]
+        message["References"] = original["Message-ID"]
+        for name, value in (headers or {}).items():
+            message[name] = value
+        message.set_content(body)
+        return self.mailbox.receive(bytes(message), at=self.clock())
+
+
+def make_world(tmp_path: Path, database_url: str, start: datetime) -> World:
+    workspace = tmp_path / "ws"
+    workspace.mkdir()
+    (workspace / "outreach.toml").write_text(WORKSPACE_TOML, encoding="utf-8")
+    clock = Clock(start)
+    mailbox = InMemoryMailbox(ME, clock=clock)
+    calendar = InMemoryCalendar()
+    settings = load_settings(workspace)
+    settings = dataclasses.replace(settings, database_url=database_url)
+    app = bootstrap(
+        settings,
+        clock=clock,
+        mailbox_factory=lambda _a, _w: mailbox,
+        calendar_factory=lambda _a, _w: calendar,
+    )
+    return World(app, mailbox, calendar, clock)

@@ -1,0 +1,172 @@
+"""The whole lifecycle of outreach on in-memory connectors, tick by tick.
+
+Given a person who imported contacts and started outreach, when the other side answers in
+the ways real people do, then the pipeline drafts (never sends) the right message at the
+right time, exactly once.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+
+from connectors.base import Attendee, CalendarEvent
+from pipeline.digest import build_digest
+from tests.harness import ME, World, make_world
+
+MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
+DANA = "dana.kim@example.org"
+SAM = "sam.ortiz@example.net"
+CONTACTS = """name,email,organization,role,how_found
+Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the department's staff page
+Sam Ortiz,sam.ortiz@example.net,Global Health Partners,program manager,a panel at the career fair
+"""
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    world = make_world(tmp_path, database_url, MONDAY)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(CONTACTS, encoding="utf-8")
+    world.import_csv(contacts)
+    world.start()
+    yield world
+    world.app.close()
+
+
+def test_first_outreach_is_drafted_once_and_never_sent(world: World) -> None:
+    world.tick()
+    world.tick()
+    assert sorted(str(d.message["To"]) for d in world.mailbox.drafts()) == [
+        f"Dana Kim <{DANA}>",
+        f"Sam Ortiz <{SAM}>",
+    ]
+    assert world.mailbox.sent() == []
+    assert world.stage(DANA) == "outreach_drafted"
+
+
+def test_sending_the_draft_moves_to_sent_and_a_nudge_follows_in_the_thread(world: World) -> None:
+    world.tick()
+    first = world.draft_for(DANA, "first_outreach")
+    world.mailbox.send_draft(first.key)
+    world.tick()
+    assert world.stage(DANA) == "sent"
+    world.clock.advance(days=4)  # Friday: only four business days
+    world.tick()
+    assert [d for d in world.mailbox.drafts() if "/nudge/" in (d.key or "")] == []
+    world.clock.advance(days=3)  # Monday: five business days have passed
+    world.tick()
+    nudge = world.draft_for(DANA, "nudge")
+    assert nudge.message["In-Reply-To"] == first.message["Message-ID"]
+    assert str(nudge.message["Subject"]).startswith("Re: ")
+    assert nudge.thread_id == first.thread_id
+
+
+def test_a_positive_reply_stops_nudges_and_drafts_an_answer(world: World) -> None:
+    world.tick()
+    first = world.draft_for(DANA, "first_outreach")
+    world.mailbox.send_draft(first.key)
+    world.tick()
+    world.clock.advance(days=1)
+    world.reply(
+        ("Dana Kim", DANA), "Happy to chat! Does Thursday at 2pm work for you?", to_draft=first
+    )
+    world.tick()
+    assert world.stage(DANA) == "replied"
+    assert world.draft_for(DANA, "scheduling_reply") is not None
+    world.clock.advance(days=10)
+    world.tick()
+    assert ("nudge", 1, "cancelled") in world.steps(DANA)
+    assert [d for d in world.mailbox.drafts() if "/nudge/" in (d.key or "")] == []
+
+
+def test_an_out_of_office_reply_waits_until_the_return_date(world: World) -> None:
+    world.tick()
+    first = world.draft_for(DANA, "first_outreach")
+    world.mailbox.send_draft(first.key)
+    world.tick()
+    world.reply(
+        ("Dana Kim", DANA),
+        "I am out of the office until March 20, 2026 with limited access to email.",
+        to_draft=first,
+        subject="Automatic reply: " + str(first.message["Subject"]),
+        headers={"Auto-Submitted": "auto-replied"},
+    )
+    world.tick()
+    assert world.stage(DANA) == "paused_ooo"
+    world.clock.advance(days=8)  # past the usual five business days, before the return
+    world.tick()
+    assert [d for d in world.mailbox.drafts() if "/nudge/" in (d.key or "")] == []
+    world.clock.now = datetime(2026, 3, 23, 15, 0, tzinfo=UTC)
+    world.tick()
+    assert world.draft_for(DANA, "nudge") is not None
+
+
+def test_an_opt_out_ends_everything_for_that_address(world: World) -> None:
+    world.tick()
+    first = world.draft_for(DANA, "first_outreach")
+    world.mailbox.send_draft(first.key)
+    world.tick()
+    world.reply(
+        ("Dana Kim", DANA),
+        "Please remove me from your list and do not contact me again.",
+        to_draft=first,
+    )
+    world.tick()
+    assert world.stage(DANA) == "opted_out"
+    world.clock.advance(days=30)
+    world.tick()
+    assert [d for d in world.mailbox.drafts() if DANA in str(d.message["To"])] == []
+
+
+def test_a_booked_meeting_gets_prep_notes_and_then_a_thank_you(world: World) -> None:
+    world.tick()
+    first = world.draft_for(DANA, "first_outreach")
+    world.mailbox.send_draft(first.key)
+    world.tick()
+    start = MONDAY + timedelta(days=3, hours=4)
+    world.calendar.add_external_event(
+        CalendarEvent(
+            uid="meet-dana-1",
+            summary="Ada / Dana: career chat",
+            start=start,
+            end=start + timedelta(minutes=30),
+            organizer=DANA,
+            attendees=(
+                Attendee(DANA, "Dana Kim", "ACCEPTED"),
+                Attendee(ME, "Ada Park", "ACCEPTED"),
+            ),
+        )
+    )
+    world.tick()
+    assert world.stage(DANA) == "booked"
+    prep = [e for e in world.calendar.events() if e.key]
+    assert len(prep) == 1
+    assert prep[0].end == start
+    assert "Dana" in prep[0].summary
+    world.calendar.move_event(
+        "meet-dana-1", start + timedelta(days=1), start + timedelta(days=1, minutes=30)
+    )
+    world.tick()
+    prep = [e for e in world.calendar.events() if e.key]
+    assert [p.end for p in prep] == [start + timedelta(days=1)]
+    world.clock.now = start + timedelta(days=1, minutes=45)
+    world.tick()
+    assert world.stage(DANA) == "met"
+    thank_you = world.draft_for(DANA, "thank_you")
+    assert "Dana" in thank_you.message.get_content()
+    digest = build_digest(world.app, "main", (world.clock.now).date())
+    assert "Dana Kim" in digest.get_body(("plain",)).get_content()
+
+
+def test_a_deleted_draft_means_the_person_declined_that_step(world: World) -> None:
+    world.tick()
+    world.mailbox.delete_draft(world.draft_for(SAM, "first_outreach").key)
+    world.tick()
+    assert world.stage(SAM) == "skipped"
+    world.clock.advance(days=20)
+    world.tick()
+    assert [d for d in world.mailbox.drafts() if SAM in str(d.message["To"])] == []

@@ -1,0 +1,80 @@
+"""Handing jobs to the workers: drained in this process on the stub broker, enqueued on
+Redis or RabbitMQ for `outreach worker` processes."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+
+from dramatiq import Worker
+
+from workers.broker import QUEUE, is_stub, setup_broker
+
+Progress = Callable[[int, int], None]
+_booted: set[int] = set()
+_boot_lock = threading.Lock()
+
+
+def _boot(broker: Any) -> None:
+    # TimeLimit (and other middleware) start their machinery on process_boot, which only
+    # the dramatiq CLI emits; an embedded worker must emit it itself, once.
+    with _boot_lock:
+        if id(broker) not in _booted:
+            broker.emit_after("process_boot")
+            _booted.add(id(broker))
+
+
+def enqueue(jobs: list[tuple[str, Any]]) -> None:
+    from workers.actors import ACTORS
+
+    for name, argument in jobs:
+        ACTORS[name].send(argument)
+
+
+def drain(
+    jobs: list[tuple[str, Any]], *, threads: int = 1, progress: Progress | None = None
+) -> list[str]:
+    """Run ``jobs`` to completion on the stub broker in this process; return the dead
+    letters (jobs that failed for good), described without their arguments' contents."""
+    broker = setup_broker()
+    if not is_stub(broker):
+        raise RuntimeError("drain() needs the stub broker")
+    _boot(broker)
+    dead_before = len(broker.dead_letters)
+    enqueue(jobs)
+    total = len(jobs)
+    worker = Worker(broker, queues={QUEUE}, worker_timeout=20, worker_threads=threads)
+    worker.start()
+    try:
+        if progress is not None:
+            while True:
+                queued = broker.queues[QUEUE].qsize() + broker.queues[f"{QUEUE}.DQ"].qsize()
+                progress(max(total - queued, 0), total)
+                if queued == 0:
+                    break
+                time.sleep(0.05)
+        broker.join(QUEUE, fail_fast=False)
+        worker.join()
+    finally:
+        worker.stop()
+    if progress is not None:
+        progress(total, total)
+    return [
+        f"{message.actor_name}({message.args[0] if message.args else ''})"
+        for message in broker.dead_letters[dead_before:]
+    ]
+
+
+def dispatcher(progress: Progress | None = None) -> Callable[[list[tuple[str, Any]]], list[str]]:
+    """drain on the stub broker, enqueue on a real one."""
+    broker = setup_broker()
+    if is_stub(broker):
+        return lambda jobs: drain(jobs, progress=progress)
+
+    def send(jobs: list[tuple[str, Any]]) -> list[str]:
+        enqueue(jobs)
+        return []
+
+    return send
