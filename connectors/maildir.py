@@ -36,7 +36,7 @@ import os
 import re
 import socket
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, KeysView, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -86,7 +86,7 @@ def _utcnow() -> datetime:
 def unique_name(filename: str) -> str:
     """The stable part of a Maildir file name: no ``:2,FLAGS`` info, no ``,U=`` suffix."""
     base = filename.split(":", 1)[0]
-    return _UPLOAD_SUFFIX.sub("", base)
+    return _UPLOAD_SUFFIX.sub("", base) if ",U=" in base else base
 
 
 def flags(filename: str) -> str:
@@ -114,6 +114,29 @@ def thread_root(headers: Headers) -> str | None:
     return headers.in_reply_to or headers.message_id
 
 
+class _Listing(Mapping[str, Path]):
+    """A folder's files by unique name; paths are built only for the files looked at."""
+
+    def __init__(self, found: dict[str, tuple[Path, str]]) -> None:
+        self._found = found
+
+    def __getitem__(self, unique: str) -> Path:
+        directory, name = self._found[unique]
+        return directory / name
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._found)
+
+    def __len__(self) -> int:
+        return len(self._found)
+
+    def __contains__(self, unique: object) -> bool:
+        return unique in self._found
+
+    def keys(self) -> KeysView[str]:
+        return self._found.keys()
+
+
 @dataclass
 class _Folder:
     name: str
@@ -123,20 +146,20 @@ class _Folder:
         for sub in ("cur", "new", "tmp"):
             (self.path / sub).mkdir(parents=True, exist_ok=True)
 
-    def listing(self) -> dict[str, Path]:
+    def listing(self) -> _Listing:
         """Unique name -> current file, from the directory entries only."""
-        found: dict[str, Path] = {}
+        found: dict[str, tuple[Path, str]] = {}
         for sub in ("new", "cur"):
             directory = self.path / sub
             try:
-                entries = os.scandir(directory)
+                # names only: Path.iterdir() would build 100,000 Paths on every scan
+                names = os.listdir(directory)  # noqa: PTH208
             except FileNotFoundError:
                 continue
-            with entries:
-                for entry in entries:
-                    if not entry.name.startswith("."):
-                        found[unique_name(entry.name)] = directory / entry.name
-        return found
+            for name in names:
+                if not name.startswith("."):
+                    found[unique_name(name)] = (directory, name)
+        return _Listing(found)
 
     def write(self, raw: bytes, subdir: str, info: str) -> str:
         """Write a message atomically (tmp, then rename); return its unique name."""
@@ -474,7 +497,7 @@ class _State:
                 return key
         return None
 
-    def _track_drafts(self, drafts: dict[str, Path]) -> None:
+    def _track_drafts(self, drafts: _Listing) -> None:
         """Learn the keys of new files in Drafts (an edited draft is saved under a new
         name) and forget files that are gone."""
         for unique in sorted(drafts.keys() - self.draft_keys.keys()):
@@ -507,7 +530,7 @@ class _State:
                 return key
         return None
 
-    def _deleted_drafts(self, drafts: dict[str, Path], now: datetime) -> list[MailChange]:
+    def _deleted_drafts(self, drafts: _Listing, now: datetime) -> list[MailChange]:
         found = []
         for key, entry in self.ours.items():
             if entry["state"] != "draft":

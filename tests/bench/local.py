@@ -1,0 +1,93 @@
+"""Benchmarks of the local connectors: ``python -m tests.bench maildir-scan``."""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import time
+from pathlib import Path
+from typing import IO, Any
+
+from connectors.maildir import STATE_FILE, MaildirMailbox
+
+MESSAGES = 100_000
+NEW_MESSAGES = 100
+ME = "me@example.org"
+
+
+class CountingOpener:
+    """The mailbox's file opener, counting what it opens."""
+
+    def __init__(self) -> None:
+        self.count = 0
+
+    def __call__(self, path: Path) -> IO[bytes]:
+        self.count += 1
+        return path.open("rb")
+
+
+def _message(n: int) -> bytes:
+    return (
+        f"From: sender{n}@example.com\nTo: {ME}\nSubject: message {n}\n"
+        f"Date: Tue, 24 Nov 2026 10:00:00 +0000\nMessage-ID: <m{n}@example.com>\n\n"
+        f"Body of message {n}.\n"
+    ).encode()
+
+
+def _fill(root: Path, first: int, count: int, subdir: str, info: str) -> None:
+    directory = root / subdir
+    for n in range(first, first + count):
+        fd = os.open(directory / f"{1_700_000_000 + n}.R{n}.bench{info}", os.O_WRONLY | os.O_CREAT)
+        try:
+            os.write(fd, _message(n))
+        finally:
+            os.close(fd)
+
+
+def _timed(box: MaildirMailbox, opener: CountingOpener, cursor: str | None) -> dict[str, Any]:
+    opener.count = 0
+    started = time.perf_counter()
+    changes, new_cursor = box.changes(cursor)
+    return {
+        "seconds": round(time.perf_counter() - started, 4),
+        "files_opened": opener.count,
+        "reported": len(changes),
+        "cursor": new_cursor,
+    }
+
+
+def maildir_scan() -> dict[str, Any]:
+    """100,000 messages in INBOX: a first sync, an idle sync, and one with 100 new ones.
+
+    Files opened count every file the mailbox opens for reading, the state file included.
+    """
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
+        root = Path(tmp) / "Mail"
+        opener = CountingOpener()
+        box = MaildirMailbox(root, ME, opener=opener)
+        started = time.perf_counter()
+        _fill(root, 0, MESSAGES, "cur", ":2,S")
+        build = time.perf_counter() - started
+
+        first = _timed(box, opener, None)
+        idle = _timed(box, opener, first["cursor"])
+        _fill(root, MESSAGES, NEW_MESSAGES, "new", "")
+        incremental = _timed(box, opener, idle["cursor"])
+        state_bytes = (root / STATE_FILE).stat().st_size
+
+    return {
+        "messages": MESSAGES,
+        "build_seconds": round(build, 2),
+        "first_scan_seconds": first["seconds"],
+        "first_scan_files_opened": first["files_opened"],
+        "idle_scan_seconds": idle["seconds"],
+        "idle_scan_files_opened": idle["files_opened"],
+        "new_messages": NEW_MESSAGES,
+        "incremental_scan_seconds": incremental["seconds"],
+        "incremental_scan_files_opened": incremental["files_opened"],
+        "incremental_reported": incremental["reported"],
+        "state_file_bytes": state_bytes,
+    }
+
+
+SCENARIOS = {"maildir-scan": maildir_scan}
