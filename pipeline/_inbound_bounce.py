@@ -13,6 +13,7 @@ which may clear by itself and is ``soft``; a temporary failure (4.x.x) or a dela
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
@@ -100,6 +101,7 @@ _IGNORED_LOCAL = re.compile(
 )
 _URL_NEAR = re.compile(r"https?://\S*$")
 _MAX_TEXT = 60_000
+_MAX_NOTICE = 10_000
 
 
 @dataclass(frozen=True)
@@ -167,28 +169,37 @@ def _dsn_from_text(text: str) -> list[_Dsn]:
     return found
 
 
-def is_bounce(msg: Message, subject: str, from_addr: str, notification: str) -> str | None:
-    """Why this message is a bounce, or None when it is not one."""
+def is_bounce(
+    msg: Message, subject: str, from_addr: str, notification: Callable[[], str]
+) -> str | None:
+    """Why this message is a bounce, or None when it is not one.
+
+    notification gives the readable text; it is only asked for when the headers hint at
+    a bounce, so that ordinary mail costs no scan of its body.
+    """
     ctype = msg.get_content_type()
     report = str(msg.get_param("report-type", "") or "").lower()
     if ctype == "message/delivery-status":
         return "a delivery-status report"
     if ctype == "multipart/report" and report == "delivery-status":
         return "multipart/report with a delivery-status part"
-    if any(p.get_content_type() == "message/delivery-status" for p in msg.walk()):
+    parts = msg.walk() if msg.is_multipart() else [msg]
+    types = {p.get_content_type() for p in parts}
+    if "message/delivery-status" in types:
         return "a message/delivery-status part"
     local = from_addr.split("@", 1)[0]
     from_daemon = bool(_DAEMON.match(local)) or bool(_DAEMON.match(str(msg.get("From", ""))))
     subject_says = bool(_SUBJECT.match(subject))
-    body_says = bool(_BODY.search(notification[:_MAX_TEXT]))
+    attached = bool(types & {"message/rfc822", "text/rfc822-headers"})
+    if not (from_daemon or subject_says or attached):
+        return None
+    text = notification()[:_MAX_NOTICE]
+    body_says = bool(_BODY.search(text))
     if from_daemon and (subject_says or body_says):
         return f"sent by {local or 'the mail system'} about a failed delivery"
     if subject_says and body_says:
         return "subject and text of a delivery failure notice"
-    attached = any(
-        p.get_content_type() in {"message/rfc822", "text/rfc822-headers"} for p in msg.walk()
-    )
-    if body_says and attached and _BODY_STRONG.search(notification[:_MAX_TEXT]):
+    if body_says and attached and _BODY_STRONG.search(text):
         return "a failure notice with the original message attached"
     return None
 

@@ -9,6 +9,7 @@ calendar's X-WR-TIMEZONE, and last UTC for floating times.
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta, tzinfo
 from typing import Any
@@ -33,6 +34,9 @@ _DISPLAY_NAMES = {
     "dublin, edinburgh, lisbon, london": "Europe/London",
     "coordinated universal time": "UTC",
 }
+
+
+_FEED = object()
 
 
 @dataclass(frozen=True)
@@ -148,11 +152,46 @@ def _meeting_from(cal: Any, event: Any, method: str) -> Meeting:
     )
 
 
-def _calendars(data: bytes) -> list[Any]:
-    try:
-        return list(icalendar.Calendar.from_ical(data, multiple=True))
-    except Exception:
-        return []
+_VTIMEZONE = re.compile(rb"BEGIN:VTIMEZONE\r?\n.*?END:VTIMEZONE\r?\n", re.DOTALL)
+_VALARM = re.compile(rb"BEGIN:VALARM\r?\n.*?END:VALARM\r?\n", re.DOTALL)
+_ANCIENT_START = re.compile(rb"DTSTART:1[0-8]\d\d0101T")
+_TZID_LINE = re.compile(rb"^TZID:(.*?)\r?$", re.MULTILINE)
+
+
+def _drop_known_zones(match: re.Match[bytes]) -> bytes:
+    """A VTIMEZONE whose name is a known zone is left out: zoneinfo is exact and fast,
+    while expanding Outlook's rules from the year 1601 is slow."""
+    block = match.group(0)
+    tzid = _TZID_LINE.search(block)
+    if tzid and _zone(tzid.group(1).decode("utf-8", "replace")) is not None:
+        return b""
+    # Yearly rules repeat: starting them in 1970 instead of 1601 gives the same offsets
+    # for any meeting since, and saves expanding four centuries of transitions.
+    return _ANCIENT_START.sub(b"DTSTART:19700101T", block)
+
+
+_VCALENDAR = re.compile(rb"BEGIN:VCALENDAR.*?(?:END:VCALENDAR\r?\n?|\Z)", re.DOTALL)
+_UID = re.compile(rb"^UID:(.*?)\r?$", re.MULTILINE)
+_METHOD = re.compile(rb"^METHOD:\s*(\w+)", re.MULTILINE)
+
+
+def _calendars(data: bytes) -> Iterator[Any]:
+    """Each VCALENDAR in the data, parsed one at a time (the first good one is enough)."""
+    for block in _VCALENDAR.findall(data):
+        method = _METHOD.search(block)
+        unfolded = block.replace(b"\r\n ", b"").replace(b"\n ", b"")
+        if (method is None or method.group(1).upper() == b"PUBLISH") and len(
+            set(_UID.findall(unfolded))
+        ) > 1:
+            yield _FEED  # a published feed of events, not one meeting
+            continue
+        block = _VALARM.sub(b"", block)
+        block = _VTIMEZONE.sub(_drop_known_zones, block)
+        try:
+            parsed = icalendar.Calendar.from_ical(block)
+        except Exception:  # noqa: S112 - icalendar raises many kinds on broken input
+            continue
+        yield parsed
 
 
 def read_meeting(data: bytes, method_hint: str | None = None) -> tuple[Meeting | None, str]:
@@ -163,6 +202,8 @@ def read_meeting(data: bytes, method_hint: str | None = None) -> tuple[Meeting |
     PUBLISH calendar with several different events is a feed, not an invitation.
     """
     for cal in _calendars(data):
+        if cal is _FEED:
+            return None, "calendar feed with several events"
         method = str(cal.get("METHOD") or method_hint or "").upper().strip()
         events = list(cal.walk("VEVENT"))
         if not events:

@@ -112,6 +112,9 @@ _GERMANIC_OR_ROMANCE = re.compile(
 _ENGLISH = re.compile(r"\b(?:i|am|the|and|will|be|until|back|office|out|of|on)\b", re.I)
 
 
+_MAX_CHARS = 2500
+
+
 @dataclass(frozen=True)
 class _Mention:
     start: int
@@ -215,7 +218,7 @@ def _resolve(mention: _Mention, ref: date | None) -> date | None:
 
 def return_date(text: str, ref: date | None) -> date | None:
     """The first day back stated in an automatic reply, or None."""
-    text = " ".join(text[:6000].split())
+    text = " ".join(text[:_MAX_CHARS].split())
     if ref is not None and _TOMORROW.search(text):
         return ref + timedelta(days=1)
     mentions = _mentions(text, ref)

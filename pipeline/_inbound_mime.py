@@ -12,6 +12,7 @@ import re
 from email.header import decode_header, make_header
 from email.message import Message
 from email.utils import getaddresses, parseaddr
+from html import unescape
 from html.parser import HTMLParser
 
 _MAX_PART = 2_000_000
@@ -126,8 +127,20 @@ def all_text(msg: Message, *, own_only: bool = False) -> str:
         if broken or ctype in {"text/plain", "message/delivery-status", "text/rfc822-headers"}:
             chunks.append(part_text(part))
         elif ctype == "text/html":
-            chunks.append(html_to_text(part_text(part), drop_quotes=False))
+            chunks.append(strip_tags(part_text(part)))
     return "\n".join(chunks)
+
+
+_TAG = re.compile(
+    r"<(?:script|style)\b.*?</(?:script|style)\s*>|<[^>]*>", re.IGNORECASE | re.DOTALL
+)
+_BREAK = re.compile(r"<(?:br|/p|/div|/tr|/li|/h\d)\b[^>]*>", re.IGNORECASE)
+
+
+def strip_tags(html: str) -> str:
+    """Rough text of HTML (fast; for machine mail, where layout does not matter)."""
+    text = _BREAK.sub("\n", html[:_MAX_PART])
+    return unescape(_TAG.sub(" ", text))
 
 
 def calendar_parts(msg: Message) -> list[tuple[bytes, str | None]]:

@@ -31,6 +31,37 @@ _QUOTE_HEADER_START = (
     r"在|\d{1,4}[./-]\d{1,2}[./-]\d{1,4}|[A-Za-zÀ-ÿ]{3,12},?\s+\d{1,2}|"
     r"понедельник|вторник|среда|четверг|пятница|суббота|воскресенье|\d{1,2}\s)"
 )
+_VERB_STEMS = (
+    "wrote",
+    "writes",
+    "schrieb",
+    "écrit",
+    "ecrit",
+    "escribi",
+    "escreveu",
+    "scritto",
+    "scrisse",
+    "geschreven",
+    "schreef",
+    "skrev",
+    "kirjoitti",
+    "napisa",
+    "написал",
+    "пише",
+    "написав",
+    "írta",
+    "yazdı",
+    "napsal",
+    "skrifaði",
+    "έγραψε",
+    "写道",
+    "寫道",
+    "작성",
+    "のメッセージ",
+    "書きました",
+)
+_STEM_RE = re.compile("|".join(re.escape(stem) for stem in _VERB_STEMS))
+_DIGIT = re.compile(r"\d")
 _HEADER_ON = re.compile(
     rf"^{_QUOTE_HEADER_START}.{{0,250}}?(?:{_WROTE})(?:\s+\S+){{0,12}}?\s*[:：]?$",
     re.IGNORECASE,
@@ -88,7 +119,8 @@ _JOIN_START = re.compile(rf"^{_QUOTE_HEADER_START}", re.IGNORECASE)
 _MAX_JOIN = 5
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _MAX_HEADER_LEN = 400
-_MAX_CHARS = 200_000
+_MAX_CHARS = 100_000
+_MAX_LINES = 2_000
 
 
 def _is_signature(line: str) -> bool:
@@ -105,14 +137,21 @@ def _may_start_header(text: str) -> bool:
     return bool(_JOIN_START.match(text)) and not text.endswith((".", "!", "?"))
 
 
+def _has_verb(text: str) -> bool:
+    return _STEM_RE.search(text.lower()) is not None
+
+
 def _is_quote_header(text: str) -> bool:
     if len(text) > _MAX_HEADER_LEN:
         return False
     if _FORWARD.match(text):
         return True
-    has_evidence = any(ch.isdigit() for ch in text) or "@" in text
-    if not has_evidence:
+    if "@" not in text and not _DIGIT.search(text):
         return False
+    if _HEADER_DATE_FIRST.match(text):
+        return True
+    if not _has_verb(text):
+        return False  # cheap test first: no "wrote" in any language, no quote header
     return bool(
         _HEADER_ON.match(text)
         or _HEADER_WROTE_COLON.match(text)
@@ -134,6 +173,8 @@ def _unquoted(line: str) -> str:
 def classify_lines(lines: list[str]) -> list[str]:
     """One kind letter per line (see the module docstring)."""
     kinds = ["t"] * len(lines)
+    unquoted = [_unquoted(line) for line in lines]
+    verbs = [_has_verb(text) for text in unquoted]  # a quote header has one somewhere
     i = 0
     n = len(lines)
     while i < n:
@@ -144,16 +185,16 @@ def classify_lines(lines: list[str]) -> list[str]:
             i += 1
             continue
         # A quote header may run over several lines ("On ..., Name <\na@b> wrote:").
-        joined = _unquoted(line)
+        joined = unquoted[i]
         matched = 0
         if len(joined) <= _MAX_HEADER_LEN:
             if _is_quote_header(joined):
                 matched = 1
-            elif _may_start_header(joined):
+            elif any(verbs[i : i + _MAX_JOIN]) and _may_start_header(joined):
                 for extra in range(1, _MAX_JOIN):
                     if i + extra >= n:
                         break
-                    nxt = _unquoted(lines[i + extra])
+                    nxt = unquoted[i + extra]
                     if nxt and _JOIN_START.match(nxt) and _is_quote_header(nxt):
                         break  # the header starts on that later line, not here
                     if nxt:
@@ -204,7 +245,7 @@ def _header_run_length(kinds: list[str], start: int) -> int:
 def trim_reply(text: str) -> str:
     """The new text of a plain-text reply, without quoted history and signatures."""
     text = text[:_MAX_CHARS].replace("\r\n", "\n").replace("\r", "\n")
-    lines = text.split("\n")
+    lines = text.split("\n", _MAX_LINES)[:_MAX_LINES]  # new text is at the top
     kinds = classify_lines(lines)
 
     # Mobile and client signatures go wherever they are.

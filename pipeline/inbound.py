@@ -457,10 +457,17 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
     visible = plain if plain.strip() else html_to_text(html, drop_quotes=False)
 
     # 1. Bounces.
-    everything = all_text(msg)
-    own_text = all_text(msg, own_only=True)
-    why_bounce = is_bounce(msg, subject, from_address, visible or everything)
+    everything_cache: list[str] = []
+
+    def everything_text() -> str:
+        if not everything_cache:
+            everything_cache.append(all_text(msg))
+        return everything_cache[0]
+
+    why_bounce = is_bounce(msg, subject, from_address, lambda: visible or everything_text())
     if why_bounce:
+        everything = everything_text()
+        own_text = all_text(msg, own_only=True)
         to_addrs = [a for _, a in addresses(msg, "To")]
         bounce = read_bounce(msg, subject, from_address, to_addrs, own_text, everything)
         return Inbound(kind="bounce", reason=why_bounce, bounce=bounce, **base)
@@ -479,7 +486,7 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
     ctype = msg.get_content_type()
     report = str(msg.get_param("report-type", "") or "").lower()
     if report == "disposition-notification" or (
-        _MDN_SUBJECT.match(subject) and "disposition-notification" in everything.lower()
+        _MDN_SUBJECT.match(subject) and "disposition-notification" in everything_text().lower()
     ):
         return Inbound(kind="other", reason="read receipt (disposition notification)", **base)
     if ctype == "multipart/report":
@@ -505,8 +512,8 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
     local = from_address.split("@", 1)[0] if from_address else ""
     if _NOREPLY.match(local) and not person_said:
         return Inbound(kind="other", reason=f"sent from a no-reply address ({local})", **base)
-    if not new_text.strip() and not visible.strip():
-        return Inbound(kind="other", reason="no readable text", **base)
+    if not new_text.strip() and not visible.strip() and not from_address:
+        return Inbound(kind="other", reason="no readable text and no sender", **base)
 
     # 4. A person wrote this.
     excluded = own | ({from_address} if from_address else set())
