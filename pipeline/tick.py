@@ -20,7 +20,8 @@ log = logging.getLogger(__name__)
 
 # (actor name, argument) pairs handed to a Dispatcher.
 Job = tuple[str, Any]
-Dispatch = Callable[[list[Job]], None]
+# Runs or enqueues jobs; returns the jobs that failed for good (dead letters), if it knows.
+Dispatch = Callable[[list[Job]], list[str] | None]
 
 
 @dataclass
@@ -132,7 +133,7 @@ def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
     jobs += [("prep_meeting", meeting) for meeting in meetings]
     summary.queued_drafts, summary.queued_prep = len(steps), len(meetings)
     if jobs:
-        dispatch(jobs)
+        summary.errors.extend(f"failed: {job}" for job in dispatch(jobs) or [])
     summary.drafts_created = _count(app, "drafted", started)
     summary.steps_failed = _count(app, "failed", started)
     return summary

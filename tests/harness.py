@@ -65,12 +65,13 @@ class World:
     ticks: list[TickSummary] = field(default_factory=list)
 
     def tick(self) -> TickSummary:
-        def run_inline(jobs: list[tuple[str, Any]]) -> None:
+        def run_inline(jobs: list[tuple[str, Any]]) -> list[str]:
             for name, argument in jobs:
                 if name == "create_draft":
                     create_draft(self.app, argument)
                 else:
                     prep_meeting(self.app, argument)
+            return []
 
         summary = run_tick(self.app, run_inline)
         self.ticks.append(summary)

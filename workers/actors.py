@@ -50,15 +50,16 @@ def _actor(func: Callable[..., Any]) -> Any:
 
 
 @_actor
-def create_draft(step_id: int) -> str:
+def create_draft(step_id: int) -> None:
     """Put the draft of one due step in the person's mailbox (once)."""
-    return drafting.create_draft(current_app(), step_id).outcome
+    outcome = drafting.create_draft(current_app(), step_id)
+    log.debug("step %s: %s", outcome.key, outcome.outcome)
 
 
 @_actor
-def prep_meeting(meeting_id: int) -> str:
+def prep_meeting(meeting_id: int) -> None:
     """Write, move or remove the prep-notes event of one meeting (once)."""
-    return drafting.prep_meeting(current_app(), meeting_id)
+    drafting.prep_meeting(current_app(), meeting_id)
 
 
 @_actor

@@ -3,6 +3,7 @@ Redis or RabbitMQ for `outreach worker` processes."""
 
 from __future__ import annotations
 
+import atexit
 import threading
 import time
 from collections.abc import Callable
@@ -15,6 +16,20 @@ from workers.broker import QUEUE, is_stub, setup_broker
 Progress = Callable[[int, int], None]
 _booted: set[int] = set()
 _boot_lock = threading.Lock()
+_workers: dict[int, Worker] = {}
+
+
+def _worker(broker: Any, threads: int) -> Worker:
+    """One in-process worker per broker, started on first use and stopped at exit
+    (a Worker registers middleware on its broker, so it is not made twice)."""
+    with _boot_lock:
+        worker = _workers.get(id(broker))
+        if worker is None:
+            worker = Worker(broker, queues={QUEUE}, worker_timeout=20, worker_threads=threads)
+            worker.start()
+            _workers[id(broker)] = worker
+            atexit.register(worker.stop)
+        return worker
 
 
 def _boot(broker: Any) -> None:
@@ -45,20 +60,16 @@ def drain(
     dead_before = len(broker.dead_letters)
     enqueue(jobs)
     total = len(jobs)
-    worker = Worker(broker, queues={QUEUE}, worker_timeout=20, worker_threads=threads)
-    worker.start()
-    try:
-        if progress is not None:
-            while True:
-                queued = broker.queues[QUEUE].qsize() + broker.queues[f"{QUEUE}.DQ"].qsize()
-                progress(max(total - queued, 0), total)
-                if queued == 0:
-                    break
-                time.sleep(0.05)
-        broker.join(QUEUE, fail_fast=False)
-        worker.join()
-    finally:
-        worker.stop()
+    worker = _worker(broker, threads)
+    if progress is not None:
+        while True:
+            queued = broker.queues[QUEUE].qsize() + broker.queues[f"{QUEUE}.DQ"].qsize()
+            progress(max(total - queued, 0), total)
+            if queued == 0:
+                break
+            time.sleep(0.05)
+    broker.join(QUEUE, fail_fast=False)
+    worker.join()
     if progress is not None:
         progress(total, total)
     return [

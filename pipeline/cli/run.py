@@ -8,6 +8,7 @@ import shlex
 import shutil
 import sys
 from datetime import date
+from pathlib import Path
 from typing import Annotated, Any
 
 import typer
@@ -49,7 +50,6 @@ def tick(
         from workers.runtime import use_app
 
         use_app(ctx)
-        dead: list[str] = []
         try:
             show = not (json_ or quiet) and sys.stderr.isatty()
             with Progress(
@@ -65,11 +65,9 @@ def tick(
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
 
-                send = dispatcher(progress)
-                summary = run_tick(ctx, lambda jobs: dead.extend(send(jobs)))
+                summary = run_tick(ctx, dispatcher(progress))
         finally:
             use_app(None)
-        summary.errors.extend(f"failed: {item}" for item in dead)
     if json_:
         print_json(summary.as_dict())
     else:
@@ -265,3 +263,45 @@ def deadletters_retry(
         )
         count = getattr(result, "rowcount", 0)
     console.print(f"{count} step(s) planned again; run `outreach tick`.")
+
+
+@app.command()
+def demo(
+    directory: Annotated[
+        Path, typer.Argument(help="A new directory for the demo workspace.")
+    ] = Path("outreach-demo"),
+    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty directory.")] = False,
+    json_: JsonOption = False,
+) -> None:
+    """The whole lifecycle on the local default, offline, on a simulated clock.
+
+    Creates a workspace, imports a sample LinkedIn export, drafts the first outreach into
+    a Maildir, then plays the other side from shipped sample mail: replies, an
+    out-of-office, a bounce, a decline, two booked meetings and an introduction.
+
+    Example:
+      outreach demo /tmp/outreach-demo && ls /tmp/outreach-demo/mail/.Drafts/cur
+    """
+    from pipeline.demo import run_demo
+
+    lines: list[str] = []
+
+    def say(text: str) -> None:
+        if json_:
+            lines.append(text)
+        else:
+            console.print(text, highlight=False, markup=False)
+
+    result = run_demo(directory.resolve(), say, force=force)
+    if json_:
+        print_json(result)
+        return
+    console.print(
+        f"\nDone. Your demo workspace: {result['workspace']}\n"
+        f"  mail (Maildir: INBOX, .Drafts, .Sent): {result['mail']}\n"
+        f"  calendar (vdir of .ics files):        {result['calendar']}\n"
+        f"  database:                              {result['database']}\n"
+        f"Look around with: OUTREACH_HOME={result['workspace']} outreach status",
+        highlight=False,
+        markup=False,
+    )

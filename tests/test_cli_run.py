@@ -1,0 +1,165 @@
+"""Running it: tick, digest, cron, templates, the demo, on the local Maildir and vdir."""
+
+from __future__ import annotations
+
+import email
+import email.policy
+from pathlib import Path
+
+import pytest
+
+from tests.clitools import Cli
+
+CONTACTS = """name,email,organization,role,how_found
+Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the department's staff page
+Sam Ortiz,sam.ortiz@example.net,Global Health Partners,,a panel at the career fair
+"""
+
+
+@pytest.fixture
+def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
+    workspace = tmp_path / "ws"
+    monkeypatch.setenv("OUTREACH_HOME", str(workspace))
+    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
+    cli = Cli(capsys, workspace)
+    result = cli(
+        "init",
+        "--name",
+        "Ada Park",
+        "--email",
+        "ada@example.edu",
+        "--background",
+        "a biology senior",
+        "--field",
+        "public health",
+        "--intro",
+        "I study biology.",
+        "--timezone",
+        "UTC",
+    )
+    assert result.code == 0, result.err
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(CONTACTS, encoding="utf-8")
+    assert cli("contacts", "import", str(contacts)).code == 0
+    return cli
+
+
+def drafts(workspace: Path) -> list[email.message.EmailMessage]:
+    folder = workspace / "mail" / ".Drafts" / "cur"
+    return [
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        for p in sorted(folder.glob("*"))
+    ]
+
+
+def test_tick_drafts_due_outreach_into_the_maildir_once(cli: Cli) -> None:
+    cli("start", "Dana Kim")
+    first = cli("tick", "--json")
+    assert first.code == 0, first.err
+    assert first.json()["drafts_created"] == 1
+    second = cli("tick", "--json").json()
+    assert second["drafts_created"] == 0
+    found = drafts(cli.workspace)
+    assert [str(d["To"]) for d in found] == ["Dana Kim <dana.kim@example.org>"]
+    names = [p.name for p in (cli.workspace / "mail" / ".Drafts" / "cur").iterdir()]
+    assert all(name.endswith(":2,D") for name in names)
+    assert cli("status", "--json").json()["funnel"] == {"outreach_drafted": 1}
+
+
+def test_a_missing_field_fails_the_step_visibly_and_drafts_nothing(cli: Cli) -> None:
+    cli("start", "Sam Ortiz")
+    result = cli("tick", "--json")
+    assert result.json()["steps_failed"] == 1
+    assert drafts(cli.workspace) == []
+    failed = cli("deadletters", "list", "--json").json()
+    assert "contact.role" in failed[0]["error"]
+
+
+def test_a_corrupt_message_or_calendar_file_does_not_stop_the_tick(cli: Cli) -> None:
+    cli("start", "Dana Kim")
+    cli("tick")
+    (cli.workspace / "mail" / "new").mkdir(parents=True, exist_ok=True)
+    (cli.workspace / "mail" / "new" / "1.broken.host").write_bytes(b"\x00\xff not mail")
+    (cli.workspace / "calendar" / "broken.ics").write_text("BEGIN:VCALENDAR\nnonsense")
+    (cli.workspace / "calendar" / "no-end.ics").write_text(
+        "BEGIN:VCALENDAR\nVERSION:2.0\nBEGIN:VEVENT\nUID:x1\nDTSTART:20260302T100000Z\n"
+        "SUMMARY:no end\nEND:VEVENT\nEND:VCALENDAR\n"
+    )
+    result = cli("tick", "--json")
+    assert result.code == 0, result.err
+
+
+def test_templates_check_lists_each_missing_field_per_contact(cli: Cli) -> None:
+    result = cli("templates", "check", "--json")
+    assert result.code == 1
+    problems = result.json()["problems"]
+    assert {(p["contact"], p["template"]) for p in problems} == {("Sam Ortiz", "first_cold")}
+    assert problems[0]["missing"] == ["contact.role"]
+
+
+def test_templates_preview_shows_the_message_as_it_would_be_drafted(cli: Cli) -> None:
+    result = cli("templates", "preview", "first_cold", "Dana Kim")
+    assert result.code == 0, result.err
+    assert "To: Dana Kim <dana.kim@example.org>" in result.out
+    assert "Subject: " in result.out
+    assert "Hi Dana" in result.out
+    assert cli("templates", "preview", "no_such_kind", "Dana Kim").code == 2
+
+
+def test_digest_is_delivered_once_a_day_unless_forced(cli: Cli, tmp_path: Path) -> None:
+    target = tmp_path / "digest.eml"
+    assert cli("digest", "--to", str(target), "--json").json()["delivered"] is True
+    assert target.is_file()
+    again = cli("digest", "--to", str(target), "--json").json()
+    assert again["delivered"] is False
+    assert "--force" in again["reason"]
+    assert cli("digest", "--to", str(target), "--force", "--json").json()["delivered"] is True
+    printed = cli("digest")
+    assert "DRAFTS WAITING FOR YOU" in printed.out
+
+
+def test_digest_to_inbox_lands_in_the_persons_own_inbox(cli: Cli) -> None:
+    assert cli("digest", "--to", "inbox").code == 0
+    inbox = list((cli.workspace / "mail" / "new").glob("*")) + list(
+        (cli.workspace / "mail" / "cur").glob("*")
+    )
+    assert len(inbox) == 1
+    message = email.message_from_bytes(inbox[0].read_bytes(), policy=email.policy.default)
+    assert "ada@example.edu" in str(message["To"])
+
+
+def test_cron_prints_a_tick_and_a_digest_line(cli: Cli) -> None:
+    result = cli("cron", "--digest-at", "06:45")
+    lines = [line for line in result.out.splitlines() if not line.startswith("#")]
+    assert lines[0].startswith("*/15 * * * * OUTREACH_HOME=")
+    assert "tick" in lines[0]
+    assert lines[1].startswith("45 6 * * * ")
+    assert "digest --to inbox" in lines[1]
+
+
+def test_worker_refuses_the_embedded_broker_with_advice(cli: Cli) -> None:
+    result = cli("worker")
+    assert result.code == 2
+    assert "OUTREACH_BROKER_URL" in result.err
+
+
+def test_demo_plays_the_whole_lifecycle_offline(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
+    cli = Cli(capsys, tmp_path)
+    result = cli("demo", str(tmp_path / "demo"))
+    assert result.code == 0, result.err
+    out = result.out
+    assert "[simulated" in out
+    assert "Prep notes written to your calendar" in out
+    assert "The thank-you draft" in out
+    assert "suggested we talk" in out  # the referral outreach names the referrer
+    assert "Today's digest" in out
+    assert str(tmp_path / "demo" / "mail") in out
+    status = cli("status", "--json", "-w", str(tmp_path / "demo")).json()
+    assert status["funnel"]["bounced"] == 1
+    assert status["funnel"]["paused_ooo"] == 1
+    assert status["funnel"]["thanked"] == 2
+    assert cli("demo", str(tmp_path / "demo")).code == 2  # not over an existing one
