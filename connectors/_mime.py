@@ -106,7 +106,7 @@ def prepare_draft(
 
 
 def to_bytes(message: EmailMessage) -> bytes:
-    """Serialise a message as RFC 5322 bytes with CRLF-free LF line ends (Maildir style)."""
+    """Serialise a message as RFC 5322 bytes with LF line ends, as Maildir files have."""
     try:
         return message.as_bytes(policy=message.policy.clone(linesep="\n"))
     except (TypeError, ValueError, UnicodeError) as err:

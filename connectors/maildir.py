@@ -422,7 +422,7 @@ class _State:
             self.dirty = True
             if headers is _BROKEN:
                 continue
-            found.append(self._sent(unique, sent[unique], headers))
+            found.append(self._sent(unique, sent[unique], headers, drafts))
 
         self._track_drafts(drafts)
         found.extend(self._deleted_drafts(drafts, now))
@@ -475,8 +475,8 @@ class _State:
             at=at,
         )
 
-    def _sent(self, unique: str, path: Path, headers: Headers) -> MailChange:
-        key = self._match_ours(headers)
+    def _sent(self, unique: str, path: Path, headers: Headers, drafts: _Listing) -> MailChange:
+        key = self._match_ours(headers, drafts)
         if key is not None:
             entry = self.ours[key]
             entry.update(state="sent", sent=unique, missing_since=None)
@@ -485,16 +485,29 @@ class _State:
             self.sent_keys[change.key] = [unique, headers.message_id, change.thread_id]
         return change
 
-    def _match_ours(self, headers: Headers) -> str | None:
+    def _match_ours(self, headers: Headers, drafts: _Listing) -> str | None:
+        """The key of the draft a message in Sent was sent from, if any."""
+        return self._match(headers, {"draft", "deleted"}, drafts)
+
+    def _match(
+        self, headers: Headers, states: set[str], drafts: _Listing | None = None
+    ) -> str | None:
+        """Our draft a message stands for: by key, else Message-ID, else In-Reply-To when
+        exactly one of our drafts in ``states`` replies to that message (or, given the
+        current ``drafts``, exactly one of those is gone from Drafts)."""
         if headers.key is not None and headers.key in self.ours:
             return headers.key
-        pending = [(k, e) for k, e in self.ours.items() if e["state"] != "sent"]
-        for key, entry in pending:
-            if headers.message_id is not None and entry["message_id"] == headers.message_id:
-                return key
-        for key, entry in pending:
-            if headers.in_reply_to is not None and entry["in_reply_to"] == headers.in_reply_to:
-                return key
+        candidates = [(k, e) for k, e in self.ours.items() if e["state"] in states]
+        if headers.message_id is not None:
+            for key, entry in candidates:
+                if entry["message_id"] == headers.message_id:
+                    return key
+        if headers.in_reply_to is not None:
+            replies = [k for k, e in candidates if e["in_reply_to"] == headers.in_reply_to]
+            if len(replies) > 1 and drafts is not None:
+                replies = [k for k in replies if self.ours[k]["unique"] not in drafts]
+            if len(replies) == 1:
+                return replies[0]
         return None
 
     def _track_drafts(self, drafts: _Listing) -> None:
@@ -519,16 +532,8 @@ class _State:
             self.dirty = True
 
     def _match_draft(self, headers: Headers) -> str | None:
-        if headers.key is not None and headers.key in self.ours:
-            return headers.key
-        for key, entry in self.ours.items():
-            if entry["state"] != "draft":
-                continue
-            if headers.message_id is not None and entry["message_id"] == headers.message_id:
-                return key
-            if headers.in_reply_to is not None and entry["in_reply_to"] == headers.in_reply_to:
-                return key
-        return None
+        """The key of our draft that a new file in Drafts is a re-saved copy of, if any."""
+        return self._match(headers, {"draft"})
 
     def _deleted_drafts(self, drafts: _Listing, now: datetime) -> list[MailChange]:
         found = []

@@ -4,17 +4,21 @@ Besides the ports, each class has methods that play the other side of the conver
 (the person in their mail client, the contacts writing back, other people's calendars):
 ``receive``, ``send_draft``, ``send_message``, ``delete_draft`` and ``add_external_event``,
 ``move_event``, ``cancel_event``, ``remove_event``. ``fail_next`` makes the next port call
-raise, to exercise retries.
+raise, to exercise retries. Calls are serialised by a lock, so the in-process worker's
+threads can share one instance.
 """
 
 from __future__ import annotations
 
+import functools
 import itertools
+import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
+from typing import Concatenate, ParamSpec, TypeVar
 
 from connectors._ids import derived_uid
 from connectors._journal import Journal
@@ -42,6 +46,27 @@ Clock = Callable[[], datetime]
 
 def _utcnow() -> datetime:
     return datetime.now(UTC)
+
+
+class _Guarded:
+    """Serialises calls: the in-process worker runs actors on several threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.RLock()
+
+
+_S = TypeVar("_S", bound=_Guarded)
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
+
+
+def _locked(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_S, _P], _R]:
+    @functools.wraps(method)
+    def guarded(self: _S, /, *args: _P.args, **kwargs: _P.kwargs) -> _R:
+        with self._lock:
+            return method(self, *args, **kwargs)
+
+    return guarded
 
 
 class _Faults:
@@ -79,10 +104,11 @@ class StoredMessage:
         return read_headers(self.raw)
 
 
-class InMemoryMailbox:
+class InMemoryMailbox(_Guarded):
     """A Mailbox held in memory, with Gmail-like opaque message and thread ids."""
 
     def __init__(self, address: str = "me@example.org", *, clock: Clock = _utcnow) -> None:
+        super().__init__()
         self._address = address
         self._clock = clock
         self._messages: dict[str, StoredMessage] = {}
@@ -98,16 +124,19 @@ class InMemoryMailbox:
 
     # -- the port ------------------------------------------------------------------------
 
+    @_locked
     def changes(self, cursor: str | None) -> tuple[list[MailChange], str]:
         self._faults.check()
         position = self._journal.position(cursor)
         found = [] if position is None else self._journal.since(position)
         return found, self._journal.cursor()
 
+    @_locked
     def fetch_raw(self, provider_ids: Sequence[str]) -> dict[str, bytes]:
         self._faults.check()
         return {pid: self._messages[pid].raw for pid in provider_ids if pid in self._messages}
 
+    @_locked
     def create_draft(self, message: EmailMessage, key: str, thread: ThreadRef | None) -> DraftRef:
         self._faults.check()
         existing = self.find_draft(key)
@@ -121,6 +150,7 @@ class InMemoryMailbox:
         assert headers.message_id is not None
         return DraftRef(stored.provider_id, headers.message_id, thread_id)
 
+    @_locked
     def find_draft(self, key: str) -> DraftRef | None:
         self._faults.check()
         for folder in ("drafts", "sent"):
@@ -130,6 +160,7 @@ class InMemoryMailbox:
                     return DraftRef(stored.provider_id, message_id, stored.thread_id)
         return None
 
+    @_locked
     def deliver_to_self(self, message: EmailMessage) -> str:
         self._faults.check()
         ensure_self_only(message, self._address)
@@ -140,10 +171,12 @@ class InMemoryMailbox:
 
     # -- playing the other side ----------------------------------------------------------
 
+    @_locked
     def fail_next(self, error: OutreachError, times: int = 1) -> None:
         """Make the next ``times`` port calls raise ``error``."""
         self._faults.fail_next(error, times)
 
+    @_locked
     def receive(self, raw: bytes, at: datetime | None = None) -> str:
         """A message arrives in the inbox; return its provider id."""
         when = at or self._clock()
@@ -152,6 +185,7 @@ class InMemoryMailbox:
         self._journal.append([self._change(MailChangeKind.INBOUND, stored, headers)])
         return stored.provider_id
 
+    @_locked
     def send_draft(
         self,
         key_or_draft_id: str,
@@ -177,6 +211,7 @@ class InMemoryMailbox:
         )
         return sent.provider_id
 
+    @_locked
     def send_message(self, raw: bytes, at: datetime | None = None) -> str:
         """The person writes and sends a message of their own (no draft of ours)."""
         when = at or self._clock()
@@ -185,6 +220,7 @@ class InMemoryMailbox:
         self._journal.append([self._change(MailChangeKind.SENT, sent, headers)])
         return sent.provider_id
 
+    @_locked
     def delete_draft(self, key_or_draft_id: str, at: datetime | None = None) -> None:
         """The person deletes a draft: the step is declined."""
         draft = self._draft(key_or_draft_id)
@@ -202,12 +238,15 @@ class InMemoryMailbox:
         )
         self._journal.append([change])
 
+    @_locked
     def drafts(self) -> list[StoredMessage]:
         return self._in("drafts")
 
+    @_locked
     def sent(self) -> list[StoredMessage]:
         return self._in("sent")
 
+    @_locked
     def inbox(self) -> list[StoredMessage]:
         return self._in("inbox")
 
@@ -254,16 +293,18 @@ class InMemoryMailbox:
         )
 
 
-class InMemoryCalendar:
+class InMemoryCalendar(_Guarded):
     """A Calendar held in memory; its provider event ids are the events' uids."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._events: dict[str, CalendarEvent] = {}
         self._journal: Journal[EventChange] = Journal()
         self._faults = _Faults()
 
     # -- the port ------------------------------------------------------------------------
 
+    @_locked
     def changes(self, cursor: str | None) -> tuple[list[EventChange], str]:
         self._faults.check()
         position = self._journal.position(cursor)
@@ -275,6 +316,7 @@ class InMemoryCalendar:
             return snapshot, self._journal.cursor()
         return self._journal.since(position), self._journal.cursor()
 
+    @_locked
     def put_event(self, event: CalendarEvent, key: str) -> str:
         self._faults.check()
         existing = self._by_key(key)
@@ -284,6 +326,7 @@ class InMemoryCalendar:
             self._upsert(ours)
         return uid
 
+    @_locked
     def delete_event(self, key: str) -> bool:
         self._faults.check()
         existing = self._by_key(key)
@@ -294,10 +337,12 @@ class InMemoryCalendar:
 
     # -- playing the other side ----------------------------------------------------------
 
+    @_locked
     def fail_next(self, error: OutreachError, times: int = 1) -> None:
         """Make the next ``times`` port calls raise ``error``."""
         self._faults.fail_next(error, times)
 
+    @_locked
     def add_external_event(self, event: CalendarEvent) -> str:
         """Someone else's event (an accepted invitation, a booking) appears or changes."""
         if not event.uid:
@@ -305,19 +350,23 @@ class InMemoryCalendar:
         self._upsert(event)
         return event.uid
 
+    @_locked
     def move_event(self, uid: str, start: datetime, end: datetime) -> None:
         """The organiser reschedules an event."""
         self._upsert(replace(self._events[uid], start=start, end=end))
 
+    @_locked
     def cancel_event(self, uid: str) -> None:
         """The organiser cancels an event: it stays, with status ``cancelled``."""
         self._upsert(replace(self._events[uid], status="cancelled"))
 
+    @_locked
     def remove_event(self, uid: str) -> None:
         """The event is deleted from the calendar altogether."""
         del self._events[uid]
         self._journal.append([EventChange(EventChangeKind.DELETED, uid, None)])
 
+    @_locked
     def events(self) -> list[CalendarEvent]:
         return list(self._events.values())
 

@@ -335,3 +335,22 @@ def _no_stray_tmp(root: Path) -> Iterator[None]:
     yield
     for folder in (root, root / ".Drafts", root / ".Sent"):
         assert not list((folder / "tmp").glob("*")) if (folder / "tmp").exists() else True
+
+
+def test_of_two_pending_replies_to_one_message_the_one_gone_from_drafts_was_sent(
+    root: Path, box: MaildirMailbox
+) -> None:
+    """In-Reply-To alone is ambiguous here; the draft that left Drafts settles it."""
+    _, cursor = box.changes(None)
+    thread = ThreadRef(None, "<in-1@example.com>", ())
+    box.create_draft(outreach("Re: hello"), "a", thread)
+    box.create_draft(outreach("Re: hello"), "b", thread)
+
+    def rewrite(message: EmailMessage) -> None:
+        del message["X-Outreach-Key"]
+        message.replace_header("Message-ID", "<client-chosen@example.org>")
+
+    maildir_send_draft(root, "b", rewrite)
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "b")]
+    assert box.find_draft("a") is not None
