@@ -512,7 +512,7 @@ class _State:
 
     def _track_drafts(self, drafts: _Listing) -> None:
         """Learn the keys of new files in Drafts (an edited draft is saved under a new
-        name) and forget files that are gone."""
+        name; a draft of ours carries its key) and forget files that are gone."""
         for unique in sorted(drafts.keys() - self.draft_keys.keys()):
             headers = self._read_new(drafts[unique])
             if headers is None:
@@ -526,7 +526,8 @@ class _State:
             if key is not None and self.ours[key]["state"] == "draft":
                 self.ours[key].update(unique=unique, missing_since=None)
             elif key is None and headers.key:
-                self.draft_keys[unique] = headers.key  # a draft of ours we had forgotten
+                # a draft of ours the state had lost (state file deleted): track it again
+                self.remember_draft(headers.key, unique, headers, thread_root(headers))
         for unique in self.draft_keys.keys() - drafts.keys():
             del self.draft_keys[unique]
             self.dirty = True

@@ -354,3 +354,14 @@ def test_of_two_pending_replies_to_one_message_the_one_gone_from_drafts_was_sent
     changes, _ = box.changes(cursor)
     assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "b")]
     assert box.find_draft("a") is not None
+
+
+def test_after_the_state_file_is_lost_our_drafts_are_tracked_again(root: Path) -> None:
+    """Drafts carry their key, so a fresh state learns them back from Drafts."""
+    MaildirMailbox(root, ME).create_draft(outreach(), "k1", None)
+    (root / STATE_FILE).unlink()
+    box = MaildirMailbox(root, ME)
+    _, cursor = box.changes(None)
+    files(root / ".Drafts")[0].unlink()
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.DRAFT_DELETED, "k1")]
