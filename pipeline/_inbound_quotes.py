@@ -67,6 +67,8 @@ _HEADER_ON = re.compile(
     re.IGNORECASE,
 )
 _HEADER_WROTE_COLON = re.compile(rf"^.{{0,250}}\b(?:{_WROTE})\b.{{0,120}}[:：]$", re.IGNORECASE)
+# "26.06.2014, 14:41, "Name" <a@b>:" and "Thu, 26 Jun 2014 14:00 +0400 от Name <a@b>:"
+_HEADER_TIME_EMAIL = re.compile(r"^.{0,120}\b\d{1,2}:\d{2}\b.{0,120}<[^<>\s]+@[^<>\s]+>\s*[:：]$")
 _HEADER_CJK = re.compile(r"^.{0,250}(?:写道|寫道|のメッセージ|書きました)\s*[:：]?$")
 _HEADER_DATE_FIRST = re.compile(
     r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\s+"
@@ -148,7 +150,7 @@ def _is_quote_header(text: str) -> bool:
         return True
     if "@" not in text and not _DIGIT.search(text):
         return False
-    if _HEADER_DATE_FIRST.match(text):
+    if _HEADER_DATE_FIRST.match(text) or _HEADER_TIME_EMAIL.match(text):
         return True
     if not _has_verb(text):
         return False  # cheap test first: no "wrote" in any language, no quote header
@@ -236,10 +238,21 @@ def _skip_header_block(kinds: list[str], start: int) -> int:
 
 
 def _header_run_length(kinds: list[str], start: int) -> int:
+    """How many header lines follow from start, blank lines (HTML mail) not counted.
+
+    One text line right after the first header is allowed ("On Behalf Of ...")."""
+    count = 0
     i = start
-    while i < len(kinds) and kinds[i] == "h":
+    allowance = 1
+    while i < len(kinds):
+        if kinds[i] == "h":
+            count += 1
+        elif kinds[i] == "t" and count == 1 and allowance:
+            allowance -= 1
+        elif kinds[i] != "e":
+            break
         i += 1
-    return i - start
+    return count
 
 
 def trim_reply(text: str) -> str:

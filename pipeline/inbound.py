@@ -491,7 +491,7 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
         return Inbound(kind="other", reason="read receipt (disposition notification)", **base)
     if ctype == "multipart/report":
         return Inbound(kind="other", reason=f"machine report ({report or 'unknown'})", **base)
-    new_text = trim_reply(visible) if plain.strip() else html_to_text(html)
+    new_text = trim_reply(visible if plain.strip() else html_to_text(html))
     head = new_text[:1500]
     subject_auto = bool(_AUTO_SUBJECT.match(subject))
     ooo_words = bool(_OOO_BODY.search(head))

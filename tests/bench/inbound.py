@@ -67,6 +67,31 @@ def trimmer_cases() -> list[tuple[str, bytes, str]]:
     return cases
 
 
+_STATED = re.compile(
+    r"(?:replies\[0\]\.body ==|^1 reply; body|fragments\[0\] ==|getVisibleText\(\) ==)\s*"
+    r"'((?:[^'\\]|\\.)*)'"
+)
+
+
+def stated_first_replies() -> list[tuple[bytes, str]]:
+    """(message, first reply as its source project states it) of other quoted-reply sets."""
+    found = []
+    for row in sources():
+        name = row["local_file"]
+        if not name.startswith("quoted_reply/") or "email_reply_trimmer" in name:
+            continue
+        match = _STATED.search(row["expected_stated"])
+        if match:
+            text = match.group(1).replace("\\n", "\n").replace("\\'", "'")
+            found.append((wrap_body((CORPUS / name).read_bytes()), text))
+    return found
+
+
+def _without_trailing_rule(text: str) -> str:
+    """Some projects keep the "-----" line above a quote; this project drops it."""
+    return re.sub(r"\n\s*-{5,}\s*$", "", text.strip())
+
+
 def _norm(text: str | None) -> str:
     return " ".join((text or "").split())
 
@@ -213,6 +238,14 @@ def inbound_corpus() -> dict[str, Any]:
             eml_total += 1
             eml_ok += _norm(understand(path.read_bytes()).reply_text) == _norm(expected_text)
         figures["reply_talon_eml"] = _ratio(eml_ok, eml_total)
+        stated = stated_first_replies()
+        stated_ok = sum(
+            1
+            for raw, expected in stated
+            if _norm(understand(raw).reply_text) == _norm(_without_trailing_rule(expected))
+        )
+        figures["reply_other_stated"] = _ratio(stated_ok, len(stated))
+        figures["reply_other_stated_count"] = len(stated)
     else:
         figures["corpus"] = f"absent: {CORPUS}"
     samples = sample_expectations()
