@@ -258,6 +258,7 @@ _POSITIVE = re.compile(
     r"(?:happy to|glad to|would love to|i'd love to|love to chat|i'd be happy|i would be happy|"
     r"sure\b|of course|absolutely|sounds good|sounds great|let's|lets (?:do|talk|meet)|"
     r"how about|works for me|work for me|i'm free|i am free|i'm available|i am available|"
+    r"(?:day|that|this|it|time|slot|morning|afternoon) (?:works|suits|would work)|"
     r"free (?:on|at|this|next)|available (?:on|at|this|next)|count me in|yes\b|"
     r"book a time|grab a time|pick a time|my calendar|calendly|"
     r"gerne|gern\b|sehr gerne|passt (?:mir|gut)|avec plaisir|volontiers|"
@@ -274,6 +275,7 @@ _TIME_PROPOSAL = re.compile(
     r"venerdì|segunda|terça|quarta|quinta|sexta)\b)",
     re.IGNORECASE,
 )
+_INTENT_HEAD = 800
 _EMAIL = re.compile(r"[A-Za-z0-9._%+'-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.[A-Za-z]{2,}")
 _NAME_BEFORE = re.compile(
     r"((?:[A-ZÀ-Ý][\w'’.-]*\s+){0,3}[A-ZÀ-Ý][\w'’-]*)\s*(?:[(<\[]|\bat\b|:|-|–|—|,)?\s*"
@@ -336,7 +338,8 @@ _NAME_STOP = {
 
 
 def _intent(text: str) -> str:
-    if _OPT_OUT.search(text):
+    # Opt-outs are said up front; a footer further down ("unsubscribe here") is not one.
+    if _OPT_OUT.search(text[:_INTENT_HEAD]):
         return "opt_out"
     declines = bool(_DECLINE.search(text))
     positive = bool(_POSITIVE.search(text))
@@ -507,7 +510,9 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
         if back is not None:
             reason += f"; back on {back.isoformat()}"
         return Inbound(kind="auto_reply", reason=reason, return_date=back, **base)
-    if weak and not person_said:
+    # Outlook may set X-Auto-Response-Suppress on a person's own answer in a thread.
+    answers_us = bool(base["in_reply_to"]) and weak == "X-Auto-Response-Suppress header"
+    if weak and not person_said and not answers_us:
         return Inbound(kind="other", reason=f"machine or list mail: {weak}", **base)
     local = from_address.split("@", 1)[0] if from_address else ""
     if _NOREPLY.match(local) and not person_said:

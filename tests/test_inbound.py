@@ -179,3 +179,40 @@ def test_own_address_in_cc_is_not_a_referral() -> None:
         "sam.rivera@example.edu",
     ]
     assert [r.email for r in with_own.referrals] == ["jordan.lee@example.com"]
+
+
+@pytest.mark.parametrize(
+    ("text", "intent"),
+    [
+        ("I'm not available Monday, but Tuesday works at 3pm.", "positive"),
+        ("Sorry, I don't have the time for calls these days.", "decline"),
+        ("Bitte kontaktieren Sie mich nicht mehr.", "opt_out"),
+        ("Ne me contactez plus, merci.", "opt_out"),
+        ("Non contattarmi più.", "opt_out"),
+        ("Não me contate novamente.", "opt_out"),
+        ("Volentieri, sono disponibile giovedì.", "positive"),
+        ("Com prazer! Pode ser na quinta?", "positive"),
+        ("Graag, schikt donderdag om 10:00?", "positive"),
+        ("What is your background?", "neutral"),
+    ],
+)
+def test_intent_of_a_reply(text: str, intent: str) -> None:
+    """Agreeing or proposing a time, declining, opting out, or neither, in several languages."""
+    raw = b"From: p@example.com\r\nSubject: Re: chat\r\nContent-Type: text/plain; charset=utf-8"
+    raw += b"\r\n\r\n" + text.encode()
+    assert intent == understand(raw).intent
+
+
+def test_person_answering_in_thread_with_suppress_header_is_human() -> None:
+    """X-Auto-Response-Suppress on an answer in our thread does not make it machine mail."""
+    raw = (
+        b"From: p@example.com\r\nSubject: RE: chat\r\nIn-Reply-To: <o-1@example.edu>\r\n"
+        b"X-Auto-Response-Suppress: All\r\n\r\nHappy to talk on Friday.\r\n"
+    )
+    assert (understand(raw).kind, understand(raw).intent) == ("human_reply", "positive")
+
+
+def test_newsletter_with_unsubscribe_footer_is_other() -> None:
+    """List mail is other, not a human reply that opts out."""
+    raw = (SAMPLES / "newsletter_list.eml").read_bytes()
+    assert understand(raw).kind == "other"

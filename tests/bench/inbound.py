@@ -288,3 +288,127 @@ SCENARIOS: dict[str, Callable[[], dict[str, Any]]] = {
     "inbound-corpus": inbound_corpus,
     "inbound-throughput": inbound_throughput,
 }
+
+
+def _library_dir() -> None:
+    """Comparison libraries live outside the project: INBOUND_LIBS=dir (pip --target)."""
+    import sys
+
+    extra = os.environ.get("INBOUND_LIBS")
+    if extra and extra not in sys.path:
+        sys.path.append(extra)
+
+
+def _timed(fn: Callable[[], Any]) -> tuple[Any, float]:
+    start = time.perf_counter()
+    value = fn()
+    return value, time.perf_counter() - start
+
+
+def inbound_libraries() -> dict[str, Any]:
+    """Our rules against mail-parser-reply, flufl.bounce and dateparser on the same data.
+
+    Needs the corpus and the three libraries (``pip install --target DIR mail-parser-reply
+    flufl.bounce dateparser``, then ``INBOUND_LIBS=DIR``); reports what it could not run.
+    """
+    _library_dir()
+    if not corpus_present():
+        return {"skipped": f"corpus absent: {CORPUS}"}
+    figures: dict[str, Any] = {}
+    cases = trimmer_cases()
+    ours, t_ours = _timed(
+        lambda: sum((understand(raw).reply_text or "").strip() == e.strip() for _, raw, e in cases)
+    )
+    figures["trimmer_exact_ours"] = _ratio(ours, len(cases))
+    figures["trimmer_ms_per_message_ours"] = round(t_ours * 1000 / len(cases), 3)
+    try:
+        from mailparser_reply import EmailReplyParser  # type: ignore[import-not-found]
+
+        parser = EmailReplyParser(languages=["en", "de", "fr", "es", "nl", "it", "pl", "sv"])
+        bodies = [
+            (p.read_text(encoding="utf-8", errors="replace"), e)
+            for p, e in ((CORPUS / "quoted_reply" / name, expected) for name, _, expected in cases)
+        ]
+        theirs, t_theirs = _timed(
+            lambda: sum((parser.parse_reply(text=b) or "").strip() == e.strip() for b, e in bodies)
+        )
+        figures["trimmer_exact_mail_parser_reply"] = _ratio(theirs, len(cases))
+        figures["trimmer_ms_per_message_mail_parser_reply"] = round(t_theirs * 1000 / len(cases), 3)
+    except ImportError as err:
+        figures["mail_parser_reply"] = f"not installed ({err})"
+    truth = {k: v for k, v in corpus_truth().items() if k.startswith("bounce/")}
+    humans = [k for k in corpus_truth() if k.startswith("human_reply/")]
+    mine = [
+        sorted(understand((CORPUS / k).read_bytes()).bounce.recipients) == v["recipients"]  # type: ignore[union-attr]
+        for k, v in truth.items()
+    ]
+    figures["bounce_recipients_ours"] = _ratio(sum(mine), len(mine))
+    try:
+        import email
+
+        from flufl.bounce import all_failures  # type: ignore[import-not-found]
+
+        def flufl(key: str) -> list[str]:
+            msg = email.message_from_bytes((CORPUS / key).read_bytes())
+            try:
+                temporary, permanent = all_failures(msg)
+            except Exception:
+                return ["<error>"]
+            found = {a.decode() if isinstance(a, bytes) else str(a) for a in temporary | permanent}
+            return sorted(a.lower() for a in found)
+
+        theirs_ok, t_flufl = _timed(lambda: [flufl(k) == v["recipients"] for k, v in truth.items()])
+        figures["bounce_recipients_flufl"] = _ratio(sum(theirs_ok), len(theirs_ok))
+        figures["bounce_ms_per_message_flufl"] = round(t_flufl * 1000 / len(truth), 3)
+        figures["human_called_bounce_flufl"] = sum(1 for k in humans if flufl(k))
+    except ImportError as err:
+        figures["flufl_bounce"] = f"not installed ({err})"
+    try:
+        import warnings
+
+        from dateparser.search import search_dates  # type: ignore[import-not-found]
+
+        from pipeline._inbound_dates import return_date
+        from pipeline._inbound_mime import bodies, header, parse
+
+        ooo = []
+        for name, expected in sample_expectations().items():
+            if expected["kind"] == "auto_reply":
+                result = understand((SAMPLES / name).read_bytes())
+                message = parse((SAMPLES / name).read_bytes())
+                body = f"{header(message, 'Subject')}\n{bodies(message)[0]}"
+                ooo.append((body, result.date, expected["return_date"]))
+
+        def naive(body: str, when: Any) -> str | None:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                found = (
+                    search_dates(
+                        body,
+                        settings={
+                            "RELATIVE_BASE": when.replace(tzinfo=None),
+                            "PREFER_DATES_FROM": "future",
+                        },
+                    )
+                    or []
+                )
+            later = [d for _, d in found if d.date() >= when.date()]
+            return later[-1].date().isoformat() if later else None
+
+        dp, t_dp = _timed(lambda: sum(naive(b, w) == e for b, w, e in ooo))
+        mine_dates, t_mine = _timed(
+            lambda: sum(
+                (d.isoformat() if (d := return_date(b, w.date())) else None) == e for b, w, e in ooo
+            )
+        )
+        figures["return_date_ours"] = _ratio(mine_dates, len(ooo))
+        figures["return_date_dateparser_last_future_date"] = _ratio(dp, len(ooo))
+        figures["return_date_ms_ours"] = round(t_mine * 1000 / len(ooo), 3)
+        figures["return_date_ms_dateparser"] = round(t_dp * 1000 / len(ooo), 3)
+        figures["return_date_count"] = len(ooo)
+    except ImportError as err:
+        figures["dateparser"] = f"not installed ({err})"
+    return figures
+
+
+SCENARIOS["inbound-libraries"] = inbound_libraries
