@@ -11,6 +11,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -27,10 +28,12 @@ from pipeline.context import (
     step_context,
     template_for,
 )
-from pipeline.errors import PermanentError, TemplateError
+from pipeline.errors import OutreachError, PermanentError, TemplateError
 from pipeline.models import Account, Contact, Meeting, Step, Suppression
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import OPEN_STATUSES, observe
+from pipeline.settings import AccountSettings
+from pipeline.steps import claim_for_drafting, release
 
 log = logging.getLogger(__name__)
 
@@ -65,30 +68,81 @@ def _recipient(session: Session, row: OutreachRow, step: Step) -> tuple[str, str
 
 
 def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -> DraftOutcome:
-    """Render the step's message and put it in the person's Drafts, exactly once."""
+    """Render the step's message and put it in the person's Drafts, exactly once.
+
+    The step is claimed first (one worker at a time); the message is rendered from the
+    store, the draft created outside any transaction (the connector is idempotent by the
+    step's key), and the result recorded. A transient failure gives the claim back before
+    it is raised for the queue to retry.
+    """
     templates = templates or TemplateSet(app.settings.templates_override)
     now = app.now()
-    with app.store.read() as session:
-        step = _load_step(session, step_id)
+    lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
+    with app.store.write() as session:
+        step = session.get(Step, step_id)
         if step is None:
             return DraftOutcome(str(step_id), "cancelled", "no such step")
-        if step.status not in OPEN_STATUSES:
-            return DraftOutcome(step.key, "exists" if step.status == "drafted" else step.status)
-        if step.due_at > now:
+        if step.due_at > now and step.status in OPEN_STATUSES:
             return DraftOutcome(step.key, "not_due")
+        if not claim_for_drafting(session, step_id, now, lease):
+            outcome = "exists" if step.status in ("drafted", "sent") else step.status
+            return DraftOutcome(step.key, "busy" if outcome == "drafting" else outcome)
+    try:
+        prepared = _prepare(app, step_id, templates)
+    except TemplateError as err:
+        return _finish(app, step_id, "failed", str(err), now)
+    if len(prepared) == 2:
+        status, why = prepared
+        return _finish(app, step_id, status, why, now)
+    message, thread, account, key = prepared
+    try:
+        ref = app.mailbox(account).create_draft(message, key, thread)
+    except OutreachError:
+        with app.store.write() as session:
+            release(session, step_id, now)
+        raise
+    with app.store.write() as session:
+        step = _load_step(session, step_id)
+        assert step is not None
+        if step.status != "drafting":  # cancelled meanwhile: the draft stays for the person
+            return DraftOutcome(key, "exists" if step.status == "drafted" else step.status)
+        step.status = "drafted"
+        step.provider_draft_id = ref.draft_id
+        step.provider_thread_id = ref.thread_id
+        step.message_id = ref.message_id
+        step.drafted_at = now
+        step.updated_at = now
+        row = step.outreach
+        if step.kind in ("first_outreach", "resend") or row.root_message_id is None:
+            row.root_message_id = row.root_message_id or ref.message_id
+            row.subject = row.subject or str(message["Subject"])
+            row.thread_id = row.thread_id or ref.thread_id
+        drafted = lc.DraftCreated(at=now, kind=lc.StepKind(step.kind), seq=step.seq)
+        observe(session, row, drafted, now, app.policy)
+    return DraftOutcome(key, "created", ref.draft_id)
+
+
+Prepared = tuple[EmailMessage, ThreadRef | None, AccountSettings, str]
+Refused = tuple[str, str]  # (status, why) for a step that must not be drafted
+
+
+def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> Prepared | Refused:
+    """Render the claimed step's message, or say why it must not be drafted."""
+    with app.store.read() as session:
+        step = _load_step(session, step_id)
+        assert step is not None
         row = step.outreach
         name, address = _recipient(session, row, step)
         if session.get(Suppression, address) is not None:
-            return _finish(app, step_id, "cancelled", "the address is suppressed", now)
+            return "cancelled", "the address is suppressed"
         kind = template_for(step.kind, step.seq, row.template)
         context = step_context(session, app.settings, row, step)
         missing = templates.missing_fields(kind, context)
         if missing:
-            detail = (
+            return "failed", (
                 f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
                 "add it to the contact (re-import) or edit the template"
             )
-            return _finish(app, step_id, "failed", detail, now)
         references: tuple[str, ...] = ()
         in_reply_to = None
         if step.in_thread and row.root_message_id:
@@ -102,50 +156,20 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
             in_reply_to=in_reply_to,
             references=references,
         )
-        try:
-            message = templates.render_message(kind, context, envelope)
-        except TemplateError as err:
-            return _finish(app, step_id, "failed", str(err), now)
+        message = templates.render_message(kind, context, envelope)
         thread = (
             ThreadRef(row.thread_id, in_reply_to, references)
             if step.in_thread and (row.thread_id or in_reply_to)
             else None
         )
-        account = app.settings.account(row.account.name)
-        key, kind_of_step, seq, subject = step.key, step.kind, step.seq, str(message["Subject"])
-    mailbox = app.mailbox(account)
-    ref = mailbox.create_draft(message, key, thread)  # idempotent by key; no transaction open
-    with app.store.write() as session:
-        step = _load_step(session, step_id)
-        assert step is not None
-        if step.status not in OPEN_STATUSES:
-            return DraftOutcome(key, "exists")
-        step.status = "drafted"
-        step.provider_draft_id = ref.draft_id
-        step.provider_thread_id = ref.thread_id
-        step.message_id = ref.message_id
-        step.drafted_at = now
-        step.updated_at = now
-        row = step.outreach
-        if kind_of_step in ("first_outreach", "resend") or row.root_message_id is None:
-            row.root_message_id = row.root_message_id or ref.message_id
-            row.subject = row.subject or subject
-            row.thread_id = row.thread_id or ref.thread_id
-        observe(
-            session,
-            row,
-            lc.DraftCreated(at=now, kind=lc.StepKind(kind_of_step), seq=seq),
-            now,
-            app.policy,
-        )
-    return DraftOutcome(key, "created", ref.draft_id)
+        return message, thread, app.settings.account(row.account.name), step.key
 
 
 def _finish(app: App, step_id: int, status: str, detail: str, now: datetime) -> DraftOutcome:
     with app.store.write() as session:
         step = session.get(Step, step_id)
         assert step is not None
-        if step.status in OPEN_STATUSES:
+        if step.status in (*OPEN_STATUSES, "drafting"):
             step.status = status
             step.last_error = detail
             step.updated_at = now

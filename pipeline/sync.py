@@ -25,10 +25,10 @@ from pipeline.models import Account, Meeting, MessageSeen, Step, SyncCursor
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
 from pipeline.settings import AccountSettings
+from pipeline.steps import claim_due
 
 log = logging.getLogger(__name__)
 
-REQUEUE_AFTER = timedelta(minutes=10)
 CLOSED_STAGES = ("opted_out", "bounced", "declined", "skipped", "closed")
 
 
@@ -401,23 +401,13 @@ def advance_time(app: App, now: datetime) -> int:
 
 
 def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int]]:
-    """The steps due now (oldest first) and the meetings whose prep notes need writing."""
+    """Claim the steps due now (oldest first) and list the meetings whose prep notes need
+    writing. Claimed steps are marked queued, so a tick running at the same time does not
+    hand them out again."""
+    lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
+    with app.store.write() as session:
+        steps = claim_due(session, now, lease, limit)
     with app.store.read() as session:
-        steps = list(
-            session.scalars(
-                select(Step.id)
-                .where(
-                    Step.due_at <= now,
-                    or_(
-                        Step.status == "planned",
-                        # queued earlier but never carried out (a lost message, a crash)
-                        (Step.status == "queued") & (Step.updated_at <= now - REQUEUE_AFTER),
-                    ),
-                )
-                .order_by(Step.due_at, Step.id)
-                .limit(limit)
-            )
-        )
         meetings = list(
             session.scalars(
                 select(Meeting.id).where(

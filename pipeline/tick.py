@@ -122,13 +122,6 @@ def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
     now = app.now()
     summary.advanced = advance_time(app, now)
     steps, meetings = due_work(app, now, app.settings.limits["drafts_per_tick"])
-    if steps:
-        with app.store.write() as session:
-            session.execute(
-                update(Step)
-                .where(Step.id.in_(steps), Step.status == "planned")
-                .values(status="queued", updated_at=now)
-            )
     jobs: list[Job] = [("create_draft", step) for step in steps]
     jobs += [("prep_meeting", meeting) for meeting in meetings]
     summary.queued_drafts, summary.queued_prep = len(steps), len(meetings)
