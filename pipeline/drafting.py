@@ -126,7 +126,7 @@ Prepared = tuple[EmailMessage, ThreadRef | None, AccountSettings, str]
 Refused = tuple[str, str]  # (status, why) for a step that must not be drafted
 
 
-def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> Prepared | Refused:
+def _prepare(app: App, step_id: int, templates: TemplateSet) -> Prepared | Refused:
     """Render the claimed step's message, or say why it must not be drafted."""
     with app.store.read() as session:
         step = _load_step(session, step_id)
