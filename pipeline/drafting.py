@@ -88,7 +88,7 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
             outcome = "exists" if step.status in ("drafted", "sent") else step.status
             return DraftOutcome(step.key, "busy" if outcome == "drafting" else outcome)
     try:
-        prepared = _prepare(app, step_id, templates)
+        prepared = _prepare(app, step_id, templates, now)
     except TemplateError as err:
         return _finish(app, step_id, "failed", str(err), now)
     if len(prepared) == 2:
@@ -126,7 +126,7 @@ Prepared = tuple[EmailMessage, ThreadRef | None, AccountSettings, str]
 Refused = tuple[str, str]  # (status, why) for a step that must not be drafted
 
 
-def _prepare(app: App, step_id: int, templates: TemplateSet) -> Prepared | Refused:
+def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> Prepared | Refused:
     """Render the claimed step's message, or say why it must not be drafted."""
     with app.store.read() as session:
         step = _load_step(session, step_id)
