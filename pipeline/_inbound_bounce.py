@@ -79,6 +79,7 @@ _FINAL = re.compile(
 )
 _FULL = re.compile(
     r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|"
+    r"mailbox exceeded|exceeded the local limit|mailbox has exceeded|"
     r"insufficient (?:system )?storage|mailbox size limit|disk quota|mailfolder is full",
     re.IGNORECASE,
 )

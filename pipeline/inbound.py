@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
@@ -85,7 +85,6 @@ class Inbound:
     from_address: str | None = None
     from_name: str | None = None
     date: datetime | None = None
-    extra: dict[str, Any] = field(default_factory=dict, compare=False, repr=False)
 
     def to_json(self) -> dict[str, Any]:
         """The JSON shape of ``outreach classify --json`` (without "file")."""

@@ -118,17 +118,31 @@ def _ratio(good: int, total: int) -> float:
 
 
 def _expected_bounce_type(row: dict[str, str]) -> str | None:
-    """hard/soft by the issue's rule, from the status codes the source project states."""
-    stated = row["expected_stated"] + " " + row["label"]
+    """hard/soft by the issue's rule, from what the source project states per recipient.
+
+    Per recipient: a 4.x.x status, 5.2.2, a full mailbox or a timed-out delivery is soft,
+    any other 5.x.x is hard; a message is hard when any recipient is.
+    """
+    stated = row["expected_stated"]
     if "bounce-soft" in row["label"] or "type=soft" in stated:
         return "soft"
     if "type=hard" in stated:
         return "hard"
-    statuses = re.findall(r"(?:status|code)=([245])\.(\d+)\.(\d+)", stated)
-    if not statuses:
+    kinds = []
+    for entry in stated.split("|"):
+        status = re.search(r"(?:status|code)=([245])\.(\d+)\.(\d+)", entry)
+        if not status:
+            continue
+        klass, subject, detail = status.groups()
+        soft = (
+            klass == "4"
+            or (subject, detail) == ("2", "2")
+            or re.search(r"reason=(?:mailboxfull|expired)", entry) is not None
+        )
+        kinds.append("soft" if soft else "hard")
+    if not kinds:
         return None
-    hard = any(k == "5" and (s, d) != ("2", "2") for k, s, d in statuses)
-    return "hard" if hard else "soft"
+    return "hard" if "hard" in kinds else "soft"
 
 
 def one_megabyte_messages() -> dict[str, bytes]:
