@@ -104,11 +104,12 @@ _SIGNATURE = re.compile(
     r"sent\s+(?:from|with|via|using|by)\s+|sent\s+on\s+the\s+go|"
     r"from\s+my\s+\w+|\w+\s+from\s+(?:my\s+)?mobile$|"
     r"get\s+(?:\[)?outlook\s+for|"
-    r"envoyé\s+(?:de|depuis|avec)\s+|"
+    r"envoyé\s+(?:de|depuis|avec|à\s+partir\s+de)\s+|"
     r"enviado\s+(?:desde|de|con)\s+|"
     r"inviato\s+da\s+|"
     r"verzonden\s+(?:met|vanaf|van)\s+|"
-    r"(?:von|gesendet\s+von)\s+meinem\s+|diese\s+nachricht\s+wurde\s+von\s+meinem\s+|"
+    r"(?:von|gesendet\s+von)\s+meinem\s+|gesendet\s+(?:von|mit)\s+|"
+    r"diese\s+nachricht\s+wurde\s+von\s+meinem\s+|enviado\s+do\s+meu\s+|"
     r"sendt\s+fra\s+min\s+|skickat\s+från\s+min\s+|"
     r"wysłane\s+z\s+|отправлено\s+с\s+|"
     r"從我的|从我的|"
@@ -118,7 +119,14 @@ _SIGNATURE = re.compile(
 )
 _SENTENCE_VERB = re.compile(r"\b(?:is|are|was|were)\b", re.IGNORECASE)
 _JOIN_START = re.compile(rf"^{_QUOTE_HEADER_START}", re.IGNORECASE)
+_DATE_OR_TIME = re.compile(r"\b(?:19|20)\d\d\b|\b\d{1,2}[:.]\d{2}\b")
+_BANNER = re.compile(r"^\s*[*_]*\s*-{2,}\s*[^\W\d_][\w\s'’]{2,48}?\s*-{2,}\s*[*_]*\s*$")
 _MAX_JOIN = 5
+_EXTERNAL_BANNER = re.compile(
+    r"^\s*\[?(?:caution|external(?: email)?|warning|attention|achtung|vorsicht)\]?\s*[:!-]"
+    r".{0,300}\b(?:outside|external|extern|externen)\b",
+    re.IGNORECASE,
+)
 _EMAIL = re.compile(r"[\w.+-]+@[\w-]+\.[\w.-]+")
 _MAX_HEADER_LEN = 400
 _MAX_CHARS = 100_000
@@ -136,7 +144,9 @@ def _may_start_header(text: str) -> bool:
     """Whether a line could be the first of a quote header wrapped over several lines."""
     if text.endswith("<") or _EMAIL.search(text):
         return True
-    return bool(_JOIN_START.match(text)) and not text.endswith((".", "!", "?"))
+    if text.endswith((".", "!", "?")):
+        return False
+    return bool(_JOIN_START.match(text)) or (len(text) < 100 and bool(_DATE_OR_TIME.search(text)))
 
 
 def _has_verb(text: str) -> bool:
@@ -211,7 +221,7 @@ def classify_lines(lines: list[str]) -> list[str]:
                 kinds[k] = "b"
             i += matched
             continue
-        if _DELIMITER.match(line):
+        if _DELIMITER.match(line) or _BANNER.match(line):
             kinds[i] = "d"
         elif _is_signature(stripped):
             kinds[i] = "s"
@@ -259,9 +269,19 @@ def trim_reply(text: str) -> str:
     """The new text of a plain-text reply, without quoted history and signatures."""
     text = text[:_MAX_CHARS].replace("\r\n", "\n").replace("\r", "\n")
     lines = text.split("\n", _MAX_LINES)[:_MAX_LINES]  # new text is at the top
+    first = next((k for k, line in enumerate(lines) if line.strip()), None)
+    if first is not None and _EXTERNAL_BANNER.match(lines[first]):
+        lines = lines[first + 1 :]  # "CAUTION: This email originated from outside ..."
     kinds = classify_lines(lines)
 
-    # Mobile and client signatures go wherever they are.
+    # A mobile or client signature ends the new text; one before any text just goes.
+    seen_text = False
+    for index, kind in enumerate(kinds):
+        if kind == "t":
+            seen_text = True
+        elif kind == "s" and seen_text:
+            lines, kinds = lines[:index], kinds[:index]
+            break
     keep = [i for i, k in enumerate(kinds) if k != "s"]
     lines = [lines[i] for i in keep]
     kinds = [kinds[i] for i in keep]
@@ -271,6 +291,14 @@ def trim_reply(text: str) -> str:
     start = 0
     while start < len(kinds) and kinds[start] == "e":
         start += 1
+    leading_headers = (
+        start < len(kinds)
+        and kinds[start] == "h"
+        and _FROM_HEADER.match(lines[start]) is not None
+        and _header_run_length(kinds, start) >= 2
+    )
+    if leading_headers:
+        kinds[start] = "d"  # headers of a forwarded message without a banner
     if start < len(kinds) and kinds[start] in "bd":
         i = start
         while i < len(kinds) and kinds[i] in "bde":

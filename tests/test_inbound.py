@@ -152,6 +152,14 @@ def test_return_date(text: str, reference: date, expected: date | None) -> None:
         ("Ok.\n\nFrom: Sam <s@example.edu>\nSent: Monday\nTo: Lee\nSubject: hi\n\nhi\n", "Ok."),
         ("Sure.\n\n-- \nLee Park\nDirector\n", "Sure."),
         ("Sure.\n\nSent from my iPhone\n", "Sure."),
+        ("Gern.\n\nGesendet von Outlook für Android\n\nHallo!\n", "Gern."),
+        ("Ja.\n\n-------- Oprindelig besked --------\nFra: Sam\n\nhej\n", "Ja."),
+        ("Od: Jan <j@example.pl>\nWysłano: środa\nTemat: Test\n\nCześć!\n", "Cześć!"),
+        ("CAUTION: This email originated from outside of the company.\n\nHi Sam\n", "Hi Sam"),
+        (
+            "Kiitos!\n\npe 20. lokakuuta 2017 klo 17.50 Sam\n<s@example.edu> kirjoitti:\n> hei\n",
+            "Kiitos!",
+        ),
         (
             "> question?\nanswer.\n> other?\nsecond answer.\n",
             "> question?\nanswer.\n> other?\nsecond answer.",
