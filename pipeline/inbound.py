@@ -280,6 +280,7 @@ _NAME_BEFORE = re.compile(
     r"((?:[A-ZÀ-Ý][\w'’.-]*\s+){0,3}[A-ZÀ-Ý][\w'’-]*)\s*(?:[(<\[]|\bat\b|:|-|–|—|,)?\s*"
     r"(?:\(|<|\[|mailto:)?\s*$"
 )
+_CAPITALISED = re.compile(r"\b[A-ZÀ-Ý][\w'’-]+(?:\s+[A-ZÀ-Ý][\w'’-]+){1,2}\b")
 _NAME_STOP = {
     "contact",
     "meet",
@@ -350,18 +351,28 @@ def _intent(text: str) -> str:
     return "neutral"
 
 
-def _name_before(text: str, start: int) -> str | None:
-    window = text[max(0, start - 60) : start]
-    window = window.split("\n")[-1]
-    match = _NAME_BEFORE.search(window)
-    if not match:
-        return None
-    words = match.group(1).split()
+def _clean_name(candidate: str) -> str | None:
+    words = candidate.split()
     while words and words[0].lower().strip(".,:") in _NAME_STOP:
         words.pop(0)
     while words and words[-1].lower().strip(".,:") in _NAME_STOP:
         words.pop()
     return " ".join(words) or None
+
+
+def _name_before(text: str, start: int) -> str | None:
+    """The name written right before an address, else a capitalised name in its sentence."""
+    window = text[max(0, start - 60) : start].split("\n")[-1]
+    match = _NAME_BEFORE.search(window)
+    if match and (name := _clean_name(match.group(1))):
+        return name
+    sentence = re.split(r"[.!?\n]\s", text[max(0, start - 200) : start])[-1]
+    names = [
+        cleaned
+        for found in _CAPITALISED.findall(sentence)
+        if (cleaned := _clean_name(found)) and " " in cleaned
+    ]
+    return names[-1] if names else None
 
 
 def _referrals(text: str, cc: list[tuple[str, str]], excluded: set[str]) -> tuple[Referral, ...]:
@@ -504,7 +515,10 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
         evidence = strong or ("subject " + repr(subject[:40]) if subject_auto else None)
         evidence = evidence or (f"{weak} and out-of-office text" if weak else None)
         evidence = evidence or "out-of-office wording"
-        back = return_date(f"{subject}\n{visible}", ref_day)
+        # The new text first: a copy of our own message below must not lend its dates.
+        back = return_date(f"{subject}\n{new_text}", ref_day) or return_date(
+            f"{subject}\n{visible}", ref_day
+        )
         reason = f"automatic reply: {evidence}"
         if back is not None:
             reason += f"; back on {back.isoformat()}"

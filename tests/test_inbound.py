@@ -224,3 +224,20 @@ def test_newsletter_with_unsubscribe_footer_is_other() -> None:
     """List mail is other, not a human reply that opts out."""
     raw = (SAMPLES / "newsletter_list.eml").read_bytes()
     assert understand(raw).kind == "other"
+
+
+@pytest.mark.parametrize(
+    ("sentence", "name"),
+    [
+        ("You should talk to Jane Smith, she is at jane.smith@example.com.", "Jane Smith"),
+        ("Contact Omar Haddad <omar@example.com> and mention me.", "Omar Haddad"),
+        ("Schreiben Sie an Eva Braun (eva.braun@example.de).", "Eva Braun"),
+        ("Try the team inbox, team@example.com.", None),
+    ],
+)
+def test_referral_names_from_text(sentence: str, name: str | None) -> None:
+    """A referral's name is taken from right before the address or from its sentence."""
+    raw = b"From: p@example.com\r\nSubject: Re: chat\r\nContent-Type: text/plain; charset=utf-8"
+    raw += b"\r\n\r\n" + sentence.encode()
+    referrals = understand(raw).referrals
+    assert [name] == [r.name for r in referrals]
