@@ -26,11 +26,16 @@ open are settled here:
   than it already was. A tick on or after `paused_until` resumes the stage it paused.
 - Replies are told apart by their time: a positive, neutral or decline reply whose `at`
   is not later than the last one applied is a repeat and ignored. An opt-out is always
-  applied, whatever its time, in every stage but `opted_out` and `bounced`.
-- Bounces: a soft bounce plans one `RESEND` (of the bounced message) after
-  `soft_bounce_retry_days` calendar days and holds the nudges until it is sent; a second
-  soft bounce counts as hard. A hard bounce cancels everything, flags the contact and
-  suppresses the address.
+  applied, whatever its time, in every stage but `opted_out` and `bounced`. Any new reply
+  stops nudges and yields its referrals; positive and neutral move a waiting outreach
+  (sent ... scheduling, paused, gone quiet) to `replied`; after the meeting they change
+  no stage. A decline before the meeting (or of a booked one) ends the outreach.
+- Bounces (of anything sent, in any stage after the first outreach went out): a soft
+  bounce plans one `RESEND` (of the bounced message) after `soft_bounce_retry_days`
+  calendar days and holds the nudges until it is sent; a second soft bounce counts as
+  hard, and one in `declined` (of the thanks-anyway) is ignored. A hard bounce cancels every
+  planned step, flags the contact and suppresses the address; the prep notes of a booked
+  meeting stay, since the meeting is on the person's calendar whatever the address.
 - Terminal stages: `opted_out`, `bounced` (hard), `closed` (after a decline, once the
   thanks-anyway is sent or deleted, or at once without one) and `skipped`. Nothing is
   ever planned in them; only an opt-out still applies in `closed` and `skipped`.
@@ -54,6 +59,8 @@ from pipeline.timeplan import (
 )
 
 __all__ = [
+    "IN_THREAD",
+    "TERMINAL_STAGES",
     "AutoReply",
     "Bounced",
     "CancelStep",
@@ -922,7 +929,7 @@ def _on_bounced(change: _Change, obs: Bounced) -> None:
         change.commands.append(SuppressAddress("hard_bounce"))
         return
     if o.resend_used or o.stage == Stage.DECLINED:
-        return  # the same soft bounce again, or of a thanks-anyway: not worth a resend
+        return  # the same soft bounce again, or a thanks-anyway: not worth a resend
     change.cancel(StepKind.NUDGE)
     if change.base_stage == Stage.NUDGE_DRAFTED:
         change.set_base_stage(change.awaiting_stage())
@@ -966,9 +973,11 @@ def _on_meeting_cancelled(change: _Change, obs: MeetingCancelled) -> None:
 
 
 def _on_time_passed(change: _Change, obs: TimePassed) -> None:
-    # Apply rules until none applies, so that a repeated tick changes nothing.
-    while _tick_once(change, obs.at):
-        pass
+    # Apply rules until none applies, so that a repeated tick changes nothing. Each rule
+    # leaves its stage, so there are never more rounds than stages; the bound is a guard.
+    for _ in range(len(Stage)):
+        if not _tick_once(change, obs.at):
+            return
 
 
 def _tick_once(change: _Change, at: datetime) -> bool:

@@ -534,3 +534,110 @@ def test_naive_now_is_a_programming_error() -> None:
     """A naive `now` raises ValueError rather than guessing a zone."""
     with pytest.raises(ValueError):
         advance(new_outreach(WED), Started(WED), datetime(2026, 11, 25, 10), POLICY)
+
+
+# ------------------------------------------------------------------------- edge cases
+
+
+def test_opt_out_with_a_booked_meeting_removes_its_prep_notes() -> None:
+    """Given a booked meeting, when they opt out, then the prep notes go too."""
+    outreach, (decision,) = run(booked(MEETING), HumanReply(at(1, 1), "opt_out"))
+    assert commands(decision) == [RemovePrepNotes("uid-1"), SuppressAddress("opt_out")]
+    assert outreach.stage == Stage.OPTED_OUT
+
+
+def test_late_opt_out_is_still_applied_but_a_late_decline_is_not() -> None:
+    """Given a reply at day 3 applied, when an older reply arrives, then a decline is ignored
+    and an opt-out is honoured."""
+    replied, _ = run(sent(), HumanReply(at(3), "neutral"))
+    old_decline = HumanReply(at(2), "decline")
+    assert advance(replied, old_decline, at(4), POLICY) == Decision(replied, ())
+    opted_out, _ = run(replied, HumanReply(at(2), "opt_out"))
+    assert opted_out.stage == Stage.OPTED_OUT
+
+
+def test_opt_out_after_closing_still_suppresses_the_address() -> None:
+    """Given a closed outreach, when they later ask not to be contacted, then suppressed."""
+    closed, _ = run(sent(), HumanReply(at(2), "decline"), MessageSent(at(2, 1), K.THANKS_ANYWAY, 1))
+    outreach, (decision,) = run(closed, HumanReply(at(5), "opt_out"))
+    assert commands(decision) == [SuppressAddress("opt_out")]
+    assert outreach.stage == Stage.OPTED_OUT
+
+
+def test_decline_of_a_booked_meeting_removes_prep_notes_and_thanks_anyway() -> None:
+    """Given a booked meeting, when they decline after all, then prep notes removed and a
+    thanks-anyway planned."""
+    outreach, (decision,) = run(booked(MEETING), HumanReply(at(1, 1), "decline"))
+    expected = [RemovePrepNotes("uid-1"), PlanStep(K.THANKS_ANYWAY, 1, at(1, 1), None, True)]
+    assert commands(decision) == expected
+    assert (outreach.stage, outreach.meeting) == (Stage.DECLINED, None)
+
+
+def test_a_held_meeting_cannot_be_booked_again() -> None:
+    """Given a meeting held, when the same uid is booked again, then nothing (no second
+    thank-you can follow)."""
+    met, _ = run(booked(MEETING), TimePassed(at(3)))
+    again = MeetingBooked(at(4), MEETING)
+    assert advance(met, again, at(4), POLICY) == Decision(met, ())
+
+
+def test_booking_the_same_uid_with_new_times_moves_the_meeting() -> None:
+    """Given a booked meeting, when it is booked again with other times, then it moved."""
+    moved = replace(MEETING, start=at(3, 4), end=at(3, 5))
+    outreach, (decision,) = run(booked(MEETING), MeetingBooked(at(1, 1), moved))
+    assert commands(decision) == [PutPrepNotes(moved)]
+    assert outreach.meeting == moved
+
+
+def test_nudge_sent_during_a_pause_plans_the_next_one_after_the_pause() -> None:
+    """Given a drafted nudge and a pause until Friday 18 Dec, when the person sends the nudge
+    anyway on 3 Dec, then the next nudge waits for Monday 21 Dec, not 10 Dec."""
+    outreach, decisions = run(
+        sent(),
+        DraftCreated(at(7), K.NUDGE, 1),
+        AutoReply(at(7, 1), date(2026, 12, 18)),
+        MessageSent(at(8), K.NUDGE, 1),
+    )
+    monday = datetime(2026, 12, 21, 8, 30, tzinfo=UTC)
+    assert commands(decisions[-1]) == [PlanStep(K.NUDGE, 2, monday, None, True)]
+    assert (outreach.stage, outreach.resume_stage) == (Stage.PAUSED_OOO, Stage.NUDGED)
+
+
+def test_one_tick_resumes_a_pause_and_finds_the_outreach_quiet() -> None:
+    """Given both nudges sent and a pause long over, when one tick comes, then `gone_quiet`
+    at once, and the same tick again changes nothing."""
+    paused, _ = run(nudged_twice(), AutoReply(at(14, 1), date(2026, 12, 10)))
+    quiet, (_, again) = run(paused, TimePassed(at(40)), TimePassed(at(40)))
+    assert quiet.stage == Stage.GONE_QUIET
+    assert again == Decision(quiet, ())
+
+
+def test_keep_in_touch_off_plans_no_update_after_the_thank_you() -> None:
+    """Given the person stopped keeping in touch, when the thank-you is sent, then nothing."""
+    met, _ = run(booked(MEETING), TimePassed(at(3)), StopKeepingInTouch(at(3)))
+    thanked, (decision,) = run(met, MessageSent(at(3, 1), K.THANK_YOU, 1))
+    assert commands(decision) == []
+    assert thanked.stage == Stage.THANKED
+
+
+def test_reply_before_any_outreach_prevents_nudges_later() -> None:
+    """Given the contact wrote first, when the first outreach is sent, then no nudge."""
+    outreach, decisions = run(
+        new_outreach(WED),
+        Started(WED),
+        HumanReply(WED, "neutral"),
+        MessageSent(at(0, 1), K.FIRST_OUTREACH, 1),
+    )
+    assert commands(decisions[-1]) == []
+    assert outreach.stage == Stage.SENT
+
+
+def test_positive_reply_while_scheduling_plans_another_scheduling_reply() -> None:
+    """Given a scheduling reply sent, when they answer with a time, then `replied` and a
+    new scheduling reply with a new sequence number."""
+    scheduling, _ = run(
+        sent(), HumanReply(at(2), "positive"), MessageSent(at(2, 1), K.SCHEDULING_REPLY, 1)
+    )
+    outreach, (decision,) = run(scheduling, HumanReply(at(3), "positive"))
+    assert commands(decision) == [PlanStep(K.SCHEDULING_REPLY, 2, at(3), None, True)]
+    assert outreach.stage == Stage.REPLIED
