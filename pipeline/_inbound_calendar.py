@@ -19,9 +19,6 @@ import icalendar
 from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 
 METHODS = frozenset({"REQUEST", "REPLY", "CANCEL", "PUBLISH", "COUNTER", "REFRESH", "ADD"})
-PARTSTATS = frozenset(
-    {"NEEDS-ACTION", "ACCEPTED", "DECLINED", "TENTATIVE", "DELEGATED", "COMPLETED"}
-)
 _OFFSET_NAME = re.compile(r"^\(UTC([+-]\d{2}):(\d{2})\)\s*(.*)$")
 # Outlook sometimes writes the display name of a zone instead of its key.
 _DISPLAY_NAMES = {

@@ -368,11 +368,3 @@ def _strip_blank_lines(lines: list[str]) -> str:
     while end > start and not lines[end - 1].strip():
         end -= 1
     return "\n".join(lines[start:end])
-
-
-_QUOTE_LINE = re.compile(r"^\s*>")
-
-
-def without_quote_marks(text: str) -> str:
-    """Text with the quoted lines left out (used to read intent from new text only)."""
-    return "\n".join(line for line in text.split("\n") if not _QUOTE_LINE.match(line))

@@ -37,6 +37,7 @@ from pipeline._inbound_mime import (
 from pipeline._inbound_quotes import trim_reply
 
 __all__ = [
+    "INTENTS",
     "KINDS",
     "Attendee",
     "Bounce",
@@ -436,80 +437,119 @@ def understand(
         return Inbound(kind="other", reason=f"unreadable message ({type(err).__name__})")
 
 
+@dataclass
+class _Message:
+    """One parsed message and what every step reads from it (text computed once)."""
+
+    msg: Message
+    subject: str
+    from_address: str
+    plain: str
+    html: str
+    visible: str
+    base: dict[str, Any]
+    _everything: str | None = None
+    _new_text: str | None = None
+
+    def new_text(self) -> str:
+        """The new text of a reply: quotes and signature removed (computed on first use)."""
+        if self._new_text is None:
+            source = self.plain if self.plain.strip() else html_to_text(self.html)
+            self._new_text = trim_reply(source)
+        return self._new_text
+
+    def everything(self) -> str:
+        """All readable text, attached mail included (computed on first use)."""
+        if self._everything is None:
+            self._everything = all_text(self.msg)
+        return self._everything
+
+
 def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime | None) -> Inbound:
-    raw = bytes(raw)
-    if not raw.strip():
+    raw = bytes(raw).lstrip()
+    if not raw:
         return Inbound(kind="other", reason="empty message")
-    if raw.lstrip()[:15].upper() == b"BEGIN:VCALENDAR":
+    if raw[:15].upper() == b"BEGIN:VCALENDAR":
         meeting, why = read_meeting(raw)
         if meeting is None:
             return Inbound(kind="other", reason=f"calendar file: {why}")
         return Inbound(kind=_kind_of_method(meeting.method), reason=why, meeting=meeting)
-
-    raw = raw.lstrip()
     if raw.startswith(b"From ") and b"\n" in raw:
         raw = raw.split(b"\n", 1)[1]  # an mbox separator line
     msg = parse(raw)
     if not msg.keys():
         return Inbound(kind="other", reason="no mail headers")
-    own = {a.strip().lower() for a in own_addresses}
     from_name, from_address = sender(msg)
     subject = header(msg, "Subject")
     when = _message_date(msg)
-    reference = received_at if received_at is not None else when
-    base: dict[str, Any] = {
-        "message_id": (_ids(header(msg, "Message-ID")) or (None,))[0],
-        "in_reply_to": (_ids(header(msg, "In-Reply-To")) or (None,))[0],
-        "references": _ids(header(msg, "References")),
-        "subject": subject,
-        "from_address": from_address or None,
-        "from_name": from_name or None,
-        "date": when,
-    }
     plain, html = bodies(msg)
-    visible = plain if plain.strip() else html_to_text(html, drop_quotes=False)
+    mail = _Message(
+        msg=msg,
+        subject=subject,
+        from_address=from_address,
+        plain=plain,
+        html=html,
+        visible=plain if plain.strip() else html_to_text(html, drop_quotes=False),
+        base={
+            "message_id": (_ids(header(msg, "Message-ID")) or (None,))[0],
+            "in_reply_to": (_ids(header(msg, "In-Reply-To")) or (None,))[0],
+            "references": _ids(header(msg, "References")),
+            "subject": subject,
+            "from_address": from_address or None,
+            "from_name": from_name or None,
+            "date": when,
+        },
+    )
+    reference = received_at if received_at is not None else when
+    return (
+        _as_bounce(mail)
+        or _as_meeting(mail)
+        or _as_machine_mail(mail, reference.date() if reference is not None else None)
+        or _as_human_reply(mail, {a.strip().lower() for a in own_addresses})
+    )
 
-    # 1. Bounces.
-    everything_cache: list[str] = []
 
-    def everything_text() -> str:
-        if not everything_cache:
-            everything_cache.append(all_text(msg))
-        return everything_cache[0]
+def _as_bounce(mail: _Message) -> Inbound | None:
+    why = is_bounce(
+        mail.msg, mail.subject, mail.from_address, lambda: mail.visible or mail.everything()
+    )
+    if not why:
+        return None
+    to_addrs = [a for _, a in addresses(mail.msg, "To")]
+    own_text = all_text(mail.msg, own_only=True)
+    bounce = read_bounce(
+        mail.msg, mail.subject, mail.from_address, to_addrs, own_text, mail.everything()
+    )
+    return Inbound(kind="bounce", reason=why, bounce=bounce, **mail.base)
 
-    why_bounce = is_bounce(msg, subject, from_address, lambda: visible or everything_text())
-    if why_bounce:
-        everything = everything_text()
-        own_text = all_text(msg, own_only=True)
-        to_addrs = [a for _, a in addresses(msg, "To")]
-        bounce = read_bounce(msg, subject, from_address, to_addrs, own_text, everything)
-        return Inbound(kind="bounce", reason=why_bounce, bounce=bounce, **base)
 
-    # 2. Meetings.
-    for data, method in calendar_parts(msg):
+def _as_meeting(mail: _Message) -> Inbound | None:
+    for data, method in calendar_parts(mail.msg):
         meeting, why = read_meeting(data, method)
         if meeting is not None:
-            return Inbound(
-                kind=_kind_of_method(meeting.method), reason=why, meeting=meeting, **base
-            )
+            kind = _kind_of_method(meeting.method)
+            return Inbound(kind=kind, reason=why, meeting=meeting, **mail.base)
+    return None
 
-    # 3. Automatic mail.
-    ref_day = reference.date() if reference is not None else None
-    strong, weak, person_said = _machine_evidence(msg)
-    ctype = msg.get_content_type()
-    report = str(msg.get_param("report-type", "") or "").lower()
+
+def _as_machine_mail(mail: _Message, ref_day: date | None) -> Inbound | None:
+    """Automatic replies (with their return date), receipts, reports, lists, no-reply."""
+    base = mail.base
+    subject = mail.subject
+    strong, weak, person_said = _machine_evidence(mail.msg)
+    report = str(mail.msg.get_param("report-type", "") or "").lower()
     if report == "disposition-notification" or (
-        _MDN_SUBJECT.match(subject) and "disposition-notification" in everything_text().lower()
+        _MDN_SUBJECT.match(subject) and "disposition-notification" in mail.everything().lower()
     ):
         return Inbound(kind="other", reason="read receipt (disposition notification)", **base)
-    if ctype == "multipart/report":
+    if mail.msg.get_content_type() == "multipart/report":
         return Inbound(kind="other", reason=f"machine report ({report or 'unknown'})", **base)
-    new_text = trim_reply(visible if plain.strip() else html_to_text(html))
+    new_text = mail.new_text()
     head = new_text[:1500]
-    subject_auto = bool(_AUTO_SUBJECT.match(subject))
-    ooo_words = bool(_OOO_BODY.search(head))
     if _CHALLENGE.search(subject) or _CHALLENGE.search(head):
         return Inbound(kind="other", reason="challenge-response: asks the sender to verify", **base)
+    subject_auto = bool(_AUTO_SUBJECT.match(subject))
+    ooo_words = bool(_OOO_BODY.search(head))
     template_like = ooo_words and len(_TEMPLATE_CUES.findall(head)) >= 2
     if strong or (not person_said and (subject_auto or (weak and ooo_words) or template_like)):
         evidence = strong or ("subject " + repr(subject[:40]) if subject_auto else None)
@@ -517,28 +557,33 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
         evidence = evidence or "out-of-office wording"
         # The new text first: a copy of our own message below must not lend its dates.
         back = return_date(f"{subject}\n{new_text}", ref_day) or return_date(
-            f"{subject}\n{visible}", ref_day
+            f"{subject}\n{mail.visible}", ref_day
         )
         reason = f"automatic reply: {evidence}"
         if back is not None:
             reason += f"; back on {back.isoformat()}"
         return Inbound(kind="auto_reply", reason=reason, return_date=back, **base)
+    if person_said:
+        return None
     # Outlook may set X-Auto-Response-Suppress on a person's own answer in a thread.
     answers_us = bool(base["in_reply_to"]) and weak == "X-Auto-Response-Suppress header"
-    if weak and not person_said and not answers_us:
+    if weak and not answers_us:
         return Inbound(kind="other", reason=f"machine or list mail: {weak}", **base)
-    local = from_address.split("@", 1)[0] if from_address else ""
-    if _NOREPLY.match(local) and not person_said:
+    local = mail.from_address.split("@", 1)[0]
+    if local and _NOREPLY.match(local):
         return Inbound(kind="other", reason=f"sent from a no-reply address ({local})", **base)
-    if not new_text.strip() and not visible.strip() and not from_address:
+    if not mail.from_address and not new_text.strip() and not mail.visible.strip():
         return Inbound(kind="other", reason="no readable text and no sender", **base)
+    return None
 
-    # 4. A person wrote this.
-    excluded = own | ({from_address} if from_address else set())
-    referrals = _referrals(new_text, addresses(msg, "Cc"), excluded)
+
+def _as_human_reply(mail: _Message, own: set[str]) -> Inbound:
+    new_text = mail.new_text()
+    excluded = own | ({mail.from_address} if mail.from_address else set())
+    referrals = _referrals(new_text, addresses(mail.msg, "Cc"), excluded)
     intent = _intent(new_text)
     reason = "written by a person"
-    if person_said:
+    if header(mail.msg, "Auto-Submitted").lower().startswith("no"):
         reason += " (Auto-Submitted: no)"
     reason += f"; intent {intent}"
     if referrals:
@@ -549,5 +594,5 @@ def _understand(raw: bytes, own_addresses: Iterable[str], received_at: datetime 
         intent=intent,
         reply_text=new_text,
         referrals=referrals,
-        **base,
+        **mail.base,
     )
