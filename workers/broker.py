@@ -30,7 +30,8 @@ PRODUCTION_RETRIES: dict[str, Any] = {
 TIME_LIMIT_MS = 5 * 60_000
 
 
-def _configure(broker: Any, retries: dict[str, Any]) -> Any:
+def configure(broker: Any, retries: dict[str, Any]) -> Any:
+    """Give ``broker`` this project's time limit and the given retry policy."""
     for middleware in list(broker.middleware):
         if isinstance(middleware, Retries | TimeLimit):
             broker.middleware.remove(middleware)
@@ -42,15 +43,15 @@ def _configure(broker: Any, retries: dict[str, Any]) -> Any:
 def make_broker(url: str) -> Any:
     """A broker for ``url``, with this project's retry and time-limit settings."""
     if url.startswith("stub:"):
-        return _configure(StubBroker(), STUB_RETRIES)
+        return configure(StubBroker(), STUB_RETRIES)
     if url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return _configure(RedisBroker(url=url), PRODUCTION_RETRIES)  # type: ignore[no-untyped-call]
+        return configure(RedisBroker(url=url), PRODUCTION_RETRIES)  # type: ignore[no-untyped-call]
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
-        return _configure(RabbitmqBroker(url=url), PRODUCTION_RETRIES)
+        return configure(RabbitmqBroker(url=url), PRODUCTION_RETRIES)
     raise SettingsError(
         f"broker url {url!r} is not supported; use stub:// (in-process), "
         "redis://host:6379/0 or amqp://user:password@host:5672/"
