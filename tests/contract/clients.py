@@ -15,12 +15,15 @@ from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 import icalendar
 
 from connectors.base import CalendarEvent, Mailbox
 from connectors.memory import InMemoryCalendar, InMemoryMailbox
+
+if TYPE_CHECKING:
+    from tests.emulators.google import GoogleEmulator
 
 Edit = Callable[[EmailMessage], None]
 _names = itertools.count(1)
@@ -197,6 +200,36 @@ class MaildirMailWorld:
         return [parse(p.read_bytes()) for p in files(self.root)]
 
 
+class GmailMailWorld:
+    """The person in Gmail's own interface, played on the emulator."""
+
+    def __init__(self, emulator: GoogleEmulator, box: Mailbox) -> None:
+        self.emulator = emulator
+        self.box = box
+
+    def receive(self, raw: bytes) -> None:
+        self.emulator.receive(raw)
+
+    def send_draft(self, key: str, edit: Edit | None = None) -> None:
+        def apply(message: EmailMessage) -> None:
+            if edit is not None:
+                edit(message)
+
+        self.emulator.send_draft(key, edit=apply)
+
+    def delete_draft(self, key: str) -> None:
+        self.emulator.delete_draft(key)
+
+    def drafts(self) -> list[EmailMessage]:
+        return [parse(raw) for raw in self.emulator.drafts()]
+
+    def sent(self) -> list[EmailMessage]:
+        return [parse(raw) for raw in self.emulator.labelled("SENT")]
+
+    def inbox(self) -> list[EmailMessage]:
+        return [parse(raw) for raw in self.emulator.labelled("INBOX")]
+
+
 class CalendarWorld(Protocol):
     def add_external(self, event: CalendarEvent) -> None: ...
     def move(self, uid: str, start: datetime, end: datetime) -> None: ...
@@ -239,3 +272,58 @@ class VdirCalendarWorld:
     def remove(self, uid: str) -> None:
         (self.root / f"{uid.replace('@', '_')}.ics").unlink()
         del self.written[uid]
+
+
+_RESPONSE_STATUS = {
+    "ACCEPTED": "accepted",
+    "DECLINED": "declined",
+    "TENTATIVE": "tentative",
+    "NEEDS-ACTION": "needsAction",
+}
+
+
+def google_event(event: CalendarEvent, owner: str) -> dict[str, Any]:
+    """An event as Google Calendar holds someone else's invitation on the person's
+    calendar (organizer and attendees with their responseStatus)."""
+    resource: dict[str, Any] = {
+        "iCalUID": event.uid,
+        "summary": event.summary,
+        "status": event.status,
+        "start": {"dateTime": event.start.isoformat()},
+        "end": {"dateTime": event.end.isoformat()},
+        "attendees": [
+            {
+                "email": a.email,
+                **({"displayName": a.name} if a.name else {}),
+                "responseStatus": _RESPONSE_STATUS.get(a.partstat, "needsAction"),
+                **({"self": True} if a.email == owner else {}),
+            }
+            for a in event.attendees
+        ],
+    }
+    if event.organizer:
+        resource["organizer"] = {"email": event.organizer}
+    if event.description:
+        resource["description"] = event.description
+    if event.location:
+        resource["location"] = event.location
+    return resource
+
+
+class GoogleCalendarWorld:
+    """Other organisers changing the person's Google Calendar, on the emulator."""
+
+    def __init__(self, emulator: GoogleEmulator) -> None:
+        self.emulator = emulator
+
+    def add_external(self, event: CalendarEvent) -> None:
+        self.emulator.add_event(google_event(event, self.emulator.address))
+
+    def move(self, uid: str, start: datetime, end: datetime) -> None:
+        self.emulator.move_event(uid, start, end)
+
+    def cancel(self, uid: str) -> None:
+        self.emulator.cancel_event(uid)
+
+    def remove(self, uid: str) -> None:
+        self.emulator.remove_event(uid)

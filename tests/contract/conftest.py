@@ -15,6 +15,8 @@ from connectors.maildir import MaildirMailbox
 from connectors.memory import InMemoryCalendar
 from tests.contract.clients import (
     CalendarWorld,
+    GmailMailWorld,
+    GoogleCalendarWorld,
     MaildirMailWorld,
     MailWorld,
     MemoryCalendarWorld,
@@ -25,17 +27,28 @@ from tests.contract.clients import (
 ME = "me@example.org"
 
 
-@pytest.fixture(params=["memory", "maildir"])
+@pytest.fixture(params=["memory", "maildir", "gmail"])
 def mail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailWorld]:
     """The person's mailbox under test, with the means to play the other side."""
     if request.param == "memory":
         yield MemoryMailWorld(ME)
+    elif request.param == "gmail":
+        from connectors.gmail import GmailMailbox
+        from connectors.quota import Unlimited
+        from tests.emulators.google import GoogleEmulator, authorized_http
+
+        with GoogleEmulator(ME) as emulator:
+            box = GmailMailbox(ME, authorized_http(emulator), quota=Unlimited())
+            try:
+                yield GmailMailWorld(emulator, box)
+            finally:
+                box.close()
     else:
         root = tmp_path / "Mail"
         yield MaildirMailWorld(root, MaildirMailbox(root, ME))
 
 
-@pytest.fixture(params=["memory", "vdir"])
+@pytest.fixture(params=["memory", "vdir", "google"])
 def calendar(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[Calendar, CalendarWorld]]:
@@ -43,6 +56,16 @@ def calendar(
     if request.param == "memory":
         memory = InMemoryCalendar()
         yield memory, MemoryCalendarWorld(memory)
+    elif request.param == "google":
+        from connectors.google_calendar import GoogleCalendar
+        from tests.emulators.google import GoogleEmulator, authorized_http
+
+        with GoogleEmulator(ME) as emulator:
+            google = GoogleCalendar(authorized_http(emulator))
+            try:
+                yield google, GoogleCalendarWorld(emulator)
+            finally:
+                google.close()
     else:
         from connectors.vdir import VdirCalendar
 

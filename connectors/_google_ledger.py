@@ -1,0 +1,99 @@
+"""The drafts the Gmail connector created: what a later ``changes()`` needs to tell a sent
+draft from a deleted one, and ``create_draft`` needs to stay idempotent.
+
+Gmail forgets a deleted draft completely, so its key cannot be read back afterwards: the
+connector writes each draft it creates here first (state ``creating``, before the request)
+and completes the record with the ids Gmail answered (state ``draft``). Records are never
+changed by ``changes()`` (an older cursor must report the same changes again): what was
+already reported travels in the cursor.
+
+``MemoryLedger`` lives as long as the process; ``FileLedger`` is a JSON file (atomic
+writes under an ``fcntl`` lock), shared by the processes of one machine: give every
+process that creates drafts or syncs the account the same file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any, Protocol
+
+try:
+    import fcntl
+except ImportError:  # pragma: no cover
+    fcntl = None  # type: ignore[assignment]
+
+Record = dict[str, Any]
+"""key -> {"state", "message_id", "draft_id", "gmail_id", "thread_id", "in_reply_to",
+"references", "created"}"""
+
+
+class DraftLedger(Protocol):
+    def get(self, key: str) -> Record | None: ...
+    def put(self, key: str, record: Record) -> None: ...
+    def all(self) -> dict[str, Record]: ...
+
+
+class MemoryLedger:
+    def __init__(self) -> None:
+        self._records: dict[str, Record] = {}
+        self._lock = threading.Lock()
+
+    def get(self, key: str) -> Record | None:
+        with self._lock:
+            found = self._records.get(key)
+            return dict(found) if found else None
+
+    def put(self, key: str, record: Record) -> None:
+        with self._lock:
+            self._records[key] = dict(record)
+
+    def all(self) -> dict[str, Record]:
+        with self._lock:
+            return {k: dict(v) for k, v in self._records.items()}
+
+
+class FileLedger:
+    def __init__(self, path: Path) -> None:
+        self.path = Path(path)
+        self._lock = threading.Lock()
+
+    @contextlib.contextmanager
+    def _locked(self) -> Iterator[None]:
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        with self._lock, self.path.with_suffix(".lock").open("a") as lock:
+            if fcntl is not None:
+                fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            yield
+
+    def _load(self) -> dict[str, Record]:
+        try:
+            data = json.loads(self.path.read_text(encoding="utf-8"))
+        except FileNotFoundError:
+            return {}
+        except ValueError:
+            return {}
+        return data if isinstance(data, dict) else {}
+
+    def get(self, key: str) -> Record | None:
+        with self._locked():
+            return self._load().get(key)
+
+    def put(self, key: str, record: Record) -> None:
+        with self._locked():
+            data = self._load()
+            data[key] = record
+            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
+            with tmp.open("w", encoding="utf-8") as handle:
+                json.dump(data, handle, separators=(",", ":"))
+                handle.flush()
+                os.fsync(handle.fileno())
+            tmp.replace(self.path)
+
+    def all(self) -> dict[str, Record]:
+        with self._locked():
+            return self._load()

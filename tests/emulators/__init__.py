@@ -1,0 +1,1 @@
+"""Local, protocol-faithful emulators of the providers, for tests and benchmarks."""

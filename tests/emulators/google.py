@@ -1,0 +1,1459 @@
+"""A local emulator of the Gmail API, the Google Calendar API and Google's token endpoint.
+
+It speaks the wire formats the real client libraries (google-api-python-client over
+httplib2, google-auth) use, so tests run the real clients against it (PROVIDERS.md):
+
+- OAuth: ``POST /token`` (refresh_token grant; ``invalid_grant`` 400 for a revoked token).
+  API calls need ``Authorization: Bearer <token>``; a stale token answers 401, which the
+  client cures by refreshing.
+- Gmail (``/gmail/v1/users/{me}/...``): ``profile``, ``messages`` list / get (raw,
+  metadata, minimal, full) / insert / import, ``drafts`` create / list / get / delete,
+  ``history`` (startHistoryId, historyTypes, pagination, 404 for an id older than the
+  kept history). Search (``q``) understands ``rfc822msgid:``, ``in:``/``label:``,
+  ``after:`` and ``before:``.
+- Calendar (``/calendar/v3/calendars/{id}/events``): list (syncToken with 410 once
+  expired, pageToken, privateExtendedProperty, iCalUID, showDeleted), get, insert (409 for
+  a duplicate id), patch, update, delete (410 when already deleted).
+- Batch: ``POST /batch``, ``/batch/gmail/v1``, ``/batch/calendar/v3`` (multipart/mixed of
+  ``application/http`` parts; answers carry ``Content-ID: <response-...>``).
+
+Errors use Google's envelope ``{"error": {"code", "message", "errors": [{"reason",
+"domain", "message"}], "status"}}``. History ids only grow; a new thread's id is the id of
+its first message, and a message joins a thread only as Gmail threads (the thread id given
+with matching In-Reply-To/References and Subject; received mail by headers and Subject).
+
+What tests and benchmarks get besides the API: state to seed and inspect (``receive``,
+``send_draft``, ``edit_draft``, ``delete_draft``, ``add_event``, ``move_event``,
+``cancel_event``, ``remove_event``, ...), a log of every request (``requests``), a
+per-user quota in units per second answered with 429 and Retry-After, fault injection
+(``fail_next``: any status, ``drop_next``: a dropped connection before or after the work
+is done, ``stall_next``: a response slower than the client's time-out), ``expire_history``,
+``expire_sync_tokens``, ``expire_access_tokens``, ``revoke_refresh_token``, and a fixed
+``latency`` per HTTP request. Headers are read case-insensitively (httplib2 lower-cases).
+
+One emulator serves one person (``address``); "me" and the address both name them.
+"""
+
+from __future__ import annotations
+
+import base64
+import copy
+import email.utils
+import itertools
+import json
+import math
+import re
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from email import message_from_bytes, policy
+from email.message import EmailMessage, Message
+from email.parser import BytesHeaderParser, BytesParser, Parser
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+from google.oauth2.credentials import Credentials
+from google_auth_httplib2 import AuthorizedHttp
+
+from connectors._google_http import NoResendHttp
+
+JSON = dict[str, Any]
+
+# Gmail quota units per method (PROVIDERS.md); Calendar calls cost 1 in their own bucket.
+GMAIL_UNITS: dict[str, int] = {
+    "gmail.users.getProfile": 1,
+    "gmail.users.messages.list": 5,
+    "gmail.users.messages.get": 5,
+    "gmail.users.messages.insert": 25,
+    "gmail.users.messages.import": 25,
+    "gmail.users.messages.delete": 10,
+    "gmail.users.drafts.create": 10,
+    "gmail.users.drafts.list": 5,
+    "gmail.users.drafts.get": 5,
+    "gmail.users.drafts.delete": 10,
+    "gmail.users.history.list": 2,
+}
+
+_STATUS_NAMES = {
+    400: "INVALID_ARGUMENT",
+    401: "UNAUTHENTICATED",
+    403: "PERMISSION_DENIED",
+    404: "NOT_FOUND",
+    409: "ALREADY_EXISTS",
+    410: "GONE",
+    429: "RESOURCE_EXHAUSTED",
+    500: "INTERNAL",
+    502: "UNAVAILABLE",
+    503: "UNAVAILABLE",
+    504: "DEADLINE_EXCEEDED",
+}
+_REASONS = {
+    400: "badRequest",
+    401: "authError",
+    403: "forbidden",
+    404: "notFound",
+    409: "duplicate",
+    410: "deleted",
+    429: "rateLimitExceeded",
+    500: "backendError",
+    502: "backendError",
+    503: "backendError",
+    504: "backendError",
+}
+_PHRASES = {
+    200: "OK",
+    204: "No Content",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
+    410: "Gone",
+    429: "Too Many Requests",
+    500: "Internal Server Error",
+    502: "Bad Gateway",
+    503: "Service Unavailable",
+    504: "Gateway Timeout",
+}
+
+_HEADERS = BytesHeaderParser(policy=policy.compat32)
+_MSGID = re.compile(r"<[^<>\s]+>")
+_SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg|sv|tr)\s*:\s*)+", re.IGNORECASE)
+_EVENT_ID = re.compile(r"^[a-v0-9]{5,1024}$")
+
+
+class ApiError(Exception):
+    """An error answer in Google's envelope."""
+
+    def __init__(
+        self,
+        code: int,
+        message: str,
+        reason: str | None = None,
+        *,
+        domain: str = "global",
+        headers: Mapping[str, str] | None = None,
+    ) -> None:
+        super().__init__(message)
+        self.code = code
+        self.message = message
+        self.reason = reason or _REASONS.get(code, "unknown")
+        self.domain = domain
+        self.headers = dict(headers or {})
+
+    def body(self) -> JSON:
+        return {
+            "error": {
+                "code": self.code,
+                "message": self.message,
+                "errors": [{"message": self.message, "domain": self.domain, "reason": self.reason}],
+                "status": _STATUS_NAMES.get(self.code, "UNKNOWN"),
+            }
+        }
+
+
+@dataclass
+class Answer:
+    status: int
+    body: bytes = b""
+    headers: dict[str, str] = field(default_factory=dict)
+
+    @classmethod
+    def json(cls, status: int, data: object, headers: Mapping[str, str] | None = None) -> Answer:
+        return cls(
+            status,
+            json.dumps(data).encode(),
+            {"Content-Type": "application/json; charset=UTF-8", **(headers or {})},
+        )
+
+    @classmethod
+    def error(cls, err: ApiError) -> Answer:
+        return cls.json(err.code, err.body(), err.headers)
+
+
+@dataclass(frozen=True)
+class LoggedRequest:
+    """One request as the emulator saw it: ``batch`` is the id of the enclosing batch
+    request for a part of one (None for a plain HTTP request), ``method_name`` the API
+    method (e.g. ``gmail.users.history.list``), ``units`` the quota it was charged."""
+
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    body: bytes
+    method_name: str
+    status: int
+    units: int
+    batch: int | None
+    at: float
+
+
+@dataclass
+class _Fault:
+    kind: str  # "status", "drop", "stall"
+    match: str | None
+    times: int
+    status: int = 503
+    retry_after: float | None = None
+    reason: str | None = None
+    after: bool = True  # drop/stall after the work is done (the client never hears back)
+    seconds: float = 0.0
+
+    def matches(self, method_name: str, path: str) -> bool:
+        return self.match is None or self.match in method_name or self.match in path
+
+
+@dataclass
+class _Message:
+    id: str
+    thread_id: str
+    labels: list[str]
+    raw: bytes
+    internal_date: int  # milliseconds since the epoch
+    history_id: int
+
+    def headers(self) -> Message:
+        return _HEADERS.parsebytes(self.raw)
+
+
+class _Bucket:
+    """Quota units per second per user: a token bucket answering how long to wait."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.level = rate
+        self.stamp = time.monotonic()
+
+    def take(self, units: int) -> float:
+        now = time.monotonic()
+        self.level = min(self.rate, self.level + (now - self.stamp) * self.rate)
+        self.stamp = now
+        if units <= self.level:
+            self.level -= units
+            return 0.0
+        return (units - self.level) / self.rate
+
+
+def b64url(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).decode("ascii")
+
+
+def unb64url(text: str) -> bytes:
+    text = text.strip()
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _msgids(value: str | None) -> list[str]:
+    return _MSGID.findall(value or "")
+
+
+def _norm_subject(subject: str | None) -> str:
+    return _SUBJECT_PREFIX.sub("", subject or "").strip().lower()
+
+
+def _header(message: Message, name: str) -> str | None:
+    value = message.get(name)
+    return None if value is None else str(value)
+
+
+def _rfc3339(moment: datetime) -> str:
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+class GoogleEmulator:
+    """Gmail + Calendar + OAuth token endpoint on a local port (see the module docstring)."""
+
+    def __init__(
+        self,
+        address: str = "me@example.org",
+        *,
+        units_per_second: float | None = None,
+        calendar_per_second: float | None = None,
+        latency: float = 0.0,
+        refresh_token: str = "refresh-token-1",
+        history_page_size: int = 100,
+    ) -> None:
+        self.address = address
+        self.latency = latency
+        self.history_page_size = history_page_size
+        self._lock = threading.RLock()
+        self._release = threading.Event()
+        self._server: ThreadingHTTPServer | None = None
+        self._thread: threading.Thread | None = None
+        self._buckets: dict[str, _Bucket | None] = {
+            "gmail": _Bucket(units_per_second) if units_per_second else None,
+            "calendar": _Bucket(calendar_per_second) if calendar_per_second else None,
+        }
+        self.requests: list[LoggedRequest] = []
+        self._faults: list[_Fault] = []
+        self._batches = itertools.count(1)
+        # auth
+        self.refresh_tokens = {refresh_token}
+        self._access_tokens: set[str] = set()
+        self.token_requests = 0
+        # gmail
+        self._ids = itertools.count(0x18C0_0000_0000_0001)
+        self._draft_ids = itertools.count(1)
+        self.history_id = 1000
+        self._min_history = 1000
+        self._history: list[JSON] = []
+        self._messages: dict[str, _Message] = {}
+        self._drafts: dict[str, str] = {}  # draft id -> message id
+        self._by_msgid: dict[str, str] = {}  # Message-ID -> thread id
+        # calendar
+        self._events: dict[str, JSON] = {}  # event id -> resource (with private "_seq")
+        self._seq = 0
+        self._min_seq = 0
+
+    # -- lifecycle ---------------------------------------------------------------------------
+
+    def start(self) -> GoogleEmulator:
+        emulator = self
+
+        class Handler(_Handler):
+            owner = emulator
+
+        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+        self._server.daemon_threads = True
+        self._thread = threading.Thread(
+            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
+        )
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._release.set()
+        if self._server is not None:
+            self._server.shutdown()
+            self._server.server_close()
+            self._server = None
+
+    def __enter__(self) -> GoogleEmulator:
+        return self.start()
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+    @property
+    def url(self) -> str:
+        assert self._server is not None, "start() the emulator first"
+        host, port = self._server.server_address[:2]
+        return f"http://{host!s}:{port}"
+
+    # -- knobs for tests ---------------------------------------------------------------------
+
+    def set_quota(self, api: str, per_second: float | None) -> None:
+        with self._lock:
+            self._buckets[api] = _Bucket(per_second) if per_second else None
+
+    def fail_next(
+        self,
+        status: int = 503,
+        *,
+        times: int = 1,
+        match: str | None = None,
+        retry_after: float | None = None,
+        reason: str | None = None,
+    ) -> None:
+        """Answer the next ``times`` matching requests (method name or path contains
+        ``match``) with ``status`` in Google's envelope, before doing any work."""
+        with self._lock:
+            self._faults.append(
+                _Fault("status", match, times, status, retry_after=retry_after, reason=reason)
+            )
+
+    def drop_next(self, *, times: int = 1, match: str | None = None, after: bool = True) -> None:
+        """Close the connection instead of answering; ``after``: the work is done first
+        (the client cannot know whether its request took effect)."""
+        with self._lock:
+            self._faults.append(_Fault("drop", match, times, after=after))
+
+    def stall_next(self, seconds: float, *, times: int = 1, match: str | None = None) -> None:
+        """Do the work, then wait ``seconds`` before answering (a client time-out)."""
+        with self._lock:
+            self._faults.append(_Fault("stall", match, times, seconds=seconds))
+
+    def expire_access_tokens(self) -> None:
+        """Every access token issued so far answers 401 from now on."""
+        with self._lock:
+            self._access_tokens.clear()
+
+    def revoke_refresh_token(self) -> None:
+        """The person revoked access: refreshing answers 400 invalid_grant."""
+        with self._lock:
+            self.refresh_tokens.clear()
+            self._access_tokens.clear()
+
+    def expire_history(self) -> None:
+        """Forget all history so far: an older startHistoryId answers 404."""
+        with self._lock:
+            self._min_history = self.history_id
+            self._history.clear()
+
+    def expire_sync_tokens(self) -> None:
+        """Every sync token issued so far answers 410 Gone."""
+        with self._lock:
+            self._seq += 1
+            self._min_seq = self._seq
+
+    def api_requests(self, api: str = "gmail") -> list[LoggedRequest]:
+        """The HTTP requests made to ``api`` (a batch counts once; token calls excluded)."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if r.batch is None and r.method_name.startswith(api) and r.status != 0
+            ]
+
+    def calls(self, api: str = "gmail") -> list[LoggedRequest]:
+        """The API calls made to ``api``, a batch's parts counted one by one."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if r.method_name.startswith(api + ".") and r.method_name != f"{api}.batch"
+            ]
+
+    def units(self, api: str = "gmail") -> int:
+        return sum(r.units for r in self.calls(api))
+
+    def clear_log(self) -> None:
+        with self._lock:
+            self.requests.clear()
+
+    # -- the other side of the mailbox -------------------------------------------------------
+
+    def receive(self, raw: bytes, at: datetime | None = None) -> str:
+        """A message arrives in the inbox; return its id."""
+        with self._lock:
+            headers = _HEADERS.parsebytes(raw)
+            thread = self._thread_by_headers(headers)
+            message = self._add_message(raw, ["INBOX", "UNREAD"], thread, at)
+            self._record(added=[message])
+            return message.id
+
+    def person_sends(self, raw: bytes) -> str:
+        """The person writes and sends a message of their own in Gmail."""
+        with self._lock:
+            thread = self._thread_by_headers(_HEADERS.parsebytes(raw))
+            message = self._add_message(raw, ["SENT"], thread, None)
+            self._record(added=[message])
+            return message.id
+
+    def send_draft(
+        self,
+        key_or_draft_id: str,
+        edit: Callable[[EmailMessage], EmailMessage | None] | None = None,
+    ) -> str:
+        """The person sends a draft (after ``edit``): the draft goes, a SENT message with a
+        new id appears in the same thread, in one history record. Returns the new id."""
+        with self._lock:
+            draft_id = self._find_draft(key_or_draft_id)
+            old = self._messages[self._drafts[draft_id]]
+            raw = self._edited(old.raw, edit, date=True)
+            del self._drafts[draft_id]
+            del self._messages[old.id]
+            sent = self._add_message(raw, ["SENT"], old.thread_id, None)
+            self._record(added=[sent], deleted=[old])
+            return sent.id
+
+    def edit_draft(
+        self, key_or_draft_id: str, edit: Callable[[EmailMessage], EmailMessage | None]
+    ) -> str:
+        """The person edits a draft: Gmail stores a new message under the same draft id."""
+        with self._lock:
+            draft_id = self._find_draft(key_or_draft_id)
+            old = self._messages[self._drafts[draft_id]]
+            raw = self._edited(old.raw, edit, date=False)
+            del self._messages[old.id]
+            new = self._add_message(raw, ["DRAFT"], old.thread_id, None)
+            self._drafts[draft_id] = new.id
+            self._record(added=[new], deleted=[old])
+            return new.id
+
+    def delete_draft(self, key_or_draft_id: str) -> None:
+        """The person discards a draft."""
+        with self._lock:
+            draft_id = self._find_draft(key_or_draft_id)
+            old = self._messages.pop(self._drafts.pop(draft_id))
+            self._record(deleted=[old])
+
+    def delete_message(self, message_id: str) -> None:
+        with self._lock:
+            old = self._messages.pop(message_id)
+            self._record(deleted=[old])
+
+    def drafts(self) -> list[bytes]:
+        with self._lock:
+            return [self._messages[m].raw for m in self._drafts.values()]
+
+    def draft_ids(self) -> dict[str, str]:
+        with self._lock:
+            return dict(self._drafts)
+
+    def labelled(self, label: str) -> list[bytes]:
+        with self._lock:
+            return [m.raw for m in self._messages.values() if label in m.labels]
+
+    def message(self, message_id: str) -> tuple[str, list[str], bytes]:
+        """(thread id, labels, raw) of a stored message."""
+        with self._lock:
+            found = self._messages[message_id]
+            return found.thread_id, list(found.labels), found.raw
+
+    # -- the other side of the calendar ------------------------------------------------------
+
+    def add_event(self, resource: JSON) -> str:
+        """An event someone else organised appears (or is replaced); return its id."""
+        with self._lock:
+            body = copy.deepcopy(resource)
+            event_id = body.get("id") or uuid.uuid4().hex[:26]
+            if event_id in self._events:
+                return self._replace_event(event_id, body, keep_organizer=False)["id"]
+            return self._create_event(body, event_id)["id"]
+
+    def event_id(self, ical_uid: str) -> str:
+        with self._lock:
+            for event_id, event in self._events.items():
+                if event["iCalUID"] == ical_uid and event["status"] != "cancelled":
+                    return event_id
+            for event_id, event in self._events.items():
+                if event["iCalUID"] == ical_uid:
+                    return event_id
+        raise KeyError(ical_uid)
+
+    def move_event(self, ical_uid: str, start: datetime, end: datetime) -> None:
+        with self._lock:
+            event = self._events[self.event_id(ical_uid)]
+            event["start"] = {"dateTime": start.isoformat()}
+            event["end"] = {"dateTime": end.isoformat()}
+            self._touch(event)
+
+    def cancel_event(self, ical_uid: str) -> None:
+        """The organiser cancels: the event stays, every field kept, status cancelled."""
+        with self._lock:
+            event = self._events[self.event_id(ical_uid)]
+            event["status"] = "cancelled"
+            self._touch(event)
+
+    def remove_event(self, ical_uid: str) -> None:
+        """The event is deleted (incremental sync shows an id-and-status tombstone)."""
+        with self._lock:
+            event = self._events[self.event_id(ical_uid)]
+            event["status"] = "cancelled"
+            event["_deleted"] = True
+            self._touch(event)
+
+    def events(self, *, deleted: bool = False) -> list[JSON]:
+        with self._lock:
+            return [
+                self._public_event(e)
+                for e in self._events.values()
+                if deleted or not e.get("_deleted")
+            ]
+
+    # -- HTTP dispatch -----------------------------------------------------------------------
+
+    def handle(
+        self,
+        method: str,
+        target: str,
+        headers: Mapping[str, str],
+        body: bytes,
+        batch: int | None = None,
+    ) -> tuple[Answer, _Fault | None]:
+        """Answer one request (a plain one or one part of a batch)."""
+        parts = urlsplit(target)
+        path = parts.path
+        query = parse_qs(parts.query, keep_blank_values=True)
+        name, handler, args = self._route(method, path)
+        fault = self._take_fault(name, path, inner=batch is not None)
+        if fault is not None and fault.kind == "status":
+            answer = self._fault_answer(fault)
+            self._log(method, path, query, body, name, answer.status, 0, batch)
+            return answer, None
+        if fault is not None and not fault.after and fault.kind == "drop":
+            self._log(method, path, query, body, name, 0, 0, batch)
+            return Answer(0), fault
+        units = 0
+        try:
+            if name.startswith("unknown."):
+                raise ApiError(404, f"Not Found: {method} {path}", "notFound")
+            if name == "oauth.token":
+                answer = self._token(body)
+            elif name.endswith(".batch"):
+                answer = self._batch(headers, body)
+            else:
+                assert handler is not None
+                self._authorize(headers)
+                units = self._charge(name)
+                with self._lock:
+                    answer = handler(*args, query=query, body=body)
+        except ApiError as err:
+            answer = Answer.error(err)
+        self._log(method, path, query, body, name, answer.status, units, batch)
+        return answer, fault
+
+    def _route(
+        self, method: str, path: str
+    ) -> tuple[str, Callable[..., Answer] | None, tuple[str, ...]]:
+        path = re.sub(r"^/upload", "", path)
+        for verb, pattern, name, handler in self._routes():
+            if verb != method:
+                continue
+            found = re.fullmatch(pattern, path)
+            if found:
+                return name, handler, found.groups()
+        return f"unknown.{method}", None, ()
+
+    def _routes(self) -> list[tuple[str, str, str, Callable[..., Answer] | None]]:
+        user = r"/gmail/v1/users/([^/]+)"
+        events = r"/calendar/v3/calendars/([^/]+)/events"
+        return [
+            ("POST", r"/token", "oauth.token", None),
+            ("POST", r"/o/oauth2/token", "oauth.token", None),
+            ("POST", r"/batch(?:/gmail/v1)?", "gmail.batch", None),
+            ("POST", r"/batch/calendar/v3", "calendar.batch", None),
+            ("GET", user + r"/profile", "gmail.users.getProfile", self._profile),
+            ("GET", user + r"/messages", "gmail.users.messages.list", self._messages_list),
+            ("POST", user + r"/messages", "gmail.users.messages.insert", self._messages_insert),
+            (
+                "POST",
+                user + r"/messages/import",
+                "gmail.users.messages.import",
+                self._messages_insert,
+            ),
+            ("GET", user + r"/messages/([^/]+)", "gmail.users.messages.get", self._messages_get),
+            (
+                "DELETE",
+                user + r"/messages/([^/]+)",
+                "gmail.users.messages.delete",
+                self._messages_delete,
+            ),
+            ("GET", user + r"/drafts", "gmail.users.drafts.list", self._drafts_list),
+            ("POST", user + r"/drafts", "gmail.users.drafts.create", self._drafts_create),
+            ("GET", user + r"/drafts/([^/]+)", "gmail.users.drafts.get", self._drafts_get),
+            ("DELETE", user + r"/drafts/([^/]+)", "gmail.users.drafts.delete", self._drafts_delete),
+            ("GET", user + r"/history", "gmail.users.history.list", self._history_list),
+            ("GET", events, "calendar.events.list", self._events_list),
+            ("POST", events, "calendar.events.insert", self._events_insert),
+            ("GET", events + r"/([^/]+)", "calendar.events.get", self._events_get),
+            ("PATCH", events + r"/([^/]+)", "calendar.events.patch", self._events_patch),
+            ("PUT", events + r"/([^/]+)", "calendar.events.update", self._events_update),
+            ("DELETE", events + r"/([^/]+)", "calendar.events.delete", self._events_delete),
+        ]
+
+    def _take_fault(self, name: str, path: str, *, inner: bool) -> _Fault | None:
+        """The next fault for this request; a batch's parts only get status faults (the
+        connection belongs to the enclosing batch request)."""
+        with self._lock:
+            for fault in self._faults:
+                if inner and fault.kind != "status":
+                    continue
+                if fault.matches(name, path):
+                    fault.times -= 1
+                    if fault.times <= 0:
+                        self._faults.remove(fault)
+                    return fault
+        return None
+
+    @staticmethod
+    def _fault_answer(fault: _Fault) -> Answer:
+        headers = {}
+        if fault.retry_after is not None:
+            headers["Retry-After"] = f"{fault.retry_after:g}"
+        phrase = _PHRASES.get(fault.status, "Error")
+        domain = "usageLimits" if fault.status in (403, 429) else "global"
+        reason = fault.reason or _REASONS.get(fault.status)
+        return Answer.error(ApiError(fault.status, phrase, reason, domain=domain, headers=headers))
+
+    def _log(
+        self,
+        method: str,
+        path: str,
+        query: dict[str, list[str]],
+        body: bytes,
+        name: str,
+        status: int,
+        units: int,
+        batch: int | None,
+    ) -> None:
+        entry = LoggedRequest(method, path, query, body, name, status, units, batch, time.time())
+        with self._lock:
+            self.requests.append(entry)
+
+    def wait(self, seconds: float) -> None:
+        self._release.wait(seconds)
+
+    # -- auth and quota ----------------------------------------------------------------------
+
+    def _token(self, body: bytes) -> Answer:
+        form = {k: v[0] for k, v in parse_qs(body.decode()).items()}
+        with self._lock:
+            self.token_requests += 1
+            if form.get("grant_type") != "refresh_token":
+                return Answer.json(
+                    400, {"error": "unsupported_grant_type", "error_description": "Bad grant."}
+                )
+            if form.get("refresh_token") not in self.refresh_tokens:
+                return Answer.json(
+                    400,
+                    {
+                        "error": "invalid_grant",
+                        "error_description": "Token has been expired or revoked.",
+                    },
+                )
+            token = f"ya29.emulator-{uuid.uuid4().hex}"
+            self._access_tokens.add(token)
+        return Answer.json(
+            200,
+            {
+                "access_token": token,
+                "expires_in": 3599,
+                "scope": "https://www.googleapis.com/auth/gmail.compose",
+                "token_type": "Bearer",
+            },
+        )
+
+    def _authorize(self, headers: Mapping[str, str]) -> None:
+        value = _get(headers, "authorization") or ""
+        token = value[7:] if value.lower().startswith("bearer ") else ""
+        with self._lock:
+            valid = token in self._access_tokens
+        if not valid:
+            raise ApiError(
+                401,
+                "Request had invalid authentication credentials. Expected OAuth 2 access token.",
+                "authError",
+                headers={"WWW-Authenticate": 'Bearer realm="https://accounts.google.com/"'},
+            )
+
+    def _charge(self, name: str) -> int:
+        api = name.split(".", 1)[0]
+        units = GMAIL_UNITS.get(name, 5) if api == "gmail" else 1
+        with self._lock:
+            bucket = self._buckets.get(api)
+            wait = bucket.take(units) if bucket is not None else 0.0
+        if wait > 0:
+            raise ApiError(
+                429,
+                "User-rate limit exceeded.",
+                "rateLimitExceeded",
+                domain="usageLimits",
+                headers={"Retry-After": str(max(1, math.ceil(wait)))},
+            )
+        return units
+
+    # -- batch -------------------------------------------------------------------------------
+
+    def _batch(self, headers: Mapping[str, str], body: bytes) -> Answer:
+        content_type = _get(headers, "content-type") or ""
+        envelope = BytesParser(policy=policy.compat32).parsebytes(
+            f"Content-Type: {content_type}\r\n\r\n".encode() + body
+        )
+        if not envelope.is_multipart():
+            raise ApiError(400, "Failed to parse batch request.", "badRequest")
+        parts = envelope.get_payload()
+        assert isinstance(parts, list)
+        if len(parts) > 100:
+            raise ApiError(400, "Too many requests in a batch (at most 100).", "badRequest")
+        batch_id = next(self._batches)
+        boundary = f"batch_{uuid.uuid4().hex}"
+        out: list[str] = []
+        for part in parts:
+            content_id = str(part.get("Content-ID", "")).strip()
+            payload = part.get_payload(decode=False)
+            assert isinstance(payload, str)
+            request_line, _, rest = payload.replace("\r\n", "\n").partition("\n")
+            verb, target, _ = request_line.split(" ", 2)
+            inner_head, _, inner_body = rest.partition("\n\n")
+            inner = Parser(policy=policy.compat32).parsestr(inner_head + "\n\n", headersonly=True)
+            inner_headers = {k.lower(): str(v) for k, v in inner.items()}
+            if "authorization" not in inner_headers and _get(headers, "authorization"):
+                inner_headers["authorization"] = _get(headers, "authorization") or ""
+            answer, _ = self.handle(verb, target, inner_headers, inner_body.encode(), batch_id)
+            reply_id = f"<response-{content_id[1:-1]}>" if content_id.startswith("<") else ""
+            head = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
+            phrase = _PHRASES.get(answer.status, "Unknown")
+            out.append(
+                f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: {reply_id}\r\n\r\n"
+                f"HTTP/1.1 {answer.status} {phrase}\r\n{head}"
+                f"Content-Length: {len(answer.body)}\r\n\r\n{answer.body.decode()}\r\n"
+            )
+        out.append(f"--{boundary}--\r\n")
+        return Answer(
+            200, "".join(out).encode(), {"Content-Type": f"multipart/mixed; boundary={boundary}"}
+        )
+
+    # -- gmail -------------------------------------------------------------------------------
+
+    def _user(self, user: str) -> None:
+        if user not in ("me", self.address):
+            raise ApiError(403, "Delegation denied for " + self.address, "forbidden")
+
+    def _profile(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
+        self._user(user)
+        threads = {m.thread_id for m in self._messages.values()}
+        return Answer.json(
+            200,
+            {
+                "emailAddress": self.address,
+                "messagesTotal": len(self._messages),
+                "threadsTotal": len(threads),
+                "historyId": str(self.history_id),
+            },
+        )
+
+    def _messages_list(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
+        self._user(user)
+        found = [m for m in self._messages.values() if self._search(m, query)]
+        found.sort(key=lambda m: (m.internal_date, int(m.id, 16)), reverse=True)
+        page, token = _page(found, query, default=100, limit=500)
+        data: JSON = {"resultSizeEstimate": len(found)}
+        if page:
+            data["messages"] = [{"id": m.id, "threadId": m.thread_id} for m in page]
+        if token:
+            data["nextPageToken"] = token
+        return Answer.json(200, data)
+
+    def _search(self, message: _Message, query: dict[str, list[str]]) -> bool:
+        labels = query.get("labelIds", [])
+        if any(label not in message.labels for label in labels):
+            return False
+        if "SPAM" in message.labels or "TRASH" in message.labels:
+            return False
+        for term in " ".join(query.get("q", [])).split():
+            name, _, value = term.partition(":")
+            name = name.lower()
+            if name == "rfc822msgid":
+                wanted = value.strip("<>").lower()
+                own = _msgids(_header(message.headers(), "Message-ID"))
+                if not own or own[0].strip("<>").lower() != wanted:
+                    return False
+            elif name in ("in", "label"):
+                if (
+                    value.upper() not in message.labels
+                    and f"{value.upper()}S" not in message.labels
+                ):
+                    return False
+            elif name in ("after", "before"):
+                seconds = _search_time(value)
+                if name == "after" and message.internal_date // 1000 <= seconds:
+                    return False
+                if name == "before" and message.internal_date // 1000 >= seconds:
+                    return False
+        return True
+
+    def _message_json(self, message: _Message, query: dict[str, list[str]]) -> JSON:
+        fmt = (query.get("format") or ["full"])[0]
+        data: JSON = {"id": message.id, "threadId": message.thread_id}
+        data["labelIds"] = list(message.labels)
+        data.update(
+            historyId=str(message.history_id),
+            internalDate=str(message.internal_date),
+            sizeEstimate=len(message.raw),
+        )
+        if fmt == "raw":
+            data["raw"] = b64url(message.raw)
+        elif fmt in ("metadata", "full"):
+            headers = message.headers()
+            wanted = {h.lower() for h in query.get("metadataHeaders", [])}
+            data["snippet"] = ""
+            data["payload"] = {
+                "partId": "",
+                "mimeType": headers.get_content_type(),
+                "filename": "",
+                "headers": [
+                    {"name": k, "value": str(v)}
+                    for k, v in headers.items()
+                    if fmt == "full" or not wanted or k.lower() in wanted
+                ],
+            }
+        return data
+
+    def _messages_get(
+        self, user: str, message_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        self._user(user)
+        found = self._messages.get(message_id)
+        if found is None:
+            raise ApiError(404, "Requested entity was not found.", "notFound")
+        return Answer.json(200, self._message_json(found, query))
+
+    def _messages_delete(
+        self, user: str, message_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        self._user(user)
+        if message_id not in self._messages:
+            raise ApiError(404, "Requested entity was not found.", "notFound")
+        self.delete_message(message_id)
+        return Answer(204)
+
+    def _messages_insert(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
+        self._user(user)
+        data = _json_body(body)
+        raw = _raw_of(data)
+        labels = list(data.get("labelIds") or [])
+        thread = data.get("threadId")
+        headers = _HEADERS.parsebytes(raw)
+        thread_id = (
+            self._thread_for(headers, thread) if thread else self._thread_by_headers(headers)
+        )
+        at = None
+        if (query.get("internalDateSource") or ["receivedTime"])[0] == "dateHeader":
+            date = _header(headers, "Date")
+            at = email.utils.parsedate_to_datetime(date) if date else None
+        message = self._add_message(raw, labels, thread_id, at)
+        self._record(added=[message])
+        return Answer.json(
+            200, {"id": message.id, "threadId": message.thread_id, "labelIds": labels}
+        )
+
+    def _drafts_list(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
+        self._user(user)
+        drafts = [
+            (draft_id, self._messages[message_id]) for draft_id, message_id in self._drafts.items()
+        ]
+        found = [(d, m) for d, m in drafts if self._search(m, {"q": query.get("q", [])})]
+        found.sort(key=lambda dm: (dm[1].internal_date, int(dm[1].id, 16)), reverse=True)
+        page, token = _page(found, query, default=100, limit=500)
+        data: JSON = {"resultSizeEstimate": len(found)}
+        if page:
+            data["drafts"] = [
+                {"id": d, "message": {"id": m.id, "threadId": m.thread_id}} for d, m in page
+            ]
+        if token:
+            data["nextPageToken"] = token
+        return Answer.json(200, data)
+
+    def _drafts_create(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
+        self._user(user)
+        data = _json_body(body).get("message") or {}
+        raw = _raw_of(data)
+        headers = _HEADERS.parsebytes(raw)
+        thread_id = self._thread_for(headers, data.get("threadId"))
+        message = self._add_message(raw, ["DRAFT"], thread_id, None)
+        draft_id = f"r{next(self._draft_ids):019d}"
+        self._drafts[draft_id] = message.id
+        self._record(added=[message])
+        return Answer.json(
+            200,
+            {
+                "id": draft_id,
+                "message": {
+                    "id": message.id,
+                    "threadId": message.thread_id,
+                    "labelIds": ["DRAFT"],
+                },
+            },
+        )
+
+    def _drafts_get(
+        self, user: str, draft_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        self._user(user)
+        if draft_id not in self._drafts:
+            raise ApiError(404, "Requested entity was not found.", "notFound")
+        message = self._messages[self._drafts[draft_id]]
+        return Answer.json(200, {"id": draft_id, "message": self._message_json(message, query)})
+
+    def _drafts_delete(
+        self, user: str, draft_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        self._user(user)
+        if draft_id not in self._drafts:
+            raise ApiError(404, "Requested entity was not found.", "notFound")
+        self.delete_draft(draft_id)
+        return Answer(204)
+
+    def _history_list(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
+        self._user(user)
+        start_text = (query.get("startHistoryId") or [""])[0]
+        if not start_text.isdigit():
+            raise ApiError(400, "Invalid startHistoryId", "invalidArgument")
+        start = int(start_text)
+        if start < self._min_history:
+            raise ApiError(404, "Requested entity was not found.", "notFound")
+        types = set(query.get("historyTypes", [])) or {
+            "messageAdded",
+            "messageDeleted",
+            "labelAdded",
+            "labelRemoved",
+        }
+        label = (query.get("labelId") or [None])[0]
+        wanted = {
+            "messageAdded": "messagesAdded",
+            "messageDeleted": "messagesDeleted",
+            "labelAdded": "labelsAdded",
+            "labelRemoved": "labelsRemoved",
+        }
+        records = []
+        for record in self._history:
+            if record["id"] <= start:
+                continue
+            out: JSON = {"id": str(record["id"]), "messages": []}
+            for kind in types:
+                key = wanted.get(kind)
+                items = [
+                    i
+                    for i in record.get(key or "", [])
+                    if label is None or label in i["message"]["labelIds"]
+                ]
+                if key and items:
+                    out[key] = copy.deepcopy(items)
+            if len(out) > 2:
+                out["messages"] = [
+                    {"id": i["message"]["id"], "threadId": i["message"]["threadId"]}
+                    for k in wanted.values()
+                    for i in out.get(k, [])
+                ]
+                records.append(out)
+        page, token = _page(records, query, default=self.history_page_size, limit=500)
+        data: JSON = {"historyId": str(self.history_id)}
+        if page:
+            data["history"] = page
+        if token:
+            data["nextPageToken"] = token
+        return Answer.json(200, data)
+
+    # -- gmail internals ---------------------------------------------------------------------
+
+    def _find_draft(self, key_or_draft_id: str) -> str:
+        if key_or_draft_id in self._drafts:
+            return key_or_draft_id
+        for draft_id, message_id in self._drafts.items():
+            if _header(self._messages[message_id].headers(), "X-Outreach-Key") == key_or_draft_id:
+                return draft_id
+        raise KeyError(f"no draft with key or id {key_or_draft_id!r}")
+
+    @staticmethod
+    def _edited(
+        raw: bytes, edit: Callable[[EmailMessage], EmailMessage | None] | None, *, date: bool
+    ) -> bytes:
+        if edit is None and not date:
+            return raw
+        message = message_from_bytes(raw, policy=policy.default)
+        assert isinstance(message, EmailMessage)
+        if edit is not None:
+            message = edit(message) or message
+        if date and "Date" not in message:
+            message["Date"] = email.utils.format_datetime(datetime.now(UTC))
+        return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
+
+    def _thread_members(self, thread_id: str) -> list[_Message]:
+        return [m for m in self._messages.values() if m.thread_id == thread_id]
+
+    def _thread_for(self, headers: Message, thread_id: str | None) -> str | None:
+        """Gmail's rule for a message added with a thread id: it joins that thread only
+        when it refers to a message of it and the Subject matches; else a new thread."""
+        if not thread_id:
+            return None
+        members = self._thread_members(thread_id)
+        if not members:
+            raise ApiError(404, "Requested entity was not found.", "notFound")
+        parents = set(_msgids(_header(headers, "In-Reply-To"))) | set(
+            _msgids(_header(headers, "References"))
+        )
+        subject = _norm_subject(_header(headers, "Subject"))
+        for member in members:
+            own = member.headers()
+            ids = set(_msgids(_header(own, "Message-ID")))
+            if parents & ids and _norm_subject(_header(own, "Subject")) == subject:
+                return thread_id
+        return None
+
+    def _thread_by_headers(self, headers: Message) -> str | None:
+        """Received mail joins the thread of a message it refers to, Subject matching."""
+        subject = _norm_subject(_header(headers, "Subject"))
+        parents = _msgids(_header(headers, "In-Reply-To")) + list(
+            reversed(_msgids(_header(headers, "References")))
+        )
+        for parent in parents:
+            thread_id = self._by_msgid.get(parent)
+            if thread_id is None:
+                continue
+            for member in self._thread_members(thread_id):
+                if _norm_subject(_header(member.headers(), "Subject")) == subject:
+                    return thread_id
+        return None
+
+    def _add_message(
+        self, raw: bytes, labels: list[str], thread_id: str | None, at: datetime | None
+    ) -> _Message:
+        message_id = f"{next(self._ids):x}"
+        self.history_id += 1
+        moment = at or datetime.now(UTC)
+        stored = _Message(
+            message_id,
+            thread_id or message_id,
+            labels,
+            raw,
+            int(moment.timestamp() * 1000),
+            self.history_id,
+        )
+        self._messages[message_id] = stored
+        for own in _msgids(_header(stored.headers(), "Message-ID"))[:1]:
+            self._by_msgid.setdefault(own, stored.thread_id)
+        return stored
+
+    def _record(
+        self, added: list[_Message] | None = None, deleted: list[_Message] | None = None
+    ) -> None:
+        self.history_id += 1
+
+        def item(message: _Message) -> JSON:
+            return {
+                "message": {
+                    "id": message.id,
+                    "threadId": message.thread_id,
+                    "labelIds": list(message.labels),
+                }
+            }
+
+        record: JSON = {"id": self.history_id}
+        if added:
+            record["messagesAdded"] = [item(m) for m in added]
+        if deleted:
+            record["messagesDeleted"] = [item(m) for m in deleted]
+        self._history.append(record)
+
+    # -- calendar ----------------------------------------------------------------------------
+
+    def _calendar(self, calendar_id: str) -> None:
+        if calendar_id not in ("primary", self.address):
+            raise ApiError(404, "Not Found", "notFound")
+
+    def _touch(self, event: JSON) -> None:
+        self._seq += 1
+        event["_seq"] = self._seq
+        event["updated"] = _rfc3339(datetime.now(UTC))
+        event["etag"] = f'"{self._seq}"'
+        event["sequence"] = event.get("sequence", -1) + 1
+
+    def _create_event(self, body: JSON, event_id: str) -> JSON:
+        now = _rfc3339(datetime.now(UTC))
+        event = {
+            **body,
+            "kind": "calendar#event",
+            "id": event_id,
+            "iCalUID": body.get("iCalUID") or f"{event_id}@google.com",
+            "status": body.get("status") or "confirmed",
+            "created": now,
+            "htmlLink": f"https://www.google.com/calendar/event?eid={event_id}",
+            "creator": {"email": self.address, "self": True},
+            "organizer": body.get("organizer") or {"email": self.address, "self": True},
+        }
+        self._events[event_id] = event
+        self._touch(event)
+        return event
+
+    def _replace_event(self, event_id: str, body: JSON, *, keep_organizer: bool) -> JSON:
+        old = self._events[event_id]
+        event = {
+            **body,
+            "kind": "calendar#event",
+            "id": event_id,
+            "iCalUID": old["iCalUID"],
+            "created": old["created"],
+            "htmlLink": old["htmlLink"],
+            "creator": old["creator"],
+            "sequence": old.get("sequence", 0),
+            "status": body.get("status") or "confirmed",
+            "organizer": old["organizer"]
+            if keep_organizer
+            else body.get("organizer", old["organizer"]),
+        }
+        self._events[event_id] = event
+        self._touch(event)
+        return event
+
+    @staticmethod
+    def _public_event(event: JSON) -> JSON:
+        if event.get("_deleted"):
+            return {
+                "kind": "calendar#event",
+                "etag": event["etag"],
+                "id": event["id"],
+                "status": "cancelled",
+            }
+        return {k: copy.deepcopy(v) for k, v in event.items() if not k.startswith("_")}
+
+    def _event(self, calendar_id: str, event_id: str) -> JSON:
+        self._calendar(calendar_id)
+        event = self._events.get(event_id)
+        if event is None:
+            raise ApiError(404, "Not Found", "notFound")
+        return event
+
+    def _events_list(self, calendar_id: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
+        self._calendar(calendar_id)
+        sync = (query.get("syncToken") or [None])[0]
+        page_token = (query.get("pageToken") or [None])[0]
+        props = query.get("privateExtendedProperty", [])
+        ical_uid = (query.get("iCalUID") or [None])[0]
+        show_deleted = (query.get("showDeleted") or ["false"])[0] == "true"
+        if sync and (props or ical_uid or query.get("timeMin") or query.get("q")):
+            raise ApiError(400, "Sync token cannot be combined with these filters.", "invalid")
+        since: int | None = None
+        snapshot = self._seq
+        if page_token:
+            state = json.loads(unb64url(page_token))
+            since, snapshot, offset = state["since"], state["snapshot"], state["offset"]
+        else:
+            offset = 0
+            if sync:
+                since = _sync_seq(sync)
+                if since is None or since < self._min_seq:
+                    raise ApiError(
+                        410,
+                        "Sync token is no longer valid, a full sync is required.",
+                        "fullSyncRequired",
+                        domain="calendar",
+                    )
+        found = []
+        for event in sorted(self._events.values(), key=lambda e: e["_seq"]):
+            if since is not None:
+                if not since < event["_seq"] <= snapshot:
+                    continue
+            else:
+                if event["status"] == "cancelled" and not show_deleted:
+                    continue
+                if event["_seq"] > snapshot:
+                    continue
+            if ical_uid and event["iCalUID"] != ical_uid:
+                continue
+            private = event.get("extendedProperties", {}).get("private", {})
+            if any(private.get(p.partition("=")[0]) != p.partition("=")[2] for p in props):
+                continue
+            found.append(self._public_event(event))
+        size = min(int((query.get("maxResults") or ["250"])[0]), 2500)
+        page = found[offset : offset + size]
+        data: JSON = {
+            "kind": "calendar#events",
+            "summary": self.address,
+            "timeZone": "UTC",
+            "updated": _rfc3339(datetime.now(UTC)),
+            "items": page,
+        }
+        if offset + size < len(found):
+            data["nextPageToken"] = b64url(
+                json.dumps({"since": since, "snapshot": snapshot, "offset": offset + size}).encode()
+            )
+        else:
+            data["nextSyncToken"] = b64url(f"sync:{snapshot}".encode())
+        return Answer.json(200, data)
+
+    def _events_get(
+        self, calendar_id: str, event_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        event = self._event(calendar_id, event_id)
+        return Answer.json(200, self._public_event({**event, "_deleted": False}))
+
+    def _events_insert(
+        self, calendar_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        self._calendar(calendar_id)
+        data = _json_body(body)
+        event_id = data.get("id") or uuid.uuid4().hex[:26]
+        if not _EVENT_ID.fullmatch(event_id):
+            raise ApiError(400, "Invalid resource id value.", "invalid")
+        if event_id in self._events:
+            raise ApiError(409, "The requested identifier already exists.", "duplicate")
+        uid = data.get("iCalUID")
+        if uid and any(
+            e["iCalUID"] == uid and e["status"] != "cancelled" for e in self._events.values()
+        ):
+            raise ApiError(409, "The requested identifier already exists.", "duplicate")
+        if "start" not in data or "end" not in data:
+            raise ApiError(400, "Missing end time.", "required")
+        data.pop("organizer", None)
+        return Answer.json(200, self._public_event(self._create_event(data, event_id)))
+
+    def _events_patch(
+        self, calendar_id: str, event_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        event = self._event(calendar_id, event_id)
+        merged = {k: v for k, v in event.items() if not k.startswith("_")}
+        merged.update(_json_body(body))
+        merged.setdefault("status", "confirmed")
+        return Answer.json(
+            200, self._public_event(self._replace_event(event_id, merged, keep_organizer=True))
+        )
+
+    def _events_update(
+        self, calendar_id: str, event_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        self._event(calendar_id, event_id)
+        data = _json_body(body)
+        return Answer.json(
+            200, self._public_event(self._replace_event(event_id, data, keep_organizer=True))
+        )
+
+    def _events_delete(
+        self, calendar_id: str, event_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        event = self._event(calendar_id, event_id)
+        if event.get("_deleted"):
+            raise ApiError(410, "Resource has been deleted", "deleted")
+        event["status"] = "cancelled"
+        event["_deleted"] = True
+        self._touch(event)
+        return Answer(204)
+
+
+# -- helpers ---------------------------------------------------------------------------------
+
+
+def _get(headers: Mapping[str, str], name: str) -> str | None:
+    for key, value in headers.items():
+        if key.lower() == name:
+            return value
+    return None
+
+
+def _json_body(body: bytes) -> JSON:
+    if not body.strip():
+        return {}
+    try:
+        data = json.loads(body)
+    except ValueError as err:
+        raise ApiError(400, f"Invalid JSON payload received. {err}", "parseError") from err
+    if not isinstance(data, dict):
+        raise ApiError(400, "Invalid JSON payload received.", "parseError")
+    return data
+
+
+def _raw_of(data: JSON) -> bytes:
+    raw = data.get("raw")
+    if not isinstance(raw, str) or not raw:
+        raise ApiError(
+            400,
+            "'raw' RFC822 payload message string or uploading message via /upload/* URL required",
+            "invalidArgument",
+        )
+    try:
+        return unb64url(raw)
+    except ValueError as err:
+        raise ApiError(400, "Invalid value for ByteString", "invalidArgument") from err
+
+
+def _page(
+    items: list[Any], query: dict[str, list[str]], *, default: int, limit: int
+) -> tuple[list[Any], str | None]:
+    size = max(1, min(int((query.get("maxResults") or [str(default)])[0]), limit))
+    token = (query.get("pageToken") or [""])[0]
+    offset = int(token) if token.isdigit() else 0
+    page = items[offset : offset + size]
+    return page, (str(offset + size) if offset + size < len(items) else None)
+
+
+def _search_time(value: str) -> int:
+    if value.isdigit():
+        return int(value)
+    moment = datetime.strptime(value, "%Y/%m/%d").replace(tzinfo=UTC)
+    return int(moment.timestamp())
+
+
+def _sync_seq(token: str) -> int | None:
+    try:
+        text = unb64url(token).decode()
+    except (ValueError, UnicodeError):
+        return None
+    kind, _, number = text.partition(":")
+    return int(number) if kind == "sync" and number.isdigit() else None
+
+
+class _Handler(BaseHTTPRequestHandler):
+    owner: GoogleEmulator
+    protocol_version = "HTTP/1.1"
+    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between header and body
+
+    def log_message(self, format: str, *args: Any) -> None:
+        return  # quiet: tests read the request log instead
+
+    def _serve(self) -> None:
+        length = int(self.headers.get("Content-Length") or 0)
+        body = self.rfile.read(length) if length else b""
+        headers = {k.lower(): v for k, v in self.headers.items()}
+        owner = self.owner
+        if owner.latency:
+            owner.wait(owner.latency)
+        answer, fault = owner.handle(self.command, self.path, headers, body)
+        if fault is not None and fault.kind == "stall":
+            owner.wait(fault.seconds)
+        if (fault is not None and fault.kind == "drop") or answer.status == 0:
+            self.close_connection = True
+            return
+        self.send_response(answer.status, _PHRASES.get(answer.status))
+        for name, value in answer.headers.items():
+            self.send_header(name, value)
+        self.send_header("Content-Length", str(len(answer.body)))
+        self.end_headers()
+        if answer.body and self.command != "HEAD":
+            self.wfile.write(answer.body)
+
+    def _guarded(self) -> None:
+        try:
+            self._serve()
+        except (BrokenPipeError, ConnectionResetError):
+            self.close_connection = True
+
+    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _guarded
+
+
+def iter_parts(answer_body: bytes, content_type: str) -> Iterator[Message]:
+    """The parts of a multipart answer (for tests that read batch replies directly)."""
+    envelope = BytesParser(policy=policy.compat32).parsebytes(
+        f"Content-Type: {content_type}\r\n\r\n".encode() + answer_body
+    )
+    payload = envelope.get_payload()
+    assert isinstance(payload, list)
+    yield from payload
+
+
+# -- routing the real clients to the emulator ------------------------------------------------
+
+GOOGLE_HOSTS = (
+    "https://gmail.googleapis.com",
+    "https://www.googleapis.com",
+    "https://oauth2.googleapis.com",
+)
+
+
+class RoutedHttp(NoResendHttp):
+    """The production transport, with Google's hosts rewritten to the emulator."""
+
+    def __init__(self, base_url: str, **kwargs: Any) -> None:
+        kwargs.setdefault("proxy_info", None)
+        super().__init__(**kwargs)
+        self.base_url = base_url
+
+    def request(self, uri: str, *args: Any, **kwargs: Any) -> Any:
+        for host in GOOGLE_HOSTS:
+            if uri.startswith(host):
+                uri = self.base_url + uri[len(host) :]
+                break
+        return super().request(uri, *args, **kwargs)
+
+
+def credentials(refresh_token: str = "refresh-token-1") -> Credentials:
+    """Credentials as the stored token gives them: no access token yet, a refresh token."""
+    return Credentials(
+        token=None,
+        refresh_token=refresh_token,
+        token_uri="https://oauth2.googleapis.com/token",
+        client_id="emulator-client.apps.googleusercontent.com",
+        client_secret="emulator-secret",
+    )
+
+
+def authorized_http(
+    emulator: GoogleEmulator, *, timeout: float = 5.0, refresh_token: str | None = None
+) -> AuthorizedHttp:
+    """What the connectors get in production, routed to ``emulator``."""
+    token = refresh_token or next(iter(emulator.refresh_tokens), "revoked")
+    return AuthorizedHttp(credentials(token), http=RoutedHttp(emulator.url, timeout=timeout))
