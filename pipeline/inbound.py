@@ -550,7 +550,11 @@ def _as_machine_mail(mail: _Message, ref_day: date | None) -> Inbound | None:
         return Inbound(kind="other", reason="challenge-response: asks the sender to verify", **base)
     subject_auto = bool(_AUTO_SUBJECT.match(subject))
     ooo_words = bool(_OOO_BODY.search(head))
-    template_like = ooo_words and len(_TEMPLATE_CUES.findall(head)) >= 2
+    # Wording alone makes an automatic reply only when it reads like a template and
+    # says nothing a person answering would ("happy to chat after that").
+    template_like = (
+        ooo_words and len(_TEMPLATE_CUES.findall(head)) >= 2 and not _POSITIVE.search(head)
+    )
     if strong or (not person_said and (subject_auto or (weak and ooo_words) or template_like)):
         evidence = strong or ("subject " + repr(subject[:40]) if subject_auto else None)
         evidence = evidence or (f"{weak} and out-of-office text" if weak else None)

@@ -241,3 +241,13 @@ def test_referral_names_from_text(sentence: str, name: str | None) -> None:
     raw += b"\r\n\r\n" + sentence.encode()
     referrals = understand(raw).referrals
     assert [name] == [r.name for r in referrals]
+
+
+def test_person_mentioning_absence_in_template_words_stays_human() -> None:
+    """A person who is away but answers in person is a human reply, not an automatic one."""
+    raw = (
+        b"From: p@example.com\r\nSubject: Re: chat\r\n\r\nThanks for your email! I'm out of "
+        b"the office until Monday, but happy to chat after that.\r\n"
+    )
+    result = understand(raw)
+    assert (result.kind, result.intent) == ("human_reply", "positive")
