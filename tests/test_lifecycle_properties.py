@@ -127,13 +127,11 @@ _WEIGHTS = {"progress": 8, "tick": 3, "send": 2, "reply": 3, "book": 2, "auto": 
 _NAMES = [name for name in _ARGUMENTS for _ in range(_WEIGHTS.get(name, 1))]
 
 
-def _action(name: str) -> st.SearchStrategy[tuple[Any, ...]]:
-    return st.tuples(st.just(name), minutes).flatmap(
-        lambda head: _ARGUMENTS[name].map(lambda rest: (*head, *rest))
-    )
-
-
-actions = st.sampled_from(_NAMES).flatmap(_action)
+_ACTIONS = {
+    name: st.tuples(st.just(name), minutes, arguments).map(lambda a: (a[0], a[1], *a[2]))
+    for name, arguments in _ARGUMENTS.items()
+}
+actions = st.sampled_from(_NAMES).flatmap(_ACTIONS.__getitem__)
 sequences = st.lists(actions, min_size=5, max_size=40)
 
 
@@ -368,7 +366,7 @@ def _play(policy: Policy, start: datetime, referral: bool, script: list[Any]) ->
     return run
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=300)
 @given(policies, starts, st.booleans(), sequences)
 def test_lifecycle_rules_hold_over_random_sequences(
     policy: Policy, start: datetime, referral: bool, script: list[Any]
@@ -411,7 +409,7 @@ def test_opted_out_plans_nothing_ever(
         assert run.outreach == opted_out
 
 
-@PROPERTY_SETTINGS
+@settings(PROPERTY_SETTINGS, max_examples=100)
 @given(policies, starts, st.integers(0, 4), st.lists(minutes, max_size=12))
 def test_silence_ends_gone_quiet_after_max_nudges(
     policy: Policy, start: datetime, nudges_to_send: int, waits: list[int]
