@@ -16,7 +16,11 @@ from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
-from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+
+try:
+    from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
+except ImportError:  # icalendar before 6 kept the table at the top level
+    from icalendar.windows_to_olson import WINDOWS_TO_OLSON  # type: ignore[no-redef]
 
 METHODS = frozenset({"REQUEST", "REPLY", "CANCEL", "PUBLISH", "COUNTER", "REFRESH", "ADD"})
 _OFFSET_NAME = re.compile(r"^\(UTC([+-]\d{2}):(\d{2})\)\s*(.*)$")
