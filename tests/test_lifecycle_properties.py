@@ -366,7 +366,7 @@ def _play(policy: Policy, start: datetime, referral: bool, script: list[Any]) ->
     return run
 
 
-@settings(PROPERTY_SETTINGS, max_examples=300)
+@PROPERTY_SETTINGS
 @given(policies, starts, st.booleans(), sequences)
 def test_lifecycle_rules_hold_over_random_sequences(
     policy: Policy, start: datetime, referral: bool, script: list[Any]
