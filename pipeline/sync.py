@@ -67,26 +67,67 @@ def _account_row(session: Session, name: str) -> Account:
     return session.scalars(select(Account).where(Account.name == name)).one()
 
 
+INBOUND_BATCH = 100
+
+
 def sync_mailbox(app: App, account: AccountSettings) -> SyncReport:
-    """Read the mailbox's changes since the stored cursor and act on them."""
+    """Read the mailbox's changes since the stored cursor and act on them.
+
+    Changes are applied in batches of INBOUND_BATCH (raw messages fetched and understood
+    outside any transaction, then one transaction per batch), so memory stays bounded
+    however much mail arrived. The new cursor is stored with the last batch; if a batch
+    fails, the next sync reads the same changes again and skips the messages already
+    recorded (messages are unique per account and provider id).
+    """
     mailbox = app.mailbox(account)
     with app.store.read() as session:
         account_id = _account_row(session, account.name).id
         cursor = _cursor(session, account_id, "mail")
     changes, new_cursor = mailbox.changes(cursor)
-    inbound_ids = [c.provider_id for c in changes if c.kind is MailChangeKind.INBOUND]
-    raw = mailbox.fetch_raw(inbound_ids) if inbound_ids else {}
     now = app.now()
-    own = [account.address, app.settings.profile.get("email", "")]
+    report = SyncReport()
+    if not changes and new_cursor == cursor:
+        return report  # idle: no write at all
+    own = [a for a in (account.address, app.settings.profile.get("email", "")) if a]
+    batches = [changes[i : i + INBOUND_BATCH] for i in range(0, len(changes), INBOUND_BATCH)]
+    for number, batch in enumerate(batches or [[]], start=1):
+        apply_mail_batch(
+            app,
+            account,
+            account_id,
+            batch,
+            own,
+            now,
+            report,
+            cursor=new_cursor if number == max(len(batches), 1) else None,
+        )
+    return report
+
+
+def apply_mail_batch(
+    app: App,
+    account: AccountSettings,
+    account_id: int,
+    batch: list[MailChange],
+    own_addresses: list[str],
+    now: datetime,
+    report: SyncReport,
+    *,
+    cursor: str | None = None,
+) -> None:
+    """Understand and apply one batch of mail changes in one transaction (with the new
+    cursor when given)."""
+    inbound_ids = [c.provider_id for c in batch if c.kind is MailChangeKind.INBOUND]
+    raw = app.mailbox(account).fetch_raw(inbound_ids) if inbound_ids else {}
     understood = {
-        pid: understand(body, own_addresses=[a for a in own if a], received_at=None)
+        pid: understand(body, own_addresses=own_addresses, received_at=None)
         for pid, body in raw.items()
     }
-    report = SyncReport()
+    del raw
     with app.store.write() as session:
         account_row = session.get(Account, account_id)
         assert account_row is not None
-        for change in changes:
+        for change in batch:
             if change.kind is MailChangeKind.INBOUND:
                 result = understood.get(change.provider_id)
                 if result is not None:
@@ -95,8 +136,8 @@ def sync_mailbox(app: App, account: AccountSettings) -> SyncReport:
                 _apply_sent(app, session, account_row, change, now, report)
             else:
                 _apply_deleted(app, session, account_row, change, now, report)
-        _save_cursor(session, account_id, "mail", new_cursor, now)
-    return report
+        if cursor is not None:
+            _save_cursor(session, account_id, "mail", cursor, now)
 
 
 def _seen(session: Session, account_id: int, provider_id: str) -> bool:
