@@ -22,10 +22,10 @@ How changes are read (one ``users.history.list`` when nothing happened):
   sent or deleted travel in the cursor (as short digests, the last 2,000), so an older
   cursor reports the same changes again and a newer one never repeats them.
 - A history id too old for Gmail (404) means a full resync: the current history id is
-  taken first, then the messages received or sent after the old cursor's time stamp
-  (``q=after:<epoch seconds>``) are reported and every pending draft of ours is checked.
-  Nothing reported before is reported again (the old cursor's second is the boundary; a
-  message in that very second after the old history id can be missed).
+  taken first, then the messages newer than the cursor's mark (the newest ``internalDate``
+  it has seen, Gmail's own clock) are listed (``q=after:<seconds>``, filtered to the
+  millisecond) and reported, and every pending draft of ours is checked. What was reported
+  before is not reported again; a message inserted with an older date can be missed.
 
 ``create_draft`` is idempotent by key: the ledger first (``drafts.get``), else a search by
 Message-ID (``messages.list q=rfc822msgid:``, the key header checked), before creating;
@@ -98,11 +98,11 @@ def _unb64(text: str) -> bytes:
 @dataclass(frozen=True)
 class _Cursor:
     history_id: str
-    at: int  # epoch seconds when the history id was taken
+    mark: int  # the newest internalDate (ms) seen: a resync reports only what is newer
     done: tuple[str, ...]  # digests of keys already reported SENT or DRAFT_DELETED
 
     def encode(self) -> str:
-        data = {"v": 1, "h": self.history_id, "t": self.at, "done": list(self.done)}
+        data = {"v": 1, "h": self.history_id, "w": self.mark, "done": list(self.done)}
         return _CURSOR_PREFIX + json.dumps(data, separators=(",", ":"))
 
     @classmethod
@@ -111,12 +111,12 @@ class _Cursor:
             return None
         try:
             data = json.loads(cursor[len(_CURSOR_PREFIX) :])
-            history_id, at, done = str(data["h"]), int(data["t"]), data["done"]
+            history_id, mark, done = str(data["h"]), int(data["w"]), data["done"]
         except (ValueError, KeyError, TypeError):
             return None
         if data.get("v") != 1 or not history_id.isdigit() or not isinstance(done, list):
             return None
-        return cls(history_id, at, tuple(str(d) for d in done))
+        return cls(history_id, mark, tuple(str(d) for d in done))
 
 
 @dataclass(frozen=True)
@@ -129,7 +129,11 @@ class _Meta:
     headers: Headers
     sender: str | None
     digest: bool
-    at: datetime
+    millis: int
+
+    @property
+    def at(self) -> datetime:
+        return datetime.fromtimestamp(self.millis / 1000, UTC)
 
 
 def _meta(data: Mapping[str, Any]) -> _Meta:
@@ -147,7 +151,7 @@ def _meta(data: Mapping[str, Any]) -> _Meta:
         headers=headers,
         sender=senders[0][1].lower() if senders and senders[0][1] else None,
         digest=DIGEST_HEADER.lower() in values,
-        at=datetime.fromtimestamp(millis / 1000, UTC),
+        millis=millis,
     )
 
 
@@ -287,14 +291,11 @@ class GmailMailbox:
 
     # -- reading changes ---------------------------------------------------------------------
 
-    def _now_epoch(self) -> int:
-        return int(self._clock().timestamp())
-
-    def _start(self, done: Sequence[str] = ()) -> _Cursor:
+    def _start(self) -> _Cursor:
         profile = self._caller.call(
             lambda: self._users.getProfile(userId="me"), "gmail.users.getProfile"
         )
-        return _Cursor(str(profile["historyId"]), self._now_epoch(), tuple(done))
+        return _Cursor(str(profile["historyId"]), int(self._clock().timestamp() * 1000), ())
 
     def _history(self, start: str) -> tuple[list[dict[str, Any]], str]:
         history = self._users.history()
@@ -349,12 +350,13 @@ class GmailMailbox:
         threads = set(deleted.values()) | {
             added[mid][0] for mid in wanted if "SENT" in added[mid][1]
         }
-        cursor_at = self._now_epoch()
-        changes, done = self._report(state, [metas[m] for m in wanted if m in metas], threads)
-        return changes, _Cursor(history_id, cursor_at, done).encode()
+        seen = [metas[m] for m in wanted if m in metas]
+        changes, done = self._report(state, seen, threads)
+        mark = max([state.mark, *(meta.millis for meta in seen)])
+        return changes, _Cursor(history_id, mark, done).encode()
 
     def _resync(self, state: _Cursor) -> tuple[list[MailChange], str]:
-        """The history id is too old: report what came after the old cursor's time."""
+        """The history id is too old: report the messages newer than the cursor's mark."""
         fresh = self._start()
         messages = self._users.messages()
         ids: list[str] = []
@@ -364,7 +366,7 @@ class GmailMailbox:
                 partial(
                     messages.list,
                     userId="me",
-                    q=f"after:{state.at}",
+                    q=f"after:{state.mark // 1000 - 1}",
                     maxResults=500,
                     pageToken=token,
                 ),
@@ -379,11 +381,15 @@ class GmailMailbox:
         kept = [
             metas[m]
             for m in ids
-            if m in metas and metas[m].labels & {"SENT", "INBOX"} and "DRAFT" not in metas[m].labels
+            if m in metas
+            and metas[m].millis > state.mark
+            and metas[m].labels & {"SENT", "INBOX"}
+            and "DRAFT" not in metas[m].labels
         ]
-        kept.sort(key=lambda meta: meta.at)
+        kept.sort(key=lambda meta: meta.millis)
         changes, done = self._report(state, kept, None)
-        return changes, _Cursor(fresh.history_id, fresh.at, done).encode()
+        mark = max([state.mark, *(meta.millis for meta in kept)])
+        return changes, _Cursor(fresh.history_id, mark, done).encode()
 
     def _metadata(self, ids: Sequence[str]) -> dict[str, _Meta]:
         messages = self._users.messages()

@@ -1,0 +1,397 @@
+"""The Gmail mailbox on the emulator: what the contract suite does not pin down (batches,
+resyncs, retries, authorization, idempotency under lost answers)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from connectors._google_http import RetryPolicy
+from connectors._google_ledger import FileLedger
+from connectors.base import MailChangeKind, ThreadRef
+from connectors.gmail import GmailMailbox
+from connectors.quota import TokenBucket, Unlimited
+from pipeline.errors import AuthError, PermanentError, TransientError
+from tests.emulators.google import GoogleEmulator, authorized_http
+
+ME = "me@example.org"
+CONTACT = "ada@example.com"
+
+
+class Sleeps(list[float]):
+    """A sleep that records instead of waiting."""
+
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+@pytest.fixture
+def emulator() -> Iterator[GoogleEmulator]:
+    with GoogleEmulator(ME) as emu:
+        yield emu
+
+
+@pytest.fixture
+def sleeps() -> Sleeps:
+    return Sleeps()
+
+
+def mailbox(emulator: GoogleEmulator, sleeps: Sleeps, **kwargs: object) -> GmailMailbox:
+    kwargs.setdefault("quota", Unlimited())
+    return GmailMailbox(ME, authorized_http(emulator, timeout=2.0), sleep=sleeps, **kwargs)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def box(emulator: GoogleEmulator, sleeps: Sleeps) -> Iterator[GmailMailbox]:
+    mb = mailbox(emulator, sleeps)
+    yield mb
+    mb.close()
+
+
+def outreach(subject: str = "Informational interview?") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = f"Me <{ME}>"
+    message["To"] = f"Ada <{CONTACT}>"
+    message["Subject"] = subject
+    message.set_content("Would you have 20 minutes for a chat?")
+    return message
+
+
+def inbound(n: int, parent: str | None = None, subject: str = "Hello") -> bytes:
+    threading = f"In-Reply-To: {parent}\r\nReferences: {parent}\r\n" if parent else ""
+    return (
+        f"From: Sender {n} <s{n}@example.com>\r\nTo: {ME}\r\nSubject: {subject}\r\n"
+        f"Message-ID: <in-{n}@example.com>\r\n{threading}\r\nBody {n}\r\n"
+    ).encode()
+
+
+def batch_sizes(emulator: GoogleEmulator) -> list[int]:
+    sizes: dict[int, int] = {}
+    for call in emulator.calls():
+        if call.batch is not None:
+            sizes[call.batch] = sizes.get(call.batch, 0) + 1
+    return list(sizes.values())
+
+
+# -- reading changes --------------------------------------------------------------------------
+
+
+def test_an_idle_mailbox_costs_one_history_request(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    emulator.clear_log()
+    changes, _ = box.changes(cursor)
+    assert changes == []
+    assert [r.method_name for r in emulator.api_requests()] == ["gmail.users.history.list"]
+    assert emulator.units() == 2
+
+
+def test_new_messages_are_fetched_in_batches_of_at_most_50(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    for n in range(120):
+        emulator.receive(inbound(n))
+    emulator.clear_log()
+    changes, _ = box.changes(cursor)
+    assert [c.message_id for c in changes] == [f"<in-{n}@example.com>" for n in range(120)]
+    assert sorted(batch_sizes(emulator)) == [20, 50, 50]
+    assert len(emulator.api_requests()) == 1 + 3
+
+
+def test_history_pages_are_all_read(emulator: GoogleEmulator, sleeps: Sleeps) -> None:
+    box = mailbox(emulator, sleeps, history_page_size=7)
+    _, cursor = box.changes(None)
+    for n in range(20):
+        emulator.receive(inbound(n))
+    changes, cursor = box.changes(cursor)
+    assert len(changes) == 20
+    assert box.changes(cursor)[0] == []
+    box.close()
+
+
+def test_an_expired_history_id_resyncs_without_repeating_anything(
+    emulator: GoogleEmulator, sleeps: Sleeps
+) -> None:
+    """Given a cursor whose history id Gmail no longer keeps, what came after the last
+    sync is reported once, and nothing reported before comes again."""
+    base = datetime.now(UTC) - timedelta(minutes=10)
+    box = mailbox(emulator, sleeps, clock=lambda: base - timedelta(minutes=1))
+    _, cursor = box.changes(None)
+    emulator.receive(inbound(1), at=base + timedelta(minutes=1))
+    first, cursor = box.changes(cursor)
+    box.create_draft(outreach(), "k1", None)
+    emulator.receive(inbound(2), at=base + timedelta(minutes=1, milliseconds=5))
+    emulator.send_draft("k1")
+    emulator.expire_history()
+    emulator.clear_log()
+    again, cursor = box.changes(cursor)
+    assert [c.message_id for c in first] == ["<in-1@example.com>"]
+    assert [(c.kind, c.message_id or c.key) for c in again] == [
+        (MailChangeKind.INBOUND, "<in-2@example.com>"),
+        (MailChangeKind.SENT, again[1].message_id),
+    ]
+    assert again[1].key == "k1"
+    assert "gmail.users.getProfile" in [r.method_name for r in emulator.api_requests()]
+    emulator.receive(inbound(3))
+    later, _ = box.changes(cursor)
+    assert [c.message_id for c in later] == ["<in-3@example.com>"]
+    box.close()
+
+
+def test_the_digest_delivered_to_self_is_not_reported_but_self_mail_from_others_is(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    digest = EmailMessage()
+    digest["From"] = ME
+    digest["To"] = ME
+    digest["Subject"] = "Your outreach today"
+    digest.set_content("...")
+    box.deliver_to_self(digest)
+    forged = (
+        f"From: someone@example.com\r\nTo: {ME}\r\nSubject: x\r\nX-Outreach-Digest: 1\r\n"
+        "Message-ID: <forged@example.com>\r\n\r\nhi\r\n"
+    ).encode()
+    emulator.receive(forged)
+    changes, _ = box.changes(cursor)
+    assert [c.message_id for c in changes] == ["<forged@example.com>"]
+
+
+# -- drafts: sent or deleted ------------------------------------------------------------------
+
+
+def test_a_draft_created_and_deleted_between_two_syncs_is_reported_deleted(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    ref = box.create_draft(outreach(), "k1", None)
+    emulator.delete_draft("k1")
+    changes, cursor = box.changes(cursor)
+    assert [(c.kind, c.key, c.provider_id) for c in changes] == [
+        (MailChangeKind.DRAFT_DELETED, "k1", ref.draft_id)
+    ]
+    emulator.receive(inbound(1, ref.message_id, "Re: Informational interview?"))
+    assert [c.kind for c in box.changes(cursor)[0]] == [MailChangeKind.INBOUND]
+
+
+def test_an_edited_draft_is_neither_sent_nor_deleted_until_it_is(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    box.create_draft(outreach(), "k1", None)
+
+    def rewrite(message: EmailMessage) -> None:
+        message.set_content("A warmer opening line.")
+
+    emulator.edit_draft("k1", rewrite)
+    edited, cursor = box.changes(cursor)
+    emulator.delete_draft("k1")
+    deleted, _ = box.changes(cursor)
+    assert edited == []
+    assert [(c.kind, c.key) for c in deleted] == [(MailChangeKind.DRAFT_DELETED, "k1")]
+
+
+def test_a_sent_draft_stripped_of_key_and_message_id_is_matched_by_its_thread(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    """Gmail's interface may drop our headers: the thread still links the sent copy."""
+    _, cursor = box.changes(None)
+    ref = box.create_draft(outreach(), "k1", None)
+
+    def strip(message: EmailMessage) -> None:
+        del message["X-Outreach-Key"]
+        del message["Message-ID"]
+        message["Message-ID"] = "<CAGmail-rewritten@mail.gmail.com>"
+
+    emulator.send_draft("k1", edit=strip)
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.key, c.thread_id) for c in changes] == [
+        (MailChangeKind.SENT, "k1", ref.thread_id)
+    ]
+
+
+def test_the_ledger_in_a_file_lets_another_process_see_our_drafts(
+    emulator: GoogleEmulator, sleeps: Sleeps, tmp_path: Path
+) -> None:
+    ledger = tmp_path / "state" / "gmail-drafts.json"
+    worker = mailbox(emulator, sleeps, ledger=FileLedger(ledger))
+    tick = mailbox(emulator, sleeps, ledger=FileLedger(ledger))
+    _, cursor = tick.changes(None)
+    worker.create_draft(outreach(), "k1", None)
+    emulator.delete_draft("k1")
+    changes, _ = tick.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.DRAFT_DELETED, "k1")]
+    worker.close()
+    tick.close()
+
+
+def test_a_reply_draft_joins_the_thread_of_the_message_it_answers(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    first = box.create_draft(outreach(), "k1", None)
+    emulator.send_draft("k1")
+    emulator.receive(inbound(1, first.message_id, "Re: Informational interview?"))
+    thread = ThreadRef(None, "<in-1@example.com>", (first.message_id,))
+    reply = box.create_draft(outreach("Re: Informational interview?"), "k2", thread)
+    assert reply.thread_id == first.thread_id
+    thread_id, labels, _ = emulator.message(emulator.draft_ids()[reply.draft_id])
+    assert (thread_id, labels) == (first.thread_id, ["DRAFT"])
+
+
+# -- failures ---------------------------------------------------------------------------------
+
+
+def test_create_draft_after_a_lost_answer_leaves_one_draft(
+    emulator: GoogleEmulator, box: GmailMailbox, sleeps: Sleeps
+) -> None:
+    """Given drafts.create succeeds but the connection drops before the answer, the
+    connector looks before it tries again, and finds the draft it made."""
+    emulator.drop_next(match="drafts.create", after=True)
+    ref = box.create_draft(outreach(), "k1", None)
+    assert len(emulator.drafts()) == 1
+    assert box.find_draft("k1") == ref
+    creates = [c for c in emulator.calls() if c.method_name == "gmail.users.drafts.create"]
+    assert len(creates) == 1
+    assert len(sleeps) == 1
+
+
+def test_a_429_is_retried_after_its_retry_after(
+    emulator: GoogleEmulator, box: GmailMailbox, sleeps: Sleeps
+) -> None:
+    _, cursor = box.changes(None)
+    emulator.fail_next(429, match="history", retry_after=3)
+    emulator.receive(inbound(1))
+    changes, _ = box.changes(cursor)
+    assert len(changes) == 1
+    assert sleeps == [3.0]
+
+
+def test_a_429_inside_a_batch_retries_only_that_part(
+    emulator: GoogleEmulator, box: GmailMailbox, sleeps: Sleeps
+) -> None:
+    _, cursor = box.changes(None)
+    for n in range(3):
+        emulator.receive(inbound(n))
+    emulator.fail_next(429, match="messages.get", retry_after=2)
+    changes, _ = box.changes(cursor)
+    assert len(changes) == 3
+    assert sleeps == [2.0]
+    assert sorted(batch_sizes(emulator)) == [1, 3]
+
+
+def test_the_emulators_quota_answers_429_and_the_connector_waits(
+    emulator: GoogleEmulator, sleeps: Sleeps
+) -> None:
+    emulator.set_quota("gmail", 20)
+    waits: list[float] = []
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    box = GmailMailbox(ME, authorized_http(emulator), sleep=sleep, quota=Unlimited())
+    box.changes(None)
+    box.create_draft(outreach(), "k1", None)  # 5 + 10 units
+    box.create_draft(outreach(), "k2", None)  # over 20 units in the second: 429
+    assert len(emulator.drafts()) == 2
+    assert waits and all(s >= 1 for s in waits)
+    assert any(r.status == 429 for r in emulator.requests)
+    box.close()
+
+
+def test_a_server_error_that_persists_becomes_a_transient_error(
+    emulator: GoogleEmulator, box: GmailMailbox, sleeps: Sleeps
+) -> None:
+    emulator.fail_next(503, times=10, match="profile")
+    with pytest.raises(TransientError):
+        box.changes(None)
+    assert len(sleeps) == RetryPolicy().attempts - 1
+    assert all(s >= RetryPolicy().base for s in sleeps)
+
+
+def test_a_long_retry_after_goes_back_to_the_queue(
+    emulator: GoogleEmulator, box: GmailMailbox, sleeps: Sleeps
+) -> None:
+    emulator.fail_next(429, retry_after=120, match="profile")
+    with pytest.raises(TransientError) as caught:
+        box.changes(None)
+    assert caught.value.retry_after == 120
+    assert sleeps == []
+
+
+def test_a_time_out_is_retried(emulator: GoogleEmulator, sleeps: Sleeps) -> None:
+    box = GmailMailbox(ME, authorized_http(emulator, timeout=0.3), sleep=sleeps, quota=Unlimited())
+    box.changes(None)  # the token is fetched
+    emulator.stall_next(1.0, match="profile")
+    _, cursor = box.changes(None)
+    assert cursor
+    assert len(sleeps) == 1
+    box.close()
+
+
+def test_an_expired_access_token_is_refreshed(emulator: GoogleEmulator, box: GmailMailbox) -> None:
+    box.changes(None)
+    emulator.expire_access_tokens()
+    box.changes(None)
+    assert emulator.token_requests == 2
+
+
+def test_an_expired_access_token_inside_a_batch_is_refreshed(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    emulator.receive(inbound(1))
+    emulator.fail_next(401, match="messages.get")
+    changes, _ = box.changes(cursor)
+    assert len(changes) == 1
+
+
+def test_a_revoked_grant_is_an_auth_error_without_retries(
+    emulator: GoogleEmulator, box: GmailMailbox, sleeps: Sleeps
+) -> None:
+    emulator.revoke_refresh_token()
+    with pytest.raises(AuthError, match="authorize"):
+        box.changes(None)
+    with pytest.raises(AuthError):
+        box.create_draft(outreach(), "k1", None)
+    assert sleeps == []
+    assert emulator.token_requests == 2
+
+
+def test_a_bad_request_is_permanent(emulator: GoogleEmulator, box: GmailMailbox) -> None:
+    emulator.fail_next(400, match="drafts.create")
+    with pytest.raises(PermanentError):
+        box.create_draft(outreach(), "k1", None)
+
+
+def test_deliver_to_self_after_a_lost_answer_delivers_once(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    digest = EmailMessage()
+    digest["From"] = ME
+    digest["To"] = ME
+    digest["Subject"] = "Your outreach today"
+    digest.set_content("...")
+    emulator.drop_next(match="messages.insert", after=True)
+    provider_id = box.deliver_to_self(digest)
+    assert len(emulator.labelled("INBOX")) == 1
+    assert list(box.fetch_raw([provider_id])) == [provider_id]
+
+
+def test_the_in_process_quota_paces_requests(emulator: GoogleEmulator, sleeps: Sleeps) -> None:
+    clock = [0.0]
+    bucket = TokenBucket(
+        10, clock=lambda: clock[0], sleep=lambda s: clock.__setitem__(0, clock[0] + s)
+    )
+    box = mailbox(emulator, sleeps, quota=bucket)
+    box.changes(None)  # 1 unit
+    box.create_draft(outreach(), "k1", None)  # 5 + 10 units: waits for the bucket
+    assert bucket.waited == pytest.approx(0.6)
+    box.close()
