@@ -163,3 +163,28 @@ def test_demo_plays_the_whole_lifecycle_offline(
     assert status["funnel"]["paused_ooo"] == 1
     assert status["funnel"]["thanked"] == 2
     assert cli("demo", str(tmp_path / "demo")).code == 2  # not over an existing one
+
+
+def test_accounts_add_local_appends_a_validated_account(cli: Cli, tmp_path: Path) -> None:
+    result = cli(
+        "accounts",
+        "add",
+        "local",
+        "--name",
+        "uni",
+        "--address",
+        "Ada@Uni.Example.edu",
+        "--maildir",
+        str(tmp_path / "unimail"),
+    )
+    assert result.code == 0, result.err
+    listed = cli("accounts", "list", "--json").json()
+    assert [(a["name"], a["address"]) for a in listed] == [
+        ("local", "ada@example.edu"),
+        ("uni", "ada@uni.example.edu"),
+    ]
+    again = cli("accounts", "add", "local", "--name", "uni", "--address", "x@example.edu")
+    assert again.code == 2
+    assert "exists already" in again.err
+    assert cli("tick").code == 0
+    assert (tmp_path / "unimail" / ".Drafts").is_dir()

@@ -1,0 +1,108 @@
+"""`outreach accounts list|add`."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from sqlalchemy import select
+
+from pipeline.cli._app import app, console, print_json
+from pipeline.cli._common import JsonOption, WorkspaceOption, opened
+from pipeline.emails import InvalidEmail, normalize_email
+from pipeline.errors import InputError
+from pipeline.models import Account
+from pipeline.settings import WORKSPACE_FILE, load_settings, workspace_dir
+
+accounts_app = typer.Typer(
+    help="The mailboxes and calendars outreach works in.", no_args_is_help=True
+)
+app.add_typer(accounts_app, name="accounts")
+add_app = typer.Typer(help="Add an account.", no_args_is_help=True)
+accounts_app.add_typer(add_app, name="add")
+
+
+@accounts_app.command("list")
+def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
+    """The accounts of outreach.toml and whether each needs you to re-authorize it.
+
+    Example:
+      outreach accounts list --json
+    """
+    with opened(workspace) as ctx, ctx.store.read() as session:
+        flags = {a.name: a for a in session.scalars(select(Account))}
+        rows = [
+            {
+                "name": a.name,
+                "kind": a.kind,
+                "address": a.address,
+                "needs_reauth": bool(flags[a.name].needs_reauth) if a.name in flags else False,
+                "reason": flags[a.name].reauth_reason if a.name in flags else None,
+            }
+            for a in ctx.settings.accounts
+        ]
+    if json_:
+        print_json(rows)
+        return
+    for row in rows:
+        state = f"needs re-authorization: {row['reason']}" if row["needs_reauth"] else "ok"
+        console.print(
+            f"{row['name']:>12}  {row['kind']:<7} {row['address']}  {state}", highlight=False
+        )
+
+
+def append_account(workspace: Path, entry: dict[str, str]) -> None:
+    """Add an [[accounts]] table to outreach.toml, validated before the file is replaced."""
+    path = workspace / WORKSPACE_FILE
+    settings = load_settings(workspace)
+    if any(a.name == entry["name"] for a in settings.accounts):
+        raise InputError(f"{path}: an account named {entry['name']!r} exists already")
+    block = "\n[[accounts]]\n" + "".join(
+        f"{key} = {json.dumps(value, ensure_ascii=False)}\n" for key, value in entry.items()
+    )
+    temporary = path.with_suffix(".toml.tmp")
+    temporary.write_text(path.read_text(encoding="utf-8") + block, encoding="utf-8")
+    try:
+        load_settings(workspace, config_file=temporary)
+    except Exception:
+        temporary.unlink()
+        raise
+    temporary.replace(path)
+
+
+@add_app.command("local")
+def add_local(
+    address: Annotated[str, typer.Option(help="Your address in this mailbox.")],
+    name: Annotated[str, typer.Option(help="A short name for the account.")] = "local",
+    maildir: Annotated[
+        str, typer.Option(help="Maildir path (relative: in the workspace).")
+    ] = "mail",
+    calendar: Annotated[
+        str, typer.Option(help="vdir path (relative: in the workspace).")
+    ] = "calendar",
+    workspace: WorkspaceOption = None,
+) -> None:
+    """A Maildir and a vdir, e.g. the ones mbsync and vdirsyncer keep in sync with a server.
+
+    Example:
+      outreach accounts add local --name uni --address ada@uni.example.edu \\
+        --maildir ~/Mail/uni --calendar ~/.calendars/uni/personal
+    """
+    try:
+        normalized = normalize_email(address)
+    except InvalidEmail as err:
+        raise InputError(f"--address {address!r}: {err}") from None
+    home = workspace_dir(workspace)
+    append_account(
+        home,
+        {
+            "name": name,
+            "kind": "local",
+            "address": normalized,
+            "maildir": maildir,
+            "calendar": calendar,
+        },
+    )
+    console.print(f"Added account {name} ({normalized}); `outreach tick` will sync it.")
