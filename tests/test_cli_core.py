@@ -37,10 +37,23 @@ def cli(
 @pytest.fixture
 def ready(cli: Cli, tmp_path: Path) -> Cli:
     """A workspace with the LinkedIn export imported."""
-    result = cli("init", "--name", "Ada Park", "--email", "ada@example.edu",
-                 "--school", "State University, class of 2026", "--field", "public health",
-                 "--background", "biology major", "--intro", "I study biology.",
-                 "--timezone", "America/Chicago")
+    result = cli(
+        "init",
+        "--name",
+        "Ada Park",
+        "--email",
+        "ada@example.edu",
+        "--school",
+        "State University, class of 2026",
+        "--field",
+        "public health",
+        "--background",
+        "biology major",
+        "--intro",
+        "I study biology.",
+        "--timezone",
+        "America/Chicago",
+    )
     assert result.code == 0, result.err
     export = tmp_path / "Connections.csv"
     export.write_text(LINKEDIN, encoding="utf-8")
@@ -120,8 +133,9 @@ def test_start_all_plans_one_first_outreach_per_contact_with_an_address(ready: C
     assert "no email" in report["skipped"][0]["reason"]
     again = ready("start", "--all", "--json").json()
     assert again["started"] == []
-    assert all("already started" in s["reason"] or "no email" in s["reason"]
-               for s in again["skipped"])
+    assert all(
+        "already started" in s["reason"] or "no email" in s["reason"] for s in again["skipped"]
+    )
 
 
 def test_status_shows_the_funnel_and_what_comes_next(ready: Cli) -> None:
@@ -147,11 +161,24 @@ def test_notes_are_recorded_and_shown(ready: Cli) -> None:
 
 
 def test_a_recorded_referral_plans_an_outreach_naming_the_referrer(ready: Cli) -> None:
-    result = ready("referral", "add", "--from", "Dana Kim", "--name", "Jordan Reyes",
-                   "--email", "jordan@example.org", "--json")
+    result = ready(
+        "referral",
+        "add",
+        "--from",
+        "Dana Kim",
+        "--name",
+        "Jordan Reyes",
+        "--email",
+        "jordan@example.org",
+        "--json",
+    )
     assert result.code == 0, result.err
-    assert result.json() == {"id": 4, "name": "Jordan Reyes", "referred_by": "Dana Kim",
-                             "started": True}
+    assert result.json() == {
+        "id": 4,
+        "name": "Jordan Reyes",
+        "referred_by": "Dana Kim",
+        "started": True,
+    }
     shown = ready("contacts", "show", "jordan@example.org", "--json").json()
     assert shown["referred_by"] == "Dana Kim"
     assert shown["stage"] == "planned"
