@@ -98,7 +98,7 @@ def build_status(session: Session, now: datetime) -> Status:
                 {**entry, "why": "draft waiting for you to send", "since": since.isoformat()}
             )
         else:
-            status.upcoming.append({**entry, "why": "draft will be created when due"})
+            status.upcoming.append({**entry, "why": f"{entry['what']} drafted"})
     for row in rows:
         who = {"contact": row.contact.name, "email": row.email, "stage": row.stage}
         if row.stage == "replied":

@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import sys
+from datetime import datetime
 from pathlib import Path
 from typing import Annotated
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
@@ -156,20 +158,32 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
     for stage, count in result.funnel.items():
         funnel.add_row(stage.replace("_", " "), str(count))
     console.print(funnel)
-    _print_list("Waiting on you", result.waiting_on_you)
-    _print_list("Waiting on contacts", result.waiting_on_contacts)
-    _print_list("Coming up", result.upcoming[:15])
+    zone = ZoneInfo(ctx.settings.timezone)
+    _print_list("Waiting on you", result.waiting_on_you, zone)
+    _print_list("Waiting on contacts", result.waiting_on_contacts, zone)
+    _print_list("Coming up", result.upcoming[:15], zone)
 
 
-def _print_list(title: str, items: list[dict[str, object]]) -> None:
+_STAGE_WAITS = {
+    "sent": "no answer yet",
+    "nudged": "no answer to the follow-up yet",
+    "paused_ooo": "away; the follow-up waits for their return",
+    "scheduling": "agreeing on a time",
+}
+
+
+def _print_list(title: str, items: list[dict[str, object]], zone: ZoneInfo) -> None:
     console.print(f"\n[bold]{title}[/] ({len(items)})")
     for item in items:
-        what = item.get("why") or item.get("what") or f"stage {item.get('stage')}"
-        when = item.get("due_at") or item.get("since") or ""
-        console.print(
-            f"  {item.get('contact') or '?'}: {what} {str(when)[:16].replace('T', ' ')}",
-            highlight=False,
-        )
+        stage = str(item.get("stage"))
+        what = item.get("why") or item.get("what") or _STAGE_WAITS.get(stage, stage)
+        when = item.get("since") or item.get("due_at")
+        label = "since" if item.get("since") else "at"
+        stamp = ""
+        if isinstance(when, str) and when:
+            local = datetime.fromisoformat(when).astimezone(zone)
+            stamp = f" ({label} {local:%a %d %b %H:%M})"
+        console.print(f"  {item.get('contact') or '?'}: {what}{stamp}", highlight=False)
 
 
 @app.command()
