@@ -112,6 +112,29 @@ def _own_peak_rss_mb() -> float | None:
     return None
 
 
+def _children_cpu() -> float:
+    """CPU seconds (user + system) of the waited-for child processes so far."""
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+def with_machine(scenario: Any) -> Any:
+    """Add the machine's CPU count and load (the box may be shared) to a scenario's figures."""
+
+    def run(**sizes: Any) -> dict[str, Any]:
+        before = os.getloadavg()[0]
+        result: dict[str, Any] = scenario(**sizes)
+        result["machine"] = {
+            "cpus": os.cpu_count(),
+            "load_average_1m_before": round(before, 2),
+            "load_average_1m_after": round(os.getloadavg()[0], 2),
+        }
+        return result
+
+    run.__name__, run.__doc__ = scenario.__name__, scenario.__doc__
+    return run
+
+
 # ------------------------------------------------------------------------------ helpers
 
 
@@ -449,11 +472,13 @@ def idle_ticks(workspace: Path, at: datetime, ticks: int) -> dict[str, Any]:
     runs = []
     for _ in range(ticks):
         opener.count = 0
+        cpu = time.process_time()
         started = time.perf_counter()
         summary = run_tick(app, run_inline(app))
         runs.append(
             {
                 "seconds": round(time.perf_counter() - started, 3),
+                "cpu_seconds": round(time.process_time() - cpu, 3),
                 "files_opened": opener.count,
                 "summary": {
                     k: v for k, v in summary.as_dict().items() if v and k not in ("kinds",)
@@ -504,6 +529,7 @@ def local_idle(contacts: int = 10_000, messages: int = 100_000, ticks: int = 3) 
         "fixture": fixture,
         "idle_tick_seconds_median": statistics.median(seconds),
         "idle_tick_seconds": seconds,
+        "idle_tick_cpu_seconds": [t["cpu_seconds"] for t in measured["ticks"]],
         "idle_tick_files_opened": [t["files_opened"] for t in measured["ticks"]],
         "idle_tick_summaries": [t["summary"] for t in measured["ticks"]],
         "outreach_stages": measured["outreach_stages"],
@@ -620,9 +646,11 @@ def run_mailmerge(csv_path: Path, rows: int, directory: Path) -> dict[str, Any]:
             "--config",
             str(directory / "server.conf"),
         ]
+        cpu = _children_cpu()
         started = time.perf_counter()
         done = subprocess.run(command, cwd=directory, capture_output=True, text=True, check=False)
         seconds = time.perf_counter() - started
+        cpu = _children_cpu() - cpu
         sink.stdin.close()
         accepted = int(sink.stdout.readline().strip() or 0)
     finally:
@@ -636,6 +664,7 @@ def run_mailmerge(csv_path: Path, rows: int, directory: Path) -> dict[str, Any]:
         "rows": rows,
         "messages_accepted_by_sink": accepted,
         "seconds": round(seconds, 3),
+        "cpu_seconds": round(cpu, 3),
         "messages_per_second": round(accepted / seconds, 1) if seconds else None,
         "process_startup_seconds": round(startup, 3),
         "exit_code": done.returncode,
@@ -668,13 +697,17 @@ def local_drafts(rows: int = 1000, mailmerge: bool = True) -> dict[str, Any]:
         use_app(app)
         try:
             log(f"local-drafts: importing and starting {rows} contacts")
+            cpu = time.process_time()
             started = time.perf_counter()
             imported, planned = import_and_start(app, csv_path, per_day=rows)
             prepared = time.perf_counter() - started
+            prepared_cpu = time.process_time() - cpu
             log("local-drafts: one tick")
+            cpu = time.process_time()
             started = time.perf_counter()
             summary = run_tick(app, dispatcher())
             tick_seconds = time.perf_counter() - started
+            tick_cpu = time.process_time() - cpu
             with app.store.read() as session:
                 drafted = session.scalar(
                     select(func.count(Step.id)).where(Step.status == "drafted")
@@ -689,7 +722,9 @@ def local_drafts(rows: int = 1000, mailmerge: bool = True) -> dict[str, Any]:
             "contacts_imported": imported,
             "outreach_started": planned,
             "import_and_start_seconds": round(prepared, 3),
+            "import_and_start_cpu_seconds": round(prepared_cpu, 3),
             "tick_seconds": round(tick_seconds, 3),
+            "tick_cpu_seconds": round(tick_cpu, 3),
             "drafts_in_maildir": sum(keys.values()),
             "steps_drafted": drafted,
             "tick_errors": summary.errors[:5],
@@ -814,6 +849,7 @@ def workers_run(
         log(f"workers-scale: {len(ids)} create_draft jobs queued; starting {processes} process(es)")
         engine = sqlalchemy.create_engine(database_url)
         worker_log = (directory / "workers.log").open("w")
+        cpu = _children_cpu()
         started = time.perf_counter()
         process = subprocess.Popen(
             [
@@ -851,6 +887,7 @@ def workers_run(
             finished = time.perf_counter()
         finally:
             exit_code = _stop(process)
+            cpu = _children_cpu() - cpu
             worker_log.close()
             engine.dispose()
         found = draft_keys(workspace / "mail")
@@ -873,6 +910,7 @@ def workers_run(
             "duplicates": sum(n - 1 for n in found.values() if n > 1),
             "steps_without_draft_file": len(keys - set(found)),
             "worker_exit_code": exit_code,
+            "workers_cpu_seconds": round(cpu, 3),
         }
         if drafted != len(ids):
             tail = (directory / "workers.log").read_text(encoding="utf-8", errors="replace")
@@ -899,7 +937,7 @@ def workers_scale(
 
 
 SCENARIOS = {
-    "local-idle": local_idle,
-    "local-drafts": local_drafts,
-    "workers-scale": workers_scale,
+    "local-idle": with_machine(local_idle),
+    "local-drafts": with_machine(local_drafts),
+    "workers-scale": with_machine(workers_scale),
 }
