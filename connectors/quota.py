@@ -41,6 +41,10 @@ GMAIL_UNITS_PER_SECOND = 250.0
 """Gmail's published per-user limit (15,000 units per minute)."""
 
 
+_EPSILON = 1e-6  # units: float rounding must not leave a waiter short of a millionth
+_MIN_WAIT = 0.001  # seconds: never a tight loop
+
+
 class Quota(Protocol):
     """Something that makes the caller wait until ``units`` may be spent."""
 
@@ -83,10 +87,11 @@ class TokenBucket:
             now = self._clock()
             self._level = min(self.capacity, self._level + (now - self._stamp) * self.rate)
             self._stamp = now
-            if self._level >= min(units, self.capacity):
+            need = min(units, self.capacity)
+            if self._level >= need - _EPSILON:
                 self._level -= units
                 return 0.0
-            return (min(units, self.capacity) - self._level) / self.rate
+            return max((need - self._level) / self.rate, _MIN_WAIT)
 
     def acquire(self, units: float) -> None:
         while True:
@@ -110,10 +115,10 @@ local stamp = tonumber(state[2]) or now
 level = math.min(capacity, level + math.max(0, now - stamp) * rate)
 local need = math.min(units, capacity)
 local wait = 0
-if level >= need then
+if level >= need - 0.000001 then
   level = level - units
 else
-  wait = (need - level) / rate
+  wait = math.max((need - level) / rate, 0.001)
 end
 redis.call('HSET', key, 'level', tostring(level), 'stamp', tostring(now))
 redis.call('EXPIRE', key, math.ceil(capacity / rate) + 60)
