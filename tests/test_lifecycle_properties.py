@@ -12,7 +12,8 @@ were never planned. After every observation `_Run.check` asserts the rules of DE
 - nothing is planned or rescheduled once the address opted out or hard-bounced, and an
   opted-out outreach answers every later observation with no command at all;
 - at most max_nudges nudges (sent plus pending), and none due before
-  nudge_after_business_days business days after the last message sent;
+  nudge_after_business_days business days after the last message sent, nor before the
+  day after the return date while paused out of office;
 - exactly one thank-you per meeting held (the tick after its end), due at the end and by
   end + thank_you_within_hours, never a second one for the same meeting uid;
 - applying the same observation twice changes nothing the second time;
@@ -59,7 +60,7 @@ from pipeline.lifecycle import (
     advance,
     new_outreach,
 )
-from pipeline.timeplan import add_business_days
+from pipeline.timeplan import add_business_days, next_send_moment, start_of_local_day
 
 # Sized so that the whole module runs in about 15 s.
 PROPERTY_SETTINGS = settings(
@@ -303,6 +304,12 @@ class _Run:
             for c in decision.commands
             if isinstance(c, PlanStep | RescheduleStep) and c.kind == StepKind.NUDGE
         ]
+        paused = after.stage == Stage.PAUSED_OOO
+        assert paused == (after.paused_until is not None) == (after.resume_stage is not None)
+        if after.paused_until is not None:
+            day_after = start_of_local_day(after.paused_until + timedelta(days=1), policy.zone)
+            back = next_send_moment(day_after, policy)
+            assert all(step.due_at >= back for step in pending), "nudge during the pause"
         if self.human_replied:
             assert not pending, "a nudge is pending after a human reply"
             assert not nudge_commands, "a nudge was planned after a human reply"
