@@ -352,6 +352,8 @@ class Outreach:
     @classmethod
     def from_dict(cls, data: Mapping[str, Any]) -> Outreach:
         """Read back what `to_dict` wrote; raises ValueError on anything else."""
+        if data.get("version", 1) != 1:
+            raise ValueError(f"unknown outreach state version {data.get('version')!r}")
         try:
             meeting = data.get("meeting")
             resume = data.get("resume_stage")
