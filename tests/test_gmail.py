@@ -3,7 +3,10 @@ resyncs, retries, authorization, idempotency under lost answers)."""
 
 from __future__ import annotations
 
+import json
+import stat
 import time
+import types
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -15,8 +18,19 @@ from connectors._google_http import RetryPolicy
 from connectors._google_ledger import FileLedger
 from connectors.base import MailChangeKind, ThreadRef
 from connectors.gmail import GmailMailbox
+from connectors.google_auth import (
+    SCOPES,
+    FileTokenStore,
+    KeyringTokenStore,
+    authorize,
+    load_credentials,
+    token_store,
+    working_keyring,
+)
+from connectors.google_open import google_http, open_gmail_mailbox, open_google_calendar
 from connectors.quota import TokenBucket, Unlimited
 from pipeline.errors import AuthError, PermanentError, TransientError
+from pipeline.settings import AccountSettings
 from tests.emulators.google import GoogleEmulator, authorized_http
 
 ME = "me@example.org"
@@ -395,3 +409,103 @@ def test_the_in_process_quota_paces_requests(emulator: GoogleEmulator, sleeps: S
     box.create_draft(outreach(), "k1", None)  # 5 + 10 units: waits for the bucket
     assert bucket.waited == pytest.approx(0.6)
     box.close()
+
+
+# -- authorization and opening an account -----------------------------------------------------
+
+
+class FakeFlow:
+    """InstalledAppFlow's stand-in: the person clicked "Allow"."""
+
+    def __init__(self, refresh_token: str | None = "1//refresh") -> None:
+        self.refresh_token = refresh_token
+        self.kwargs: dict[str, object] = {}
+
+    def __call__(self, client_secrets: str, scopes: object) -> FakeFlow:
+        self.scopes = scopes
+        return self
+
+    def run_local_server(self, **kwargs: object) -> object:
+        self.kwargs = kwargs
+        return types.SimpleNamespace(refresh_token=self.refresh_token, granted_scopes=list(SCOPES))
+
+
+class DictKeyring:
+    def __init__(self) -> None:
+        self.items: dict[tuple[str, str], str] = {}
+
+    def get_password(self, service: str, user: str) -> str | None:
+        return self.items.get((service, user))
+
+    def set_password(self, service: str, user: str, value: str) -> None:
+        self.items[(service, user)] = value
+
+    def delete_password(self, service: str, user: str) -> None:
+        del self.items[(service, user)]
+
+
+def client_secrets(tmp_path: Path) -> Path:
+    path = tmp_path / "client.json"
+    path.write_text(json.dumps({"installed": {"client_id": "cid", "client_secret": "csecret"}}))
+    return path
+
+
+def test_authorize_stores_the_refresh_token_in_a_private_file(tmp_path: Path) -> None:
+    flow = FakeFlow()
+    store = FileTokenStore(tmp_path)
+    authorize("work", tmp_path, client_secrets(tmp_path), store=store, flow_factory=flow)
+    assert flow.kwargs["port"] == 0
+    assert flow.scopes == SCOPES
+    path = tmp_path / "secrets" / "work.json"
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
+    creds = load_credentials("work", tmp_path, store=store)
+    assert (creds.refresh_token, creds.client_id, creds.token) == ("1//refresh", "cid", None)
+
+
+def test_authorize_without_a_refresh_token_is_an_auth_error(tmp_path: Path) -> None:
+    with pytest.raises(AuthError, match="refresh token"):
+        authorize(
+            "work",
+            tmp_path,
+            client_secrets(tmp_path),
+            store=FileTokenStore(tmp_path),
+            flow_factory=FakeFlow(None),
+        )
+
+
+def test_a_missing_token_says_how_to_authorize(tmp_path: Path) -> None:
+    with pytest.raises(AuthError, match="outreach accounts add gmail"):
+        load_credentials("work", tmp_path, store=FileTokenStore(tmp_path))
+
+
+def test_the_keyring_holds_the_token_when_there_is_one(tmp_path: Path) -> None:
+    backend = DictKeyring()
+    store = KeyringTokenStore(backend)
+    authorize("work", tmp_path, client_secrets(tmp_path), store=store, flow_factory=FakeFlow())
+    assert load_credentials("work", tmp_path, store=store).refresh_token == "1//refresh"
+    assert not (tmp_path / "secrets").exists()
+
+
+def test_without_a_working_keyring_tokens_go_to_the_workspace(tmp_path: Path) -> None:
+    if working_keyring() is not None:
+        pytest.skip("this machine has a working keyring")
+    assert isinstance(token_store(tmp_path), FileTokenStore)
+
+
+def test_open_gmail_mailbox_and_calendar_for_an_account(
+    emulator: GoogleEmulator, tmp_path: Path
+) -> None:
+    account = AccountSettings(name="work", kind="gmail", address=ME)
+    box = open_gmail_mailbox(account, tmp_path, http=authorized_http(emulator))
+    calendar = open_google_calendar(account, tmp_path, http=authorized_http(emulator))
+    box.create_draft(outreach(), "k1", None)
+    assert (tmp_path / "state" / "gmail-work-drafts.json").exists()
+    assert calendar.changes(None)[0] == []
+    box.close()
+    calendar.close()
+    FileTokenStore(tmp_path).save("work", {"refresh_token": "1//x", "client_id": "c"})
+    assert (
+        google_http(account, tmp_path, store=FileTokenStore(tmp_path)).credentials.refresh_token
+        == "1//x"
+    )
