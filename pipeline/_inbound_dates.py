@@ -68,7 +68,8 @@ _DATE = re.compile(
     rf"(?:,?\s*(?:de\s+)?(?P<dy>\d{{4}}))?)"
     rf"|(?P<md>\b(?P<mmon>{_MONTH_RE})\b\.?\s+(?P<md_d>\d{{1,2}}){_ORD}(?!\d)"
     rf"(?:,?\s*(?P<my>\d{{4}}))?)"
-    rf"|(?P<wd>\b(?P<wname>{_WEEKDAY_RE})\b)",
+    rf"|(?P<wd>\b(?P<wname>{_WEEKDAY_RE})\b)"
+    rf"|(?P<ord>\bthe\s+(?P<oday>\d{{1,2}})(?:st|nd|rd|th)\b)",
     re.IGNORECASE,
 )
 _RETURN = re.compile(
@@ -96,6 +97,12 @@ _INCLUSIVE_BEFORE = re.compile(
 _INCLUSIVE_AFTER = re.compile(
     r"^\W{0,3}(?:\(?inclusive\)?|\(?inclus(?:ive)?\)?|\(?included\)?|\(?inklusive\)?|"
     r"\(?einschließlich\)?|\(?compreso\)?|\(?incluido\)?|\(?incluso\)?|\(?inclusief\)?)",
+    re.IGNORECASE,
+)
+# "am 17.03. wieder da", "le 3 mars de retour": the return word after the date.
+_RETURN_AFTER = re.compile(
+    r"^\W{0,3}(?:\w+\s+){0,2}(?:wieder|zurück|zurueck|de retour|terug|di ritorno|de volta|"
+    r"de vuelta|back)\b",
     re.IGNORECASE,
 )
 _RANGE_LINK = re.compile(
@@ -187,6 +194,8 @@ def _mentions(text: str, ref: date | None) -> list[_Mention]:
                 day = _with_year(month, int(match["md_d"]), year, ref)
             elif match.group("wd"):
                 weekday = _WEEKDAYS[match["wname"].lower()]
+            elif match.group("ord") and ref is not None:
+                day = _next_day_of_month(int(match["oday"]), ref)
         except (ValueError, KeyError):
             continue
         if day is None and weekday is None:
@@ -205,6 +214,20 @@ def _mentions(text: str, ref: date | None) -> list[_Mention]:
             continue
         merged.append(mention)
     return merged
+
+
+def _next_day_of_month(day: int, ref: date) -> date | None:
+    """ "The 15th": that day of this month, or of the next month once it has passed."""
+    year, month = ref.year, ref.month
+    for _ in range(3):
+        try:
+            candidate = date(year, month, day)
+        except ValueError:
+            candidate = None
+        if candidate is not None and candidate >= ref:
+            return candidate
+        year, month = (year + 1, 1) if month == 12 else (year, month + 1)
+    return None
 
 
 def _resolve(mention: _Mention, ref: date | None) -> date | None:
@@ -234,7 +257,7 @@ def return_date(text: str, ref: date | None) -> date | None:
         inclusive = mention.range_end or bool(
             _INCLUSIVE_BEFORE.search(before) or _INCLUSIVE_AFTER.match(after)
         )
-        if _RETURN.search(before) and not inclusive:
+        if (_RETURN.search(before) or _RETURN_AFTER.match(after)) and not inclusive:
             candidate = (0, resolved)
         elif inclusive or in_range:
             candidate = (1, resolved + timedelta(days=1))

@@ -133,6 +133,10 @@ def test_bounce_finds_original_message_id() -> None:
         ("Sarò di ritorno il 12/05/2025.", date(2025, 5, 1), date(2025, 5, 12)),
         ("Estarei de volta em 2 de junho.", date(2025, 5, 20), date(2025, 6, 2)),
         ("Away from 3 to 14 March.", date(2025, 3, 1), date(2025, 3, 15)),
+        ("I'll be back on the 15th.", date(2025, 3, 20), date(2025, 4, 15)),
+        ("Ich bin am 17.03. wieder da.", date(2025, 3, 10), date(2025, 3, 17)),
+        ("Ik ben afwezig t/m 5 mei.", date(2025, 4, 28), date(2025, 5, 6)),
+        ("Je suis absent du 10 au 21 mars.", date(2025, 3, 7), date(2025, 3, 22)),
         ("I am out of the office with limited access to email.", date(2025, 3, 1), None),
     ],
 )
