@@ -383,14 +383,15 @@ def inbound_libraries() -> dict[str, Any]:
         from dateparser.search import search_dates  # type: ignore[import-not-found]
 
         from pipeline._inbound_dates import return_date
-        from pipeline._inbound_mime import bodies, header, parse
+        from pipeline._inbound_mime import bodies, header, html_to_text, parse
 
         ooo = []
         for name, expected in sample_expectations().items():
             if expected["kind"] == "auto_reply":
                 result = understand((SAMPLES / name).read_bytes())
                 message = parse((SAMPLES / name).read_bytes())
-                body = f"{header(message, 'Subject')}\n{bodies(message)[0]}"
+                plain, html = bodies(message)
+                body = f"{header(message, 'Subject')}\n{plain or html_to_text(html)}"
                 ooo.append((body, result.date, expected["return_date"]))
 
         def naive(body: str, when: Any) -> str | None:
