@@ -65,7 +65,7 @@ from connectors._mime import (
     to_bytes,
 )
 from connectors.base import KEY_HEADER, DraftRef, MailChange, MailChangeKind, ThreadRef
-from connectors.quota import GMAIL_UNITS, Quota, TokenBucket
+from connectors.quota import GMAIL_UNITS, GMAIL_UNITS_PER_SECOND, HEADROOM, Quota, TokenBucket
 from pipeline.errors import PermanentError, TransientError
 
 DIGEST_HEADER = "X-Outreach-Digest"
@@ -179,9 +179,17 @@ class GmailMailbox:
             "gmail", "v1", http=http, static_discovery=True, cache_discovery=False
         )
         self._users = self._service.users()
+        # building a resource walks the discovery document: once, not per call
+        self._messages = self._users.messages()
+        self._drafts = self._users.drafts()
+        self._histories = self._users.history()
         self._ledger: DraftLedger = ledger if ledger is not None else MemoryLedger()
         self._retrier = Retrier(retry or RetryPolicy(), sleep)
-        self._caller = Caller(quota if quota is not None else TokenBucket(), units, self._retrier)
+        self._caller = Caller(
+            quota if quota is not None else TokenBucket(GMAIL_UNITS_PER_SECOND * HEADROOM),
+            units,
+            self._retrier,
+        )
         self._clock = clock
         self._search_unknown = search_unknown_keys
         self._page_size = history_page_size
@@ -212,7 +220,7 @@ class GmailMailbox:
 
     def fetch_raw(self, provider_ids: Sequence[str]) -> dict[str, bytes]:
         with self._lock:
-            messages = self._users.messages()
+            messages = self._messages
             got = self._caller.batch(
                 self._service,
                 [
@@ -244,7 +252,7 @@ class GmailMailbox:
                     if thread_id:
                         body["message"]["threadId"] = thread_id
                     answer = self._caller.once(
-                        self._users.drafts().create(userId="me", body=body),
+                        self._drafts.create(userId="me", body=body),
                         "gmail.users.drafts.create",
                     )
                 except TransientError as err:
@@ -279,7 +287,7 @@ class GmailMailbox:
                         for hit in self._search(message_id):
                             return str(hit["id"])
                     answer = self._caller.once(
-                        self._users.messages().insert(
+                        self._messages.insert(
                             userId="me", body={"raw": _b64(raw), "labelIds": ["INBOX", "UNREAD"]}
                         ),
                         "gmail.users.messages.insert",
@@ -298,7 +306,7 @@ class GmailMailbox:
         return _Cursor(str(profile["historyId"]), int(self._clock().timestamp() * 1000), ())
 
     def _history(self, start: str) -> tuple[list[dict[str, Any]], str]:
-        history = self._users.history()
+        history = self._histories
         records: list[dict[str, Any]] = []
         token: str | None = None
         latest = start
@@ -358,7 +366,7 @@ class GmailMailbox:
     def _resync(self, state: _Cursor) -> tuple[list[MailChange], str]:
         """The history id is too old: report the messages newer than the cursor's mark."""
         fresh = self._start()
-        messages = self._users.messages()
+        messages = self._messages
         ids: list[str] = []
         token: str | None = None
         while True:
@@ -392,7 +400,7 @@ class GmailMailbox:
         return changes, _Cursor(fresh.history_id, mark, done).encode()
 
     def _metadata(self, ids: Sequence[str]) -> dict[str, _Meta]:
-        messages = self._users.messages()
+        messages = self._messages
         got = self._caller.batch(
             self._service,
             [
@@ -427,7 +435,7 @@ class GmailMailbox:
             and _digest(key) not in reported
         }
         check = [k for k, r in ours.items() if threads is None or r.get("thread_id") in threads]
-        drafts = self._users.drafts()
+        drafts = self._drafts
         still = self._caller.batch(
             self._service,
             [
@@ -548,7 +556,7 @@ class GmailMailbox:
     def _draft(self, draft_id: str) -> dict[str, Any] | None:
         try:
             found: dict[str, Any] = self._caller.call(
-                lambda: self._users.drafts().get(userId="me", id=draft_id, format="minimal"),
+                lambda: self._drafts.get(userId="me", id=draft_id, format="minimal"),
                 "gmail.users.drafts.get",
             )
         except PermanentError as err:
@@ -559,7 +567,7 @@ class GmailMailbox:
 
     def _search(self, message_id: str) -> list[dict[str, Any]]:
         answer = self._caller.call(
-            lambda: self._users.messages().list(
+            lambda: self._messages.list(
                 userId="me", q=f"rfc822msgid:{message_id.strip('<>')}", maxResults=10
             ),
             "gmail.users.messages.list",
@@ -568,7 +576,7 @@ class GmailMailbox:
 
     def _draft_id(self, message_id: str, gmail_id: str) -> str | None:
         answer = self._caller.call(
-            lambda: self._users.drafts().list(
+            lambda: self._drafts.list(
                 userId="me", q=f"rfc822msgid:{message_id.strip('<>')}", maxResults=10
             ),
             "gmail.users.drafts.list",

@@ -7,7 +7,8 @@ there is none); nothing is contacted until the first call.
 
 - The mailbox's ledger of our drafts is ``<workspace>/state/gmail-<account>-drafts.json``
   (shared by the processes of this machine).
-- Its quota bucket (Gmail units, 250 per second by default) is shared through Redis when
+- Its quota bucket (Gmail units: 90% of 250 per second by default, see
+  ``connectors.quota.HEADROOM``) is shared through Redis when
   ``redis_url`` (or ``$OUTREACH_BROKER_URL``) is a Redis URL, else in-process.
 - The calendar is ``account.calendar`` when set (a Google calendar id), else ``primary``.
 """
@@ -24,7 +25,7 @@ from connectors._google_ledger import FileLedger
 from connectors.gmail import GmailMailbox
 from connectors.google_auth import TokenStore, load_credentials
 from connectors.google_calendar import GoogleCalendar
-from connectors.quota import GMAIL_UNITS_PER_SECOND, bucket_for
+from connectors.quota import GMAIL_UNITS_PER_SECOND, HEADROOM, bucket_for
 from pipeline.settings import AccountSettings
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
@@ -54,7 +55,7 @@ def open_gmail_mailbox(
     quota = bucket_for(
         redis_url or os.environ.get("OUTREACH_BROKER_URL"),
         f"outreach:quota:gmail:{account.address.lower()}",
-        units_per_second,
+        units_per_second * HEADROOM,
     )
     return GmailMailbox(
         account.address,

@@ -1,0 +1,134 @@
+"""Benchmarks of the Gmail connector on the emulator: ``python -m tests.bench gmail-idle``.
+
+- ``gmail-idle``: one ``changes()`` when nothing happened (target: one request, 2 units).
+- ``gmail-incremental``: ``changes()`` after 500 new messages (target: at most
+  1 + ceil(500/50) + history pages requests).
+- ``gmail-drafts``: 1,000 drafts (``$OUTREACH_BENCH_DRAFTS``) under an enforced 250 units
+  per second, the connector pacing itself with its own bucket: the rate reached against
+  the quota-limited rate (250 / units spent per draft), and the failures (429s seen,
+  errors raised).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import time
+from email.message import EmailMessage
+from typing import Any
+
+from connectors.gmail import GmailMailbox
+from connectors.quota import GMAIL_UNITS_PER_SECOND, HEADROOM, TokenBucket, Unlimited
+from pipeline.errors import OutreachError
+from tests.emulators.google import GoogleEmulator, authorized_http
+
+ME = "me@example.org"
+
+
+def _inbound(n: int) -> bytes:
+    return (
+        f"From: sender{n}@example.com\r\nTo: {ME}\r\nSubject: message {n}\r\n"
+        f"Message-ID: <bench-{n}@example.com>\r\n\r\nBody of message {n}.\r\n"
+    ).encode()
+
+
+def _draft(n: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = ME
+    message["To"] = f"contact{n}@example.com"
+    message["Subject"] = f"Informational interview {n}?"
+    message.set_content("Would you have 20 minutes for a chat?")
+    return message
+
+
+def gmail_idle() -> dict[str, Any]:
+    with GoogleEmulator(ME) as emulator:
+        box = GmailMailbox(ME, authorized_http(emulator), quota=Unlimited())
+        _, cursor = box.changes(None)
+        emulator.clear_log()
+        started = time.perf_counter()
+        changes, _ = box.changes(cursor)
+        seconds = time.perf_counter() - started
+        box.close()
+        return {
+            "requests": len(emulator.api_requests()),
+            "units": emulator.units(),
+            "changes": len(changes),
+            "target_requests": 1,
+            "ms": round(seconds * 1000, 2),
+        }
+
+
+def gmail_incremental(messages: int = 500) -> dict[str, Any]:
+    with GoogleEmulator(ME) as emulator:
+        box = GmailMailbox(ME, authorized_http(emulator), quota=Unlimited())
+        _, cursor = box.changes(None)
+        for n in range(messages):
+            emulator.receive(_inbound(n))
+        emulator.clear_log()
+        started = time.perf_counter()
+        changes, _ = box.changes(cursor)
+        seconds = time.perf_counter() - started
+        box.close()
+        requests = emulator.api_requests()
+        pages = sum(1 for r in requests if r.method_name == "gmail.users.history.list")
+        batches = [r for r in requests if r.method_name == "gmail.batch"]
+        largest = max(
+            (
+                sum(1 for c in emulator.calls() if c.batch == b)
+                for b in {c.batch for c in emulator.calls() if c.batch}
+            ),
+            default=0,
+        )
+        return {
+            "messages": messages,
+            "changes": len(changes),
+            "requests": len(requests),
+            "target_requests": 1 + math.ceil(messages / 50) + pages,
+            "history_pages": pages,
+            "batches": len(batches),
+            "largest_batch": largest,
+            "units": emulator.units(),
+            "seconds": round(seconds, 3),
+        }
+
+
+def gmail_drafts(count: int | None = None) -> dict[str, Any]:
+    count = count or int(os.environ.get("OUTREACH_BENCH_DRAFTS", "1000"))
+    rate = GMAIL_UNITS_PER_SECOND
+    with GoogleEmulator(ME, units_per_second=rate) as emulator:
+        bucket = TokenBucket(rate * HEADROOM)
+        box = GmailMailbox(ME, authorized_http(emulator), quota=bucket)
+        failures = 0
+        started = time.perf_counter()
+        for n in range(count):
+            try:
+                box.create_draft(_draft(n), f"bench:contact{n}:outreach:1", None)
+            except OutreachError:
+                failures += 1
+        seconds = time.perf_counter() - started
+        box.close()
+        units = emulator.units()
+        per_draft = units / count
+        limited = rate / per_draft
+        reached = count / seconds
+        return {
+            "drafts": count,
+            "drafts_in_mailbox": len(emulator.drafts()),
+            "seconds": round(seconds, 2),
+            "rate_per_second": round(reached, 2),
+            "quota_limited_rate": round(limited, 2),
+            "rate_vs_quota": round(reached / limited, 3),
+            "units_per_draft": round(per_draft, 2),
+            "requests": len(emulator.api_requests()),
+            "http_429": sum(1 for r in emulator.requests if r.status == 429),
+            "failures": failures,
+            "waited_in_bucket_s": round(bucket.waited, 2),
+        }
+
+
+SCENARIOS = {
+    "gmail-idle": gmail_idle,
+    "gmail-incremental": gmail_incremental,
+    "gmail-drafts": gmail_drafts,
+}
