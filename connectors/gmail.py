@@ -20,7 +20,8 @@ How changes are read (one ``users.history.list`` when nothing happened):
   deletion (or a sent message) is checked with ``drafts.get`` (batched); when it is gone
   and no sent message claimed it, it is ``DRAFT_DELETED``. The keys already reported as
   sent or deleted travel in the cursor (as short digests, the last 2,000), so an older
-  cursor reports the same changes again and a newer one never repeats them.
+  cursor reports the same changes again and a newer one never repeats them; the ledger
+  marks them closed, and two days later they are no longer looked at.
 - A history id too old for Gmail (404) means a full resync: the current history id is
   taken first, then the messages newer than the cursor's mark (the newest ``internalDate``
   it has seen, Gmail's own clock) are listed (``q=after:<seconds>``, filtered to the
@@ -47,7 +48,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import getaddresses
 from functools import partial
@@ -75,6 +76,10 @@ _METADATA = ["Message-ID", "In-Reply-To", "References", KEY_HEADER, DIGEST_HEADE
 _HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded"]
 _CURSOR_PREFIX = "gmail1:"
 _DONE_LIMIT = 2000
+_SETTLED_AFTER = timedelta(days=2)
+"""A reported draft's ledger record is ignored this long after it was closed; until
+then the cursor's digests keep it from being reported twice (and an older cursor,
+replayed soon after, still reports it)."""
 
 Clock = Callable[[], datetime]
 
@@ -427,12 +432,16 @@ class GmailMailbox:
         that are gone; returns them and the updated digests of reported keys."""
         done = list(state.done)
         reported = set(done)
+        now = self._clock()
+        settled = (now - _SETTLED_AFTER).isoformat()
+        ledger = self._ledger.all()
         ours = {
             key: record
-            for key, record in self._ledger.all().items()
+            for key, record in ledger.items()
             if record.get("state") == "draft"
             and record.get("draft_id")
             and _digest(key) not in reported
+            and not (record.get("closed") and record["closed"] < settled)
         }
         check = [k for k, r in ours.items() if threads is None or r.get("thread_id") in threads]
         drafts = self._drafts
@@ -455,6 +464,9 @@ class GmailMailbox:
             if _digest(key) not in reported:
                 reported.add(_digest(key))
                 done.append(_digest(key))
+            record = ledger.get(key)
+            if record is not None and not record.get("closed"):
+                self._ledger.put(key, {**record, "closed": now.isoformat()})
 
         changes: list[MailChange] = []
         for meta in metas:
@@ -465,7 +477,6 @@ class GmailMailbox:
                 changes.append(self._change(MailChangeKind.SENT, meta, key))
             elif not (meta.digest and meta.sender == self._address.lower()):
                 changes.append(self._change(MailChangeKind.INBOUND, meta, meta.headers.key))
-        now = self._clock()
         for key in gone:
             if key in claimed:
                 continue

@@ -4,6 +4,7 @@ resyncs, retries, authorization, idempotency under lost answers)."""
 from __future__ import annotations
 
 import json
+import re
 import stat
 import time
 import types
@@ -509,3 +510,27 @@ def test_open_gmail_mailbox_and_calendar_for_an_account(
         google_http(account, tmp_path, store=FileTokenStore(tmp_path)).credentials.refresh_token
         == "1//x"
     )
+
+
+def test_a_reported_draft_is_no_longer_looked_at_once_settled(
+    emulator: GoogleEmulator, sleeps: Sleeps
+) -> None:
+    """Given a sent draft reported days ago and forgotten by the cursor, activity in its
+    thread does not make it look deleted."""
+    now = [datetime.now(UTC)]
+    box = mailbox(emulator, sleeps, clock=lambda: now[0])
+    _, cursor = box.changes(None)
+    ref = box.create_draft(outreach(), "k1", None)
+    emulator.send_draft("k1")
+    (sent,), cursor = box.changes(cursor)
+    reply = emulator.receive(inbound(1, ref.message_id, "Re: Informational interview?"))
+    _, cursor = box.changes(cursor)
+    now[0] += timedelta(days=3)
+    emulator.delete_message(reply)
+    emulator.clear_log()
+    forgotten = re.sub(r'"done":\[[^\]]*\]', '"done":[]', cursor)
+    assert forgotten != cursor
+    assert box.changes(forgotten)[0] == []
+    assert (sent.kind, sent.key) == (MailChangeKind.SENT, "k1")
+    assert "gmail.users.drafts.get" not in [c.method_name for c in emulator.calls()]
+    box.close()

@@ -215,9 +215,16 @@ class _Message:
     raw: bytes
     internal_date: int  # milliseconds since the epoch
     history_id: int
+    _parsed: Message | None = None
 
     def headers(self) -> Message:
-        return _HEADERS.parsebytes(self.raw)
+        if self._parsed is None:
+            self._parsed = _HEADERS.parsebytes(self.raw)
+        return self._parsed
+
+    def rfc822msgid(self) -> str | None:
+        own = _msgids(_header(self.headers(), "Message-ID"))
+        return own[0].strip("<>").lower() if own else None
 
 
 class _Bucket:
@@ -304,6 +311,7 @@ class GoogleEmulator:
         self._messages: dict[str, _Message] = {}
         self._drafts: dict[str, str] = {}  # draft id -> message id
         self._by_msgid: dict[str, str] = {}  # Message-ID -> thread id
+        self._ids_by_msgid: dict[str, list[str]] = {}  # bare Message-ID -> message ids
         # calendar
         self._events: dict[str, JSON] = {}  # event id -> resource (with private "_seq")
         self._seq = 0
@@ -810,7 +818,7 @@ class GoogleEmulator:
 
     def _messages_list(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
         self._user(user)
-        found = [m for m in self._messages.values() if self._search(m, query)]
+        found = [m for m in self._candidates(query) if self._search(m, query)]
         found.sort(key=lambda m: (m.internal_date, int(m.id, 16)), reverse=True)
         page, token = _page(found, query, default=100, limit=500)
         data: JSON = {"resultSizeEstimate": len(found)}
@@ -819,6 +827,15 @@ class GoogleEmulator:
         if token:
             data["nextPageToken"] = token
         return Answer.json(200, data)
+
+    def _candidates(self, query: dict[str, list[str]]) -> list[_Message]:
+        """Every message, or only those with the Message-ID the query names (indexed)."""
+        for term in " ".join(query.get("q", [])).split():
+            name, _, value = term.partition(":")
+            if name.lower() == "rfc822msgid":
+                ids = self._ids_by_msgid.get(value.strip("<>").lower(), [])
+                return [self._messages[i] for i in ids if i in self._messages]
+        return list(self._messages.values())
 
     def _search(self, message: _Message, query: dict[str, list[str]]) -> bool:
         labels = query.get("labelIds", [])
@@ -830,9 +847,7 @@ class GoogleEmulator:
             name, _, value = term.partition(":")
             name = name.lower()
             if name == "rfc822msgid":
-                wanted = value.strip("<>").lower()
-                own = _msgids(_header(message.headers(), "Message-ID"))
-                if not own or own[0].strip("<>").lower() != wanted:
+                if message.rfc822msgid() != value.strip("<>").lower():
                     return False
             elif name in ("in", "label"):
                 if (
@@ -918,7 +933,12 @@ class GoogleEmulator:
         drafts = [
             (draft_id, self._messages[message_id]) for draft_id, message_id in self._drafts.items()
         ]
-        found = [(d, m) for d, m in drafts if self._search(m, {"q": query.get("q", [])})]
+        wanted = {m.id for m in self._candidates(query)}
+        found = [
+            (d, m)
+            for d, m in drafts
+            if m.id in wanted and self._search(m, {"q": query.get("q", [])})
+        ]
         found.sort(key=lambda dm: (dm[1].internal_date, int(dm[1].id, 16)), reverse=True)
         page, token = _page(found, query, default=100, limit=500)
         data: JSON = {"resultSizeEstimate": len(found)}
@@ -1098,6 +1118,7 @@ class GoogleEmulator:
         self._messages[message_id] = stored
         for own in _msgids(_header(stored.headers(), "Message-ID"))[:1]:
             self._by_msgid.setdefault(own, stored.thread_id)
+            self._ids_by_msgid.setdefault(own.strip("<>").lower(), []).append(message_id)
         return stored
 
     def _record(
