@@ -78,6 +78,30 @@ class NoResendHttp(httplib2.Http):  # type: ignore[misc]
         return response, content
 
 
+def pin_refresh(http: Any) -> None:
+    """Make the credentials of an ``AuthorizedHttp`` always refresh through its transport.
+
+    google-api-python-client refreshes inside a batch request (a 401 part, or credentials
+    not yet valid) with a bare ``httplib2.Http()``: no time-out, no proxy settings, no
+    routing. Refreshes here go through the same transport as every other request.
+    """
+    credentials = getattr(http, "credentials", None)
+    transport = getattr(http, "http", None)
+    if credentials is None or transport is None or getattr(credentials, "_pinned", False):
+        return
+    from google_auth_httplib2 import Request
+
+    original = credentials.refresh
+    request = Request(transport)
+
+    def refresh(_ignored: Any) -> None:
+        original(request)
+
+    # an instance attribute shadows the method; google-auth calls self.refresh(request)
+    setattr(credentials, "refresh", refresh)  # noqa: B010
+    setattr(credentials, "_pinned", True)  # noqa: B010
+
+
 def default_http(timeout: float = 30.0) -> NoResendHttp:
     """The transport production uses (wrap it in ``google_auth_httplib2.AuthorizedHttp``)."""
     return NoResendHttp(timeout=timeout)

@@ -54,7 +54,14 @@ from email.utils import getaddresses
 from functools import partial
 from typing import Any
 
-from connectors._google_http import Caller, Retrier, RetryPolicy, Sleep, http_status
+from connectors._google_http import (
+    Caller,
+    Retrier,
+    RetryPolicy,
+    Sleep,
+    http_status,
+    pin_refresh,
+)
 from connectors._google_ledger import DraftLedger, MemoryLedger, Record
 from connectors._ids import derived_message_id
 from connectors._mime import (
@@ -183,6 +190,7 @@ class GmailMailbox:
         self._service = build(
             "gmail", "v1", http=http, static_discovery=True, cache_discovery=False
         )
+        pin_refresh(http)
         self._users = self._service.users()
         # building a resource walks the discovery document: once, not per call
         self._messages = self._users.messages()

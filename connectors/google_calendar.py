@@ -28,7 +28,14 @@ from datetime import UTC, datetime
 from functools import partial
 from typing import Any
 
-from connectors._google_http import Caller, Retrier, RetryPolicy, Sleep, http_status
+from connectors._google_http import (
+    Caller,
+    Retrier,
+    RetryPolicy,
+    Sleep,
+    http_status,
+    pin_refresh,
+)
 from connectors._ids import derived_uid
 from connectors.base import Attendee, CalendarEvent, EventChange, EventChangeKind
 from connectors.quota import Quota, Unlimited
@@ -133,6 +140,7 @@ class GoogleCalendar:
         self._service = build(
             "calendar", "v3", http=http, static_discovery=True, cache_discovery=False
         )
+        pin_refresh(http)
         self._events = self._service.events()
         self._calendar_id = calendar_id
         self._caller = Caller(

@@ -32,7 +32,7 @@ from connectors.google_open import google_http, open_gmail_mailbox, open_google_
 from connectors.quota import TokenBucket, Unlimited
 from pipeline.errors import AuthError, PermanentError, TransientError
 from pipeline.settings import AccountSettings
-from tests.emulators.google import GoogleEmulator, authorized_http
+from tests.emulators.google import GoogleEmulator, authorized_http, loopback_only
 
 ME = "me@example.org"
 CONTACT = "ada@example.com"
@@ -43,6 +43,12 @@ class Sleeps(list[float]):
 
     def __call__(self, seconds: float) -> None:
         self.append(seconds)
+
+
+@pytest.fixture(autouse=True)
+def _loopback_only() -> Iterator[None]:
+    with loopback_only():
+        yield
 
 
 @pytest.fixture
@@ -359,13 +365,15 @@ def test_an_expired_access_token_is_refreshed(emulator: GoogleEmulator, box: Gma
 
 
 def test_an_expired_access_token_inside_a_batch_is_refreshed(
-    emulator: GoogleEmulator, box: GmailMailbox
+    emulator: GoogleEmulator, box: GmailMailbox, sleeps: Sleeps
 ) -> None:
     _, cursor = box.changes(None)
     emulator.receive(inbound(1))
     emulator.fail_next(401, match="messages.get")
     changes, _ = box.changes(cursor)
     assert len(changes) == 1
+    assert emulator.token_requests == 2  # refreshed through the emulator, not retried
+    assert sleeps == []
 
 
 def test_a_revoked_grant_is_an_auth_error_without_retries(
@@ -534,3 +542,19 @@ def test_a_reported_draft_is_no_longer_looked_at_once_settled(
     assert (sent.kind, sent.key) == (MailChangeKind.SENT, "k1")
     assert "gmail.users.drafts.get" not in [c.method_name for c in emulator.calls()]
     box.close()
+
+
+# -- the benchmarks, small, so that their code cannot rot --------------------------------------
+
+
+def test_benchmarks_run_small() -> None:
+    from tests.bench import google as bench
+
+    idle = bench.gmail_idle()
+    assert (idle["requests"], idle["units"]) == (1, 2)
+    incremental = bench.gmail_incremental(messages=120)
+    assert incremental["changes"] == 120
+    assert incremental["requests"] <= incremental["target_requests"]
+    assert incremental["largest_batch"] == 50
+    drafts = bench.gmail_drafts(count=20)
+    assert (drafts["drafts_in_mailbox"], drafts["failures"]) == (20, 0)

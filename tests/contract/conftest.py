@@ -35,9 +35,9 @@ def mail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailWorld]:
     elif request.param == "gmail":
         from connectors.gmail import GmailMailbox
         from connectors.quota import Unlimited
-        from tests.emulators.google import GoogleEmulator, authorized_http
+        from tests.emulators.google import GoogleEmulator, authorized_http, loopback_only
 
-        with GoogleEmulator(ME) as emulator:
+        with loopback_only(), GoogleEmulator(ME) as emulator:
             box = GmailMailbox(ME, authorized_http(emulator), quota=Unlimited())
             try:
                 yield GmailMailWorld(emulator, box)
@@ -58,9 +58,9 @@ def calendar(
         yield memory, MemoryCalendarWorld(memory)
     elif request.param == "google":
         from connectors.google_calendar import GoogleCalendar
-        from tests.emulators.google import GoogleEmulator, authorized_http
+        from tests.emulators.google import GoogleEmulator, authorized_http, loopback_only
 
-        with GoogleEmulator(ME) as emulator:
+        with loopback_only(), GoogleEmulator(ME) as emulator:
             google = GoogleCalendar(authorized_http(emulator))
             try:
                 yield google, GoogleCalendarWorld(emulator)

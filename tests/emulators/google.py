@@ -37,12 +37,14 @@ One emulator serves one person (``address``); "me" and the address both name the
 from __future__ import annotations
 
 import base64
+import contextlib
 import copy
 import email.utils
 import itertools
 import json
 import math
 import re
+import socket
 import threading
 import time
 import uuid
@@ -56,6 +58,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
+import pytest
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 
@@ -1478,3 +1481,22 @@ def authorized_http(
     """What the connectors get in production, routed to ``emulator``."""
     token = refresh_token or next(iter(emulator.refresh_tokens), "revoked")
     return AuthorizedHttp(credentials(token), http=RoutedHttp(emulator.url, timeout=timeout))
+
+
+@contextlib.contextmanager
+def loopback_only() -> Iterator[list[str]]:
+    """Refuse (and, at the end, fail on) any name lookup but the loopback's: the tests
+    reach only the local emulator, never Google."""
+    real = socket.getaddrinfo
+    refused: list[str] = []
+
+    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
+        if host not in (None, "127.0.0.1", "localhost", "::1"):
+            refused.append(str(host))
+            raise socket.gaierror(socket.EAI_NONAME, f"tests must not reach {host}")
+        return real(host, *args, **kwargs)
+
+    with pytest.MonkeyPatch.context() as patch:
+        patch.setattr(socket, "getaddrinfo", guarded)
+        yield refused
+    assert refused == [], f"a test tried to reach {sorted(set(refused))}"
