@@ -14,6 +14,7 @@ import signal
 import subprocess
 import sys
 import time
+import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
@@ -57,9 +58,10 @@ def contacts_csv(path: Path, count: int) -> Path:
 
 
 class Setup:
-    def __init__(self, workspace: Path, env: dict[str, str]) -> None:
+    def __init__(self, workspace: Path, env: dict[str, str], namespace: str) -> None:
         self.workspace = workspace
         self.env = env
+        self.namespace = namespace
 
     def outreach(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -122,7 +124,7 @@ class Setup:
 @pytest.fixture
 def setup(tmp_path: Path, postgres_url: str) -> Iterator[Setup]:
     require_service("Redis", "127.0.0.1", 6379)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    namespace = f"outreach-test-{uuid.uuid4().hex[:10]}"  # concurrent runs stay apart
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "outreach.toml").write_text(TOML, encoding="utf-8")
@@ -130,10 +132,13 @@ def setup(tmp_path: Path, postgres_url: str) -> Iterator[Setup]:
         **{k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")},
         "OUTREACH_HOME": str(workspace),
         "OUTREACH_DATABASE_URL": postgres_url,
-        "OUTREACH_BROKER_URL": REDIS_URL,
+        "OUTREACH_BROKER_URL": f"{REDIS_URL}?namespace={namespace}",
     }
-    yield Setup(workspace, env)
-    redis.Redis.from_url(REDIS_URL).flushdb()
+    yield Setup(workspace, env, namespace)
+    client = redis.Redis.from_url(REDIS_URL)
+    for key in client.scan_iter(f"{namespace}:*"):
+        client.delete(key)
+    client.close()
 
 
 def plan(setup: Setup, count: int) -> None:
@@ -211,7 +216,9 @@ def test_two_ticks_at_once_enqueue_each_step_once(setup: Setup) -> None:
 
     queued = [json.loads(out)["queued_drafts"] for out, _ in outputs]
     assert sum(queued) == 200, outputs
-    assert redis.Redis.from_url(REDIS_URL).llen("dramatiq:outreach") == 200
+    client = redis.Redis.from_url(REDIS_URL)
+    assert client.llen(f"{setup.namespace}:outreach") == 200
+    client.close()
     worker = setup.worker()
     try:
         assert setup.wait_for_drafted(200, timeout=120) == 200

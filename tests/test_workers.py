@@ -62,3 +62,14 @@ def test_the_broker_is_set_once_per_process() -> None:
     assert setup_broker("stub://") is broker
     with pytest.raises(SettingsError, match="already"):
         setup_broker("redis://127.0.0.1:6379/0")
+
+
+def test_a_redis_url_may_name_its_own_namespace() -> None:
+    """Several pipelines (or test runs) can share a Redis without seeing each other's work."""
+    from workers.broker import split_namespace
+
+    assert split_namespace("redis://h:6379/2?namespace=office-a") == (
+        "redis://h:6379/2",
+        "office-a",
+    )
+    assert split_namespace("redis://h:6379/2") == ("redis://h:6379/2", "dramatiq")

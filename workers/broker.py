@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 from typing import Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import dramatiq
 from dramatiq.brokers.stub import StubBroker
@@ -40,6 +41,16 @@ def configure(broker: Any, retries: dict[str, Any]) -> Any:
     return broker
 
 
+def split_namespace(url: str) -> tuple[str, str]:
+    """Take ``?namespace=NAME`` off a Redis URL: several pipelines (or test runs) can share
+    one Redis without seeing each other's queues. The default namespace is "dramatiq"."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    namespace = next((value for key, value in query if key == "namespace"), "dramatiq")
+    rest = urlencode([(key, value) for key, value in query if key != "namespace"])
+    return urlunsplit(parts._replace(query=rest)), namespace
+
+
 def make_broker(url: str) -> Any:
     """A broker for ``url``, with this project's retry and time-limit settings."""
     if url.startswith("stub:"):
@@ -47,7 +58,9 @@ def make_broker(url: str) -> Any:
     if url.startswith(("redis://", "rediss://", "unix://")):
         from dramatiq.brokers.redis import RedisBroker
 
-        return configure(RedisBroker(url=url), PRODUCTION_RETRIES)  # type: ignore[no-untyped-call]
+        plain, namespace = split_namespace(url)
+        broker = RedisBroker(url=plain, namespace=namespace)  # type: ignore[no-untyped-call]
+        return configure(broker, PRODUCTION_RETRIES)
     if url.startswith(("amqp://", "amqps://")):
         from dramatiq.brokers.rabbitmq import RabbitmqBroker
 
