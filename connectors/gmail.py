@@ -29,7 +29,9 @@ How changes are read (one ``users.history.list`` when nothing happened):
   before is not reported again; a message inserted with an older date can be missed.
 
 ``create_draft`` is idempotent by key: the ledger first (``drafts.get``), else a search by
-Message-ID (``messages.list q=rfc822msgid:``, the key header checked), before creating;
+Message-ID (``messages.list q=rfc822msgid:``, the key header checked), else (our draft is
+gone and its sent copy lost our headers) the first message sent in its thread since it
+was made (``threads.get``), before creating;
 the ledger records the attempt before the request, and a failed request is never resent
 blindly (``NoResendHttp``; the retry looks again first), so a request whose answer was
 lost does not leave two drafts. A reply carries threadId, In-Reply-To, References and
@@ -83,6 +85,7 @@ _METADATA = ["Message-ID", "In-Reply-To", "References", KEY_HEADER, DIGEST_HEADE
 _HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded"]
 _CURSOR_PREFIX = "gmail1:"
 _DONE_LIMIT = 2000
+_CLOCK_SLACK = timedelta(minutes=1)  # between our clock and Gmail's
 _SETTLED_AFTER = timedelta(days=2)
 """A reported draft's ledger record is ignored this long after it was closed; until
 then the cursor's digests keep it from being reported twice (and an older cursor,
@@ -196,6 +199,7 @@ class GmailMailbox:
         self._messages = self._users.messages()
         self._drafts = self._users.drafts()
         self._histories = self._users.history()
+        self._threads = self._users.threads()
         self._ledger: DraftLedger = ledger if ledger is not None else MemoryLedger()
         self._retrier = Retrier(retry or RetryPolicy(), sleep)
         self._caller = Caller(
@@ -533,8 +537,7 @@ class GmailMailbox:
 
     # -- drafts ------------------------------------------------------------------------------
 
-    @staticmethod
-    def _record(headers: Headers, state: str, thread_id: str | None) -> Record:
+    def _record(self, headers: Headers, state: str, thread_id: str | None) -> Record:
         return {
             "state": state,
             "message_id": headers.message_id,
@@ -543,7 +546,7 @@ class GmailMailbox:
             "thread_id": thread_id,
             "in_reply_to": headers.in_reply_to,
             "references": list(headers.references),
-            "created": datetime.now(UTC).isoformat(),
+            "created": self._clock().isoformat(),
         }
 
     def _existing(
@@ -570,6 +573,38 @@ class GmailMailbox:
                 return DraftRef(draft_id, message_id, meta.thread_id)
             if "SENT" in meta.labels:
                 return DraftRef(meta.id, message_id, meta.thread_id)
+        if record is not None and record.get("draft_id") and record.get("thread_id"):
+            return self._sent_in_thread(key, record)
+        return None
+
+    def _sent_in_thread(self, key: str, record: Record) -> DraftRef | None:
+        """The sent copy of our vanished draft when Gmail's interface changed its headers:
+        the first message sent in the draft's thread since the draft was made that carries
+        no other key and is no other draft of ours."""
+        try:
+            thread = self._caller.call(
+                lambda: self._threads.get(
+                    userId="me",
+                    id=record["thread_id"],
+                    format="metadata",
+                    metadataHeaders=_METADATA,
+                ),
+                "gmail.users.threads.get",
+            )
+        except PermanentError as err:
+            if http_status(err) == 404:
+                return None
+            raise
+        created = datetime.fromisoformat(record["created"]) - _CLOCK_SLACK
+        others = {r.get("message_id") for k, r in self._ledger.all().items() if k != key}
+        for meta in sorted((_meta(m) for m in thread.get("messages", [])), key=lambda m: m.millis):
+            if (
+                "SENT" in meta.labels
+                and meta.at >= created
+                and meta.headers.key in (None, key)
+                and meta.headers.message_id not in others
+            ):
+                return DraftRef(meta.id, meta.headers.message_id or "", meta.thread_id)
         return None
 
     def _draft(self, draft_id: str) -> dict[str, Any] | None:

@@ -33,6 +33,7 @@ GMAIL_UNITS: Mapping[str, int] = {
     "gmail.users.messages.insert": 25,
     "gmail.users.messages.import": 25,
     "gmail.users.history.list": 2,
+    "gmail.users.threads.get": 10,
     "gmail.users.getProfile": 1,
 }
 """Quota units per Gmail method (keep configurable: pass your own mapping)."""

@@ -558,3 +558,32 @@ def test_benchmarks_run_small() -> None:
     assert incremental["largest_batch"] == 50
     drafts = bench.gmail_drafts(count=20)
     assert (drafts["drafts_in_mailbox"], drafts["failures"]) == (20, 0)
+
+
+def test_a_draft_sent_without_our_headers_is_still_found_and_not_drafted_again(
+    emulator: GoogleEmulator, sleeps: Sleeps
+) -> None:
+    """Given the person sent our draft from Gmail, which dropped our key and rewrote the
+    Message-ID, the sent copy stands for the step; a later draft in the same thread that
+    the person deleted is not mistaken for it."""
+    now = [datetime.now(UTC)]
+    box = mailbox(emulator, sleeps, clock=lambda: now[0])
+    first = box.create_draft(outreach(), "k1", None)
+
+    def strip(message: EmailMessage) -> None:
+        del message["X-Outreach-Key"]
+        del message["Message-ID"]
+        message["Message-ID"] = "<CAGmail-rewritten@mail.gmail.com>"
+
+    sent_id = emulator.send_draft("k1", edit=strip)
+    found = box.find_draft("k1")
+    assert found == box.create_draft(outreach(), "k1", None)
+    assert found is not None
+    assert (found.draft_id, found.message_id) == (sent_id, "<CAGmail-rewritten@mail.gmail.com>")
+    assert emulator.drafts() == []
+    now[0] += timedelta(days=5)
+    thread = ThreadRef(first.thread_id, first.message_id, (first.message_id,))
+    box.create_draft(outreach("Re: Informational interview?"), "k2", thread)
+    emulator.delete_draft("k2")
+    assert box.find_draft("k2") is None
+    box.close()

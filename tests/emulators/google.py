@@ -8,6 +8,7 @@ httplib2, google-auth) use, so tests run the real clients against it (PROVIDERS.
   client cures by refreshing.
 - Gmail (``/gmail/v1/users/{me}/...``): ``profile``, ``messages`` list / get (raw,
   metadata, minimal, full) / insert / import, ``drafts`` create / list / get / delete,
+  ``threads.get``,
   ``history`` (startHistoryId, historyTypes, pagination, 404 for an id older than the
   kept history). Search (``q``) understands ``rfc822msgid:``, ``in:``/``label:``,
   ``after:`` and ``before:``.
@@ -79,6 +80,7 @@ GMAIL_UNITS: dict[str, int] = {
     "gmail.users.drafts.get": 5,
     "gmail.users.drafts.delete": 10,
     "gmail.users.history.list": 2,
+    "gmail.users.threads.get": 10,
 }
 
 _STATUS_NAMES = {
@@ -650,6 +652,7 @@ class GoogleEmulator:
             ("GET", user + r"/drafts/([^/]+)", "gmail.users.drafts.get", self._drafts_get),
             ("DELETE", user + r"/drafts/([^/]+)", "gmail.users.drafts.delete", self._drafts_delete),
             ("GET", user + r"/history", "gmail.users.history.list", self._history_list),
+            ("GET", user + r"/threads/([^/]+)", "gmail.users.threads.get", self._threads_get),
             ("GET", events, "calendar.events.list", self._events_list),
             ("POST", events, "calendar.events.insert", self._events_insert),
             ("GET", events + r"/([^/]+)", "calendar.events.get", self._events_get),
@@ -992,6 +995,24 @@ class GoogleEmulator:
             raise ApiError(404, "Requested entity was not found.", "notFound")
         self.delete_draft(draft_id)
         return Answer(204)
+
+    def _threads_get(
+        self, user: str, thread_id: str, *, query: dict[str, list[str]], body: bytes
+    ) -> Answer:
+        self._user(user)
+        members = sorted(
+            self._thread_members(thread_id), key=lambda m: (m.internal_date, int(m.id, 16))
+        )
+        if not members:
+            raise ApiError(404, "Requested entity was not found.", "notFound")
+        return Answer.json(
+            200,
+            {
+                "id": thread_id,
+                "historyId": str(max(m.history_id for m in members)),
+                "messages": [self._message_json(m, query) for m in members],
+            },
+        )
 
     def _history_list(self, user: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
         self._user(user)
