@@ -2,9 +2,10 @@
 
 - ``changes``: ``events.list`` with ``singleEvents=true``; the first call (or an unknown
   cursor) lists every event and keeps the ``nextSyncToken`` as the cursor; later calls
-  pass it as ``syncToken`` and read every page. A 410 (the token expired) means a full
-  sync again: every current event is reported as ``UPSERTED`` (the caller treats upserts
-  idempotently); a deletion that happened meanwhile is not seen.
+  pass it as ``syncToken`` and read every page. A 410 (the token expired; or a 400, a
+  token Google cannot read) means a full sync again: every current event is reported as
+  ``UPSERTED`` (the caller treats upserts idempotently); a deletion that happened
+  meanwhile is not seen.
 - Mapping: a timed event becomes a ``CalendarEvent`` whose ``uid`` is the ``iCalUID``,
   start and end aware UTC, attendees' ``responseStatus`` as PARTSTAT, organizer's email,
   our key from ``extendedProperties.private.outreachKey``. All-day events are skipped. A

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 
@@ -10,7 +11,7 @@ import pytest
 from connectors._google_http import pin_refresh
 from connectors.base import CalendarEvent, EventChangeKind
 from connectors.google_calendar import GoogleCalendar, event_id_for
-from pipeline.errors import AuthError
+from pipeline.errors import AuthError, TransientError
 from tests.emulators.google import GoogleEmulator, authorized_http, loopback_only
 
 ME = "me@example.org"
@@ -201,3 +202,17 @@ def test_the_emulator_answers_calendar_batches(
     assert getattr(answers["r2"], "status_code", None) == 404
     assert [r.path for r in emulator.api_requests("calendar")] == ["/batch/calendar/v3"]
     assert sorted(c.uid for c in cal.changes(None)[0]) == ["b0@x", "b1@x"]
+
+
+def test_the_emulator_adds_latency_and_enforces_a_calendar_quota(sleeps: Sleeps) -> None:
+    with GoogleEmulator(ME, latency=0.05, calendar_per_second=2) as emulator:
+        calendar = GoogleCalendar(authorized_http(emulator), sleep=sleeps)
+        started = time.perf_counter()
+        calendar.changes(None)
+        assert time.perf_counter() - started >= 0.1  # the token request and the list
+        with pytest.raises(TransientError) as caught:  # the sleeps here do not wait
+            calendar.put_event(prep(), "prep-1")  # a lookup and an insert: over 2 a second
+        assert caught.value.retry_after == 1
+        assert 429 in [r.status for r in emulator.calls("calendar")]
+        assert sleeps == [1.0, 1.0, 1.0]
+        calendar.close()
