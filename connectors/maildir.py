@@ -354,8 +354,10 @@ class _State:
         path = self.box.root / STATE_FILE
         tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
         try:
+            # json.dumps encodes in C in one go; json.dump to a file would not.
+            text = json.dumps(data, separators=(",", ":"))
             with tmp.open("w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
+                handle.write(text)
                 handle.flush()
                 os.fsync(handle.fileno())
             tmp.replace(path)

@@ -15,6 +15,7 @@ from typing import Any
 from sqlalchemy import select
 
 from connectors.base import Calendar, Mailbox
+from pipeline.compose import TemplateSet
 from pipeline.lifecycle import Policy
 from pipeline.models import Account
 from pipeline.settings import AccountSettings, Settings, parse_hhmm, weekday_numbers
@@ -66,9 +67,17 @@ class App:
     calendar_factory: CalendarFactory = _default_calendar
     _mailboxes: dict[str, Mailbox] = field(default_factory=dict)
     _calendars: dict[str, Calendar] = field(default_factory=dict)
+    _templates: TemplateSet | None = None
 
     def now(self) -> datetime:
         return self.clock()
+
+    @property
+    def templates(self) -> TemplateSet:
+        """The templates, loaded once per App (Jinja2 caches each compiled template)."""
+        if self._templates is None:
+            self._templates = TemplateSet(self.settings.templates_override)
+        return self._templates
 
     def mailbox(self, account: AccountSettings) -> Mailbox:
         if account.name not in self._mailboxes:

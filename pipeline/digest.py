@@ -17,7 +17,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from pipeline.app import App
-from pipeline.compose import Envelope, TemplateSet
+from pipeline.compose import Envelope
 from pipeline.context import contact_context, me_context
 from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
@@ -144,7 +144,7 @@ class DigestResult:
 
 
 def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
-    templates = TemplateSet(app.settings.templates_override)
+    templates = app.templates
     now = app.now()
     account = app.settings.account(account_name)
     with app.store.read() as session:

@@ -75,7 +75,7 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
     step's key), and the result recorded. A transient failure gives the claim back before
     it is raised for the queue to retry.
     """
-    templates = templates or TemplateSet(app.settings.templates_override)
+    templates = templates or app.templates
     now = app.now()
     lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
     with app.store.write() as session:
@@ -181,7 +181,7 @@ def _finish(app: App, step_id: int, status: str, detail: str, now: datetime) -> 
 
 def prep_meeting(app: App, meeting_id: int, templates: TemplateSet | None = None) -> str:
     """Write (or move, or remove) the prep-notes event of one meeting; idempotent by key."""
-    templates = templates or TemplateSet(app.settings.templates_override)
+    templates = templates or app.templates
     now = app.now()
     with app.store.read() as session:
         meeting = session.get(Meeting, meeting_id)
