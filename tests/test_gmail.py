@@ -587,3 +587,17 @@ def test_a_draft_sent_without_our_headers_is_still_found_and_not_drafted_again(
     emulator.delete_draft("k2")
     assert box.find_draft("k2") is None
     box.close()
+
+
+def test_mail_the_person_writes_and_sends_is_sent_without_a_key(
+    emulator: GoogleEmulator, box: GmailMailbox
+) -> None:
+    _, cursor = box.changes(None)
+    emulator.person_sends(
+        f"From: {ME}\r\nTo: {CONTACT}\r\nSubject: Quick question\r\n"
+        "Message-ID: <own-1@example.org>\r\n\r\nHi Ada\r\n".encode()
+    )
+    changes, _ = box.changes(cursor)
+    assert [(c.kind, c.message_id, c.key) for c in changes] == [
+        (MailChangeKind.SENT, "<own-1@example.org>", None)
+    ]

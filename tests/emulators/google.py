@@ -1450,16 +1450,6 @@ class _Handler(BaseHTTPRequestHandler):
     do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _guarded
 
 
-def iter_parts(answer_body: bytes, content_type: str) -> Iterator[Message]:
-    """The parts of a multipart answer (for tests that read batch replies directly)."""
-    envelope = BytesParser(policy=policy.compat32).parsebytes(
-        f"Content-Type: {content_type}\r\n\r\n".encode() + answer_body
-    )
-    payload = envelope.get_payload()
-    assert isinstance(payload, list)
-    yield from payload
-
-
 # -- routing the real clients to the emulator ------------------------------------------------
 
 GOOGLE_HOSTS = (
