@@ -461,6 +461,7 @@ def idle_ticks(workspace: Path, at: datetime, ticks: int) -> dict[str, Any]:
     from pipeline.tick import run_tick
 
     rss_start = _own_peak_rss_mb()
+    log("local-idle: tick process started")
     opener = CountingOpener()
     app = _local_app(workspace, FixedClock(at), opener)
     with app.store.read() as session:
@@ -469,6 +470,7 @@ def idle_ticks(workspace: Path, at: datetime, ticks: int) -> dict[str, Any]:
         )
         steps = dict(session.execute(select(Step.status, func.count()).group_by(Step.status)).all())
     rss_ready = _own_peak_rss_mb()
+    log(f"local-idle: bootstrapped ({rss_ready} MB); {ticks} idle ticks")
     runs = []
     for _ in range(ticks):
         opener.count = 0
@@ -512,16 +514,18 @@ def local_idle(contacts: int = 10_000, messages: int = 100_000, ticks: int = 3) 
         fixture = build_idle_fixture(workspace, contacts, messages)
         log(f"local-idle: fixture ready {fixture['seconds']}; running {ticks} idle ticks")
         code = "from tests.bench.pipeline import _idle_child; _idle_child()"
+        started = time.perf_counter()
         done = subprocess.run(
             [sys.executable, "-c", code, str(workspace), fixture["idle_at"], str(ticks)],
             cwd=ROOT,
-            capture_output=True,
+            stdout=subprocess.PIPE,
             text=True,
             check=False,
         )
         if done.returncode != 0:
-            raise RuntimeError(f"idle ticks failed: {done.stderr[-2000:]}")
+            raise RuntimeError(f"idle ticks failed (exit {done.returncode}; see stderr)")
         measured = json.loads(done.stdout.strip().splitlines()[-1])
+        log(f"local-idle: tick process done in {time.perf_counter() - started:.1f} s; cleaning up")
     seconds = [t["seconds"] for t in measured["ticks"]]
     return {
         "contacts": contacts,
