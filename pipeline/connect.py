@@ -28,6 +28,10 @@ def open_mailbox(account: AccountSettings, workspace: Path) -> Mailbox:
         from connectors.memory import InMemoryMailbox
 
         return InMemoryMailbox(account.address)
+    if account.kind == "gmail":
+        from connectors.google_open import open_gmail_mailbox
+
+        return open_gmail_mailbox(account, workspace)
     raise SettingsError(_NOT_YET.format(name=account.name, kind=account.kind))
 
 
@@ -40,4 +44,8 @@ def open_calendar(account: AccountSettings, workspace: Path) -> Calendar:
         from connectors.memory import InMemoryCalendar
 
         return InMemoryCalendar()
+    if account.kind == "gmail":
+        from connectors.google_open import open_google_calendar
+
+        return open_google_calendar(account, workspace)
     raise SettingsError(_NOT_YET.format(name=account.name, kind=account.kind))

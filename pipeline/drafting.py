@@ -28,7 +28,7 @@ from pipeline.context import (
     step_context,
     template_for,
 )
-from pipeline.errors import OutreachError, PermanentError, TemplateError
+from pipeline.errors import AuthError, OutreachError, PermanentError, TemplateError
 from pipeline.models import Account, Contact, Meeting, Step, Suppression
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import OPEN_STATUSES, observe
@@ -97,9 +97,13 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
     message, thread, account, key = prepared
     try:
         ref = app.mailbox(account).create_draft(message, key, thread)
-    except OutreachError:
+    except OutreachError as err:
         with app.store.write() as session:
             release(session, step_id, now)
+        if isinstance(err, AuthError):
+            from pipeline.tick import mark_needs_reauth
+
+            mark_needs_reauth(app, account.name, str(err))
         raise
     with app.store.write() as session:
         step = _load_step(session, step_id)

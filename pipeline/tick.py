@@ -76,6 +76,14 @@ def mark_needs_reauth(app: App, account: str, reason: str) -> None:
         )
 
 
+def _needing_reauth(app: App) -> dict[str, str]:
+    with app.store.read() as session:
+        return {
+            a.name: a.reauth_reason or "authorization expired"
+            for a in session.scalars(select(Account).where(Account.needs_reauth.is_(True)))
+        }
+
+
 def sync_one(app: App, account_name: str, summary: TickSummary | None = None) -> TickSummary:
     """Sync one account's mailbox and calendar; record what it saw in ``summary``."""
     summary = summary or TickSummary()
@@ -113,7 +121,14 @@ def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
     """Sync, decide, and dispatch the due work; ``dispatch`` runs or enqueues the jobs."""
     started = app.now()
     summary = TickSummary()
+    waiting = _needing_reauth(app)
     for account in app.settings.accounts:
+        if account.name in waiting:  # no retry loop: the person must authorize it again
+            summary.errors.append(
+                f"{account.name}: needs re-authorization ({waiting[account.name]}); run "
+                f"`outreach accounts add {account.kind} --name {account.name} ...` again"
+            )
+            continue
         try:
             sync_one(app, account.name, summary)
         except OutreachError as err:

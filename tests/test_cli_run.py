@@ -188,3 +188,19 @@ def test_accounts_add_local_appends_a_validated_account(cli: Cli, tmp_path: Path
     assert "exists already" in again.err
     assert cli("tick").code == 0
     assert (tmp_path / "unimail" / ".Drafts").is_dir()
+
+
+def test_an_unauthorized_gmail_account_is_flagged_and_not_retried_in_a_loop(cli: Cli) -> None:
+    path = cli.workspace / "outreach.toml"
+    path.write_text(
+        path.read_text() + '\n[[accounts]]\nname = "gmail"\nkind = "gmail"\n'
+        'address = "ada@gmail.example.com"\n'
+    )
+    first = cli("tick", "--json")
+    assert first.code == 1
+    assert any("gmail" in e and "authoriz" in e for e in first.json()["errors"])
+    status = cli("status", "--json").json()
+    assert [a["account"] for a in status["accounts_needing_auth"]] == ["gmail"]
+    second = cli("tick", "--json")
+    assert any("outreach accounts add gmail" in e for e in second.json()["errors"])
+    assert cli("accounts", "list", "--json").json()[1]["needs_reauth"] is True

@@ -106,3 +106,48 @@ def add_local(
         },
     )
     console.print(f"Added account {name} ({normalized}); `outreach tick` will sync it.")
+
+
+@add_app.command("gmail")
+def add_gmail(
+    address: Annotated[str, typer.Option(help="Your Gmail or Google Workspace address.")],
+    client_secrets: Annotated[
+        Path, typer.Option("--client-secrets", help="OAuth client JSON (Desktop app type).")
+    ],
+    name: Annotated[str, typer.Option(help="A short name for the account.")] = "gmail",
+    no_browser: Annotated[
+        bool, typer.Option("--no-browser", help="Print the address instead of opening it.")
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Authorize a Gmail account (drafts, reading mail, the digest) and its calendar.
+
+    Opens Google's consent page; the refresh token goes to the OS keyring, or to a 0600
+    file in the workspace when there is none. Run it again to re-authorize an account.
+
+    Example:
+      outreach accounts add gmail --address ada@gmail.com --client-secrets client.json
+    """
+    from connectors.google_auth import authorize
+
+    if not client_secrets.is_file():
+        raise InputError(
+            f"--client-secrets {client_secrets}: no such file; download the "
+            "OAuth client JSON (application type: Desktop app) from your Google "
+            "Cloud project"
+        )
+    try:
+        normalized = normalize_email(address)
+    except InvalidEmail as err:
+        raise InputError(f"--address {address!r}: {err}") from None
+    home = workspace_dir(workspace)
+    settings = load_settings(home)
+    exists = any(a.name == name for a in settings.accounts)
+    authorize(name, home, client_secrets, open_browser=not no_browser)
+    if not exists:
+        append_account(home, {"name": name, "kind": "gmail", "address": normalized})
+    with opened(workspace) as ctx, ctx.store.write() as session:
+        for row in session.scalars(select(Account).where(Account.name == name)):
+            row.needs_reauth, row.reauth_reason = False, None
+    verb = "Re-authorized" if exists else "Added"
+    console.print(f"{verb} Gmail account {name} ({normalized}).")
