@@ -90,6 +90,13 @@ class App:
         return self._calendars[account.name]
 
     def close(self) -> None:
+        """Close the connectors that hold connections, then the store."""
+        for connector in [*self._mailboxes.values(), *self._calendars.values()]:
+            close = getattr(connector, "close", None)
+            if callable(close):
+                close()
+        self._mailboxes.clear()
+        self._calendars.clear()
         self.store.close()
 
 

@@ -288,8 +288,10 @@ class GoogleEmulator:
         latency: float = 0.0,
         refresh_token: str = "refresh-token-1",
         history_page_size: int = 100,
+        clock: Callable[[], datetime] | None = None,
     ) -> None:
         self.address = address
+        self._clock = clock or (lambda: datetime.now(UTC))  # a test may move time
         self.latency = latency
         self.history_page_size = history_page_size
         self._lock = threading.RLock()
@@ -1074,9 +1076,8 @@ class GoogleEmulator:
                 return draft_id
         raise KeyError(f"no draft with key or id {key_or_draft_id!r}")
 
-    @staticmethod
     def _edited(
-        raw: bytes, edit: Callable[[EmailMessage], EmailMessage | None] | None, *, date: bool
+        self, raw: bytes, edit: Callable[[EmailMessage], EmailMessage | None] | None, *, date: bool
     ) -> bytes:
         if edit is None and not date:
             return raw
@@ -1085,7 +1086,7 @@ class GoogleEmulator:
         if edit is not None:
             message = edit(message) or message
         if date and "Date" not in message:
-            message["Date"] = email.utils.format_datetime(datetime.now(UTC))
+            message["Date"] = email.utils.format_datetime(self._clock())
         return message.as_bytes(policy=message.policy.clone(linesep="\r\n"))
 
     def _thread_members(self, thread_id: str) -> list[_Message]:
@@ -1130,7 +1131,7 @@ class GoogleEmulator:
     ) -> _Message:
         message_id = f"{next(self._ids):x}"
         self.history_id += 1
-        moment = at or datetime.now(UTC)
+        moment = at or self._clock()
         stored = _Message(
             message_id,
             thread_id or message_id,
@@ -1175,12 +1176,12 @@ class GoogleEmulator:
     def _touch(self, event: JSON) -> None:
         self._seq += 1
         event["_seq"] = self._seq
-        event["updated"] = _rfc3339(datetime.now(UTC))
+        event["updated"] = _rfc3339(self._clock())
         event["etag"] = f'"{self._seq}"'
         event["sequence"] = event.get("sequence", -1) + 1
 
     def _create_event(self, body: JSON, event_id: str) -> JSON:
-        now = _rfc3339(datetime.now(UTC))
+        now = _rfc3339(self._clock())
         event = {
             **body,
             "kind": "calendar#event",
@@ -1281,7 +1282,7 @@ class GoogleEmulator:
             "kind": "calendar#events",
             "summary": self.address,
             "timeZone": "UTC",
-            "updated": _rfc3339(datetime.now(UTC)),
+            "updated": _rfc3339(self._clock()),
             "items": page,
         }
         if offset + size < len(found):
