@@ -16,11 +16,12 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any, Protocol
+
+from connectors._files import write_atomically
 
 try:
     import fcntl
@@ -87,12 +88,7 @@ class FileLedger:
         with self._locked():
             data = self._load()
             data[key] = record
-            tmp = self.path.with_name(f"{self.path.name}.{os.getpid()}.tmp")
-            with tmp.open("w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(self.path)
+            write_atomically(self.path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
     def all(self) -> dict[str, Record]:
         with self._locked():

@@ -30,6 +30,7 @@ from typing import Any, Protocol
 
 from google.oauth2.credentials import Credentials
 
+from connectors._files import write_atomically
 from pipeline.errors import AuthError
 
 SCOPES: tuple[str, ...] = (
@@ -77,19 +78,7 @@ class FileTokenStore:
         self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
         os.chmod(self.directory, 0o700)  # noqa: PTH101
         target = self.path(account)
-        tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
-        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-        try:
-            with os.fdopen(fd, "w", encoding="utf-8") as handle:
-                json.dump(token, handle)
-                handle.flush()
-                os.fsync(handle.fileno())
-            os.chmod(tmp, 0o600)  # noqa: PTH101
-            tmp.replace(target)
-        except BaseException:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
-            raise
+        write_atomically(target, json.dumps(token).encode("utf-8"), mode=0o600)
 
     def delete(self, account: str) -> None:
         with contextlib.suppress(FileNotFoundError):

@@ -43,6 +43,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import IO, Any
 
+from connectors._files import write_atomically
 from connectors._journal import Journal
 from connectors._mime import (
     Headers,
@@ -164,17 +165,10 @@ class _Folder:
     def write(self, raw: bytes, subdir: str, info: str) -> str:
         """Write a message atomically (tmp, then rename); return its unique name."""
         unique = new_unique_name()
-        tmp = self.path / "tmp" / unique
         final = self.path / subdir / (unique + info)
         try:
-            with tmp.open("xb") as handle:
-                handle.write(raw)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(final)
+            write_atomically(final, raw, tmp=self.path / "tmp" / unique, exclusive=True)
         except OSError as err:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise _os_error(f"cannot write into {self.path}", err) from err
         return unique
 
@@ -352,15 +346,9 @@ class _State:
             "ours": self.ours,
         }
         path = self.box.root / STATE_FILE
-        tmp = path.with_name(f"{STATE_FILE}.{os.getpid()}.tmp")
         try:
             # json.dumps encodes in C in one go; json.dump to a file would not.
-            text = json.dumps(data, separators=(",", ":"))
-            with tmp.open("w", encoding="utf-8") as handle:
-                handle.write(text)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(path)
+            write_atomically(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
         except OSError as err:
             raise _os_error(f"cannot write {path}", err) from err
         self.dirty = False

@@ -30,6 +30,7 @@ from typing import IO, Any
 
 import icalendar
 
+from connectors._files import write_atomically
 from connectors._ids import derived_uid, key_digest
 from connectors._journal import Journal
 from connectors.base import (
@@ -257,16 +258,9 @@ class VdirCalendar:
             return None
 
     def _write(self, path: Path, data: bytes) -> None:
-        tmp = path.with_name(f".{path.name}.{os.getpid()}.tmp")
         try:
-            with tmp.open("wb") as handle:
-                handle.write(data)
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(path)
+            write_atomically(path, data)
         except OSError as err:
-            with contextlib.suppress(OSError):
-                tmp.unlink()
             raise TransientError(f"cannot write {path.name}: {err.strerror}") from err
 
     def _scan(self, state: _State) -> None:
@@ -370,13 +364,8 @@ class _State:
             "journal": self.journal.to_json(_encode_change),
             "files": self.files,
         }
-        tmp = path.with_name(f"{path.name}.{os.getpid()}.tmp")
         try:
-            with tmp.open("w", encoding="utf-8") as handle:
-                json.dump(data, handle, separators=(",", ":"))
-                handle.flush()
-                os.fsync(handle.fileno())
-            tmp.replace(path)
+            write_atomically(path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
         except OSError as err:
             raise TransientError(f"cannot write {path}: {err.strerror}") from err
         self.dirty = False
