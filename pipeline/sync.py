@@ -48,9 +48,12 @@ class SyncReport:
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
 
 
-def _cursor(session: Session, account_id: int, stream: str) -> str | None:
-    row = session.get(SyncCursor, (account_id, stream))
-    return row.cursor if row else None
+def _stored_cursor(app: App, account: AccountSettings, stream: str) -> tuple[int, str | None]:
+    """The account's id and the cursor stored for its ``stream`` ("mail" or "calendar")."""
+    with app.store.read() as session:
+        account_id = session.scalars(select(Account.id).where(Account.name == account.name)).one()
+        row = session.get(SyncCursor, (account_id, stream))
+        return account_id, row.cursor if row else None
 
 
 def _save_cursor(
@@ -61,10 +64,6 @@ def _save_cursor(
         session.add(SyncCursor(account_id=account_id, stream=stream, cursor=cursor, updated_at=now))
     else:
         row.cursor, row.updated_at = cursor, now
-
-
-def _account_row(session: Session, name: str) -> Account:
-    return session.scalars(select(Account).where(Account.name == name)).one()
 
 
 INBOUND_BATCH = 100
@@ -79,11 +78,8 @@ def sync_mailbox(app: App, account: AccountSettings) -> SyncReport:
     fails, the next sync reads the same changes again and skips the messages already
     recorded (messages are unique per account and provider id).
     """
-    mailbox = app.mailbox(account)
-    with app.store.read() as session:
-        account_id = _account_row(session, account.name).id
-        cursor = _cursor(session, account_id, "mail")
-    changes, new_cursor = mailbox.changes(cursor)
+    account_id, cursor = _stored_cursor(app, account, "mail")
+    changes, new_cursor = app.mailbox(account).changes(cursor)
     now = app.now()
     report = SyncReport()
     if not changes and new_cursor == cursor:
@@ -360,11 +356,8 @@ def _meeting(session: Session, account: Account, uid: str) -> Meeting | None:
 
 def sync_calendar(app: App, account: AccountSettings) -> SyncReport:
     """Read calendar changes: meetings with contacts booked, moved or cancelled."""
-    calendar = app.calendar(account)
-    with app.store.read() as session:
-        account_id = _account_row(session, account.name).id
-        cursor = _cursor(session, account_id, "calendar")
-    changes, new_cursor = calendar.changes(cursor)
+    account_id, cursor = _stored_cursor(app, account, "calendar")
+    changes, new_cursor = app.calendar(account).changes(cursor)
     now = app.now()
     report = SyncReport()
     with app.store.write() as session:
