@@ -188,3 +188,12 @@ def test_a_referral_with_a_bad_address_is_refused(ready: Cli) -> None:
     result = ready("referral", "add", "--from", "Dana Kim", "--name", "X", "--email", "x@")
     assert result.code == 2
     assert "--email" in result.err
+
+
+def test_keep_in_touch_stop_needs_an_outreach_and_the_flag(ready: Cli) -> None:
+    assert ready("keep-in-touch", "Dana Kim").code == 2
+    assert ready("keep-in-touch", "Dana Kim", "--stop").code == 2  # not started yet
+    ready("start", "Dana Kim")
+    result = ready("keep-in-touch", "Dana Kim", "--stop")
+    assert result.code == 0, result.err
+    assert "No more keep-in-touch" in result.out

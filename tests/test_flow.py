@@ -170,3 +170,43 @@ def test_a_deleted_draft_means_the_person_declined_that_step(world: World) -> No
     world.clock.advance(days=20)
     world.tick()
     assert [d for d in world.mailbox.drafts() if SAM in str(d.message["To"])] == []
+
+
+def test_keep_in_touch_updates_follow_a_thank_you_until_stopped(world: World) -> None:
+    world.tick()
+    first = world.draft_for(DANA, "first_outreach")
+    world.mailbox.send_draft(first.key)
+    world.tick()
+    start = MONDAY + timedelta(days=2)
+    world.calendar.add_external_event(
+        CalendarEvent(
+            uid="meet-dana-2",
+            summary="chat",
+            start=start,
+            end=start + timedelta(minutes=30),
+            organizer=DANA,
+            attendees=(Attendee(DANA, "Dana Kim", "ACCEPTED"),),
+        )
+    )
+    world.tick()
+    world.clock.now = start + timedelta(hours=1)
+    world.tick()
+    world.mailbox.send_draft(world.draft_for(DANA, "thank_you").key)
+    world.tick()
+    assert world.stage(DANA) == "thanked"
+    assert ("keep_in_touch", 1, "planned") in world.steps(DANA)
+    from sqlalchemy import select
+
+    from pipeline import lifecycle as lc
+    from pipeline.models import Outreach as OutreachRow
+    from pipeline.outreach import observe
+
+    with world.app.store.write() as session:
+        row = session.scalars(select(OutreachRow).where(OutreachRow.email == DANA)).one()
+        observe(
+            session, row, lc.StopKeepingInTouch(at=world.clock()), world.clock(), world.app.policy
+        )
+    assert ("keep_in_touch", 1, "cancelled") in world.steps(DANA)
+    world.clock.advance(days=120)
+    world.tick()
+    assert [d for d in world.mailbox.drafts() if "/keep_in_touch/" in (d.key or "")] == []

@@ -12,12 +12,14 @@ import typer
 from rich.table import Table
 from sqlalchemy import select
 
+from pipeline import lifecycle as lc
 from pipeline.cli._app import app, console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.contacts import resolve_contact
 from pipeline.errors import InputError
 from pipeline.models import Account, Note
-from pipeline.outreach import add_note, record_referral, start_outreach
+from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import add_note, observe, record_referral, start_outreach
 from pipeline.settings import workspace_dir
 from pipeline.status import build_status
 from pipeline.workspace import create_workspace, detect_timezone
@@ -260,3 +262,27 @@ def referral_add(
         return
     verb = "planned a referral outreach to" if started else "recorded"
     console.print(f"{verb} {result['name']} (introduced by {result['referred_by']}).")
+
+
+@app.command("keep-in-touch")
+def keep_in_touch(
+    contact: Annotated[str, typer.Argument(help="Contact by id, email or name.")],
+    stop: Annotated[bool, typer.Option("--stop", help="No more keep-in-touch updates.")] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Stop the keep-in-touch updates drafted every few months for a contact.
+
+    Example:
+      outreach keep-in-touch "Dana Kim" --stop
+    """
+    if not stop:
+        raise InputError("say --stop to end the keep-in-touch updates for this contact")
+    with opened(workspace) as ctx, ctx.store.write() as session:
+        person = resolve_contact(session, contact)
+        row = session.scalar(select(OutreachRow).where(OutreachRow.contact_id == person.id))
+        if row is None:
+            raise InputError(f"{person.name} has no outreach yet; nothing to stop")
+        now = ctx.now()
+        observe(session, row, lc.StopKeepingInTouch(at=now), now, ctx.policy)
+        name = person.name
+    console.print(f"No more keep-in-touch updates for {name}.")
