@@ -9,10 +9,12 @@ suppressed addresses, the meetings to prepare, and an audit event for each obser
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
@@ -38,7 +40,7 @@ from pipeline.models import (
 from pipeline.models import (
     Outreach as OutreachRow,
 )
-from pipeline.timeplan import next_send_moment
+from pipeline.timeplan import local_date, next_send_moment, start_of_local_day
 
 # Step statuses: planned -> (queued) -> drafted -> sent | deleted; or cancelled / failed.
 OPEN_STATUSES = ("planned", "queued")
@@ -326,6 +328,39 @@ def _start_one(
     return row
 
 
+class _Pacer:
+    """Spreads first drafts over send days: at most ``per_day`` due on one local workday,
+    counting the first drafts already planned or made for those days."""
+
+    def __init__(
+        self, session: Session, account: Account, now: datetime, policy: lc.Policy, per_day: int
+    ) -> None:
+        self.policy = policy
+        self.zone = ZoneInfo(policy.timezone)
+        self.per_day = per_day
+        self.moment = next_send_moment(now, policy)
+        today = start_of_local_day(local_date(now, self.zone), self.zone)
+        planned = session.scalars(
+            select(Step.due_at)
+            .join(OutreachRow, Step.outreach_id == OutreachRow.id)
+            .where(
+                OutreachRow.account_id == account.id,
+                Step.kind == "first_outreach",
+                Step.status != "cancelled",
+                Step.due_at >= today,
+            )
+        )
+        self.counts = Counter(local_date(due, self.zone) for due in planned)
+
+    def next_slot(self) -> datetime:
+        """The earliest send moment on a day that still has room, and take it."""
+        while self.counts[local_date(self.moment, self.zone)] >= self.per_day:
+            following = local_date(self.moment, self.zone) + timedelta(days=1)
+            self.moment = next_send_moment(start_of_local_day(following, self.zone), self.policy)
+        self.counts[local_date(self.moment, self.zone)] += 1
+        return self.moment
+
+
 @dataclass
 class StartReport:
     started: list[dict[str, Any]] = field(default_factory=list)
@@ -377,14 +412,13 @@ def start_outreach(
         if not contacts:
             raise InputError("name at least one contact, or use --all")
     report = StartReport()
-    already_today = 0
+    pacer = _Pacer(session, account, now, policy, per_day)
     for contact in contacts:
         reason = _why_not_startable(session, account, contact)
         if reason is not None:
             report.skipped.append({"id": contact.id, "name": contact.name, "reason": reason})
             continue
-        day = (already_today + len(report.started)) // per_day
-        not_before = next_send_moment(now + timedelta(days=day), policy) if day else None
+        not_before = pacer.next_slot()
         row = _start_one(session, account, contact, now, policy, not_before=not_before)
         if row is None:  # pragma: no cover - _why_not_startable said yes
             continue
