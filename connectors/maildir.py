@@ -84,6 +84,14 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        info = path.stat()
+    except OSError:
+        return None
+    return (info.st_ino, info.st_size, info.st_mtime_ns)
+
+
 def unique_name(filename: str) -> str:
     """The stable part of a Maildir file name: no ``:2,FLAGS`` info, no ``,U=`` suffix."""
     base = filename.split(":", 1)[0]
@@ -194,6 +202,7 @@ class MaildirMailbox:
         opener: Opener = _open_binary,
     ) -> None:
         self.root = Path(root)
+        self._cache: tuple[tuple[int, int, int], _State] | None = None
         self._address = address
         self._deleted_after = deleted_after
         self._clock = clock
@@ -288,10 +297,29 @@ class MaildirMailbox:
         with lock:
             if fcntl is not None:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
-            state = _State.load(self)
-            yield state
-            if state.dirty:
-                state.save()
+            state = self._cached_state()
+            try:
+                yield state
+                if state.dirty:
+                    state.save()
+                    self._remember(state)
+            except BaseException:
+                self._cache = None  # it may hold changes that never reached the file
+                raise
+
+    def _cached_state(self) -> _State:
+        """The state as this process last loaded or saved it, while the file is unchanged
+        (same inode, size and mtime: every save replaces the file), else read afresh."""
+        signature = _signature(self.root / STATE_FILE)
+        if self._cache is not None and signature is not None and self._cache[0] == signature:
+            return self._cache[1]
+        state = _State.load(self)
+        self._cache = (signature, state) if signature is not None else None
+        return state
+
+    def _remember(self, state: _State) -> None:
+        signature = _signature(self.root / STATE_FILE)
+        self._cache = (signature, state) if signature is not None else None
 
 
 class _State:
