@@ -11,7 +11,7 @@ import pytest
 from sqlalchemy import func, select
 
 from pipeline.errors import TransientError
-from pipeline.models import MessageSeen
+from pipeline.models import MessageSeen, SyncCursor
 from pipeline.sync import INBOUND_BATCH, sync_mailbox
 from tests.harness import ME, World, make_world
 
@@ -85,5 +85,11 @@ def test_a_failed_batch_is_read_again_without_duplicating_the_others(world: Worl
 
 
 def test_an_idle_sync_writes_nothing(world: World) -> None:
+    """Given nothing new, the stored cursor is not even rewritten."""
+    with world.app.store.read() as session:
+        before = session.scalars(select(SyncCursor.updated_at)).all()
+    world.clock.advance(minutes=15)
     report = sync_mailbox(world.app, world.app.settings.account())
     assert (report.inbound, report.sent, report.deleted) == (0, 0, 0)
+    with world.app.store.read() as session:
+        assert session.scalars(select(SyncCursor.updated_at)).all() == before
