@@ -199,7 +199,7 @@ def worker(
 
 
 deadletters_app = typer.Typer(
-    help="Jobs that failed for good on a Redis or RabbitMQ broker.", no_args_is_help=True
+    help="Steps that failed for good, with the reason; plan them again.", no_args_is_help=True
 )
 app.add_typer(deadletters_app, name="deadletters")
 
