@@ -227,3 +227,33 @@ def test_two_ticks_at_once_enqueue_each_step_once(setup: Setup) -> None:
     keys = setup.draft_keys()
     assert len(keys) == 200
     assert max(keys.values()) == 1
+
+
+@pytest.mark.redis
+@pytest.mark.postgres
+def test_outreach_worker_runs_dramatiq_workers_that_draft_queued_steps(setup: Setup) -> None:
+    """`outreach worker` on Redis is what production runs: it drafts what the tick queued."""
+    plan(setup, 20)
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "from pipeline.cli import main; main()",
+            "worker",
+            "-p",
+            "1",
+            "-t",
+            "2",
+        ],
+        env=setup.env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+        start_new_session=True,
+    )
+    try:
+        assert setup.wait_for_drafted(20, timeout=120) == 20
+    finally:
+        os.killpg(process.pid, signal.SIGTERM)
+        process.wait(timeout=60)
+    assert len(setup.draft_keys()) == 20
