@@ -22,7 +22,7 @@ from pipeline.context import contact_context, me_context
 from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
 from pipeline.models import Outreach as OutreachRow
-from pipeline.status import FUNNEL_ORDER
+from pipeline.status import FUNNEL_ORDER, STEP_LABELS
 
 
 def _contact(row: OutreachRow) -> dict[str, Any]:
@@ -52,6 +52,7 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
             {
                 "contact": _contact(row),
                 "kind": step.kind,
+                "label": STEP_LABELS.get(step.kind, step.kind.replace("_", " ")),
                 "created_at": since,
                 "since_days": max((now - since).days, 0),
             }
