@@ -153,6 +153,15 @@ class Mailbox(Protocol):
         """
         ...
 
+    def discard_draft(self, key: str) -> bool:
+        """Remove OUR draft carrying ``key`` while it is still a draft, because the step
+        became moot (the contact answered before the person sent the nudge). Never touches
+        a sent message, and is not reported as ``DRAFT_DELETED``. Returns False when there
+        is no such draft (already sent, deleted by the person, or never made); calling it
+        again is harmless.
+        """
+        ...
+
     def deliver_to_self(self, message: EmailMessage) -> str:
         """Deliver the digest into the person's own inbox; return its provider id.
 

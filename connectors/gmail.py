@@ -282,6 +282,27 @@ class GmailMailbox:
                 return DraftRef(answer["id"], headers.message_id, created.get("threadId"))
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def discard_draft(self, key: str) -> bool:
+        with self._lock:
+            record = self._ledger.get(key)
+            if record is None or record.get("state") not in ("draft", "withdrawn"):
+                return False
+            draft_id = record.get("draft_id")
+            if not draft_id:
+                return False
+            # Marked first: a sync in between must not report it as deleted by the person.
+            self._ledger.put(key, {**record, "state": "withdrawn"})
+            try:
+                self._caller.call(
+                    lambda: self._drafts.delete(userId="me", id=draft_id),
+                    "gmail.users.drafts.delete",
+                )
+            except PermanentError as err:
+                if http_status(err) == 404:
+                    return False
+                raise
+            return True
+
     def find_draft(self, key: str) -> DraftRef | None:
         with self._lock:
             record = self._ledger.get(key)

@@ -268,6 +268,26 @@ class MaildirMailbox:
         with self._state() as state:
             return state.find(key)
 
+    def discard_draft(self, key: str) -> bool:
+        with self._state() as state:
+            found = state.find(key)
+            if found is None or not found.draft_id.startswith(f"{DRAFTS}/"):
+                return False
+            unique = found.draft_id.split("/", 1)[1]
+            path = self._folders[DRAFTS].listing().get(unique)
+            if path is not None:
+                try:
+                    path.unlink()
+                except FileNotFoundError:
+                    pass
+                except OSError as err:
+                    raise _os_error(f"cannot remove {path.name}", err) from err
+            entry = state.ours.get(key)
+            if entry is not None:
+                entry.update(state="withdrawn", missing_since=None)
+                state.dirty = True
+            return path is not None
+
     def deliver_to_self(self, message: EmailMessage) -> str:
         ensure_self_only(message, self._address)
         raw = to_bytes(ensure_delivery_headers(message, self._address, self._clock()))

@@ -151,6 +151,15 @@ class InMemoryMailbox(_Guarded):
         return DraftRef(stored.provider_id, headers.message_id, thread_id)
 
     @_locked
+    def discard_draft(self, key: str) -> bool:
+        self._faults.check()
+        for stored in self._in("drafts"):
+            if stored.key == key:
+                del self._messages[stored.provider_id]
+                return True
+        return False
+
+    @_locked
     def find_draft(self, key: str) -> DraftRef | None:
         self._faults.check()
         for folder in ("drafts", "sent"):

@@ -183,6 +183,24 @@ def _finish(app: App, step_id: int, status: str, detail: str, now: datetime) -> 
     return DraftOutcome(key, status, detail)
 
 
+def discard_step(app: App, step_id: int) -> str:
+    """Take back the draft of a step that became moot (its status is ``withdrawing``)."""
+    with app.store.read() as session:
+        step = _load_step(session, step_id)
+        if step is None or step.status != "withdrawing":
+            return "nothing to do"
+        account = app.settings.account(step.outreach.account.name)
+        key = step.key
+    removed = app.mailbox(account).discard_draft(key)  # idempotent; no transaction open
+    now = app.now()
+    with app.store.write() as session:
+        step = session.get(Step, step_id)
+        assert step is not None
+        if step.status == "withdrawing":
+            step.status, step.updated_at, step.done_at = "withdrawn", now, now
+    return "withdrawn" if removed else "already gone"
+
+
 def prep_meeting(app: App, meeting_id: int, templates: TemplateSet | None = None) -> str:
     """Write (or move, or remove) the prep-notes event of one meeting; idempotent by key."""
     templates = templates or app.templates

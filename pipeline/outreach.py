@@ -157,6 +157,13 @@ def apply_commands(
                 .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
                 .values(status="cancelled", updated_at=now)
             )
+            # A draft already waiting in the mailbox is taken back (by the next sweep), so
+            # the person cannot send a nudge to someone who has just answered.
+            session.execute(
+                update(Step)
+                .where(Step.key == key, Step.status == "drafted")
+                .values(status="withdrawing", updated_at=now)
+            )
             applied.cancelled.append(key)
         elif isinstance(command, lc.RescheduleStep):
             key = step_key(account.name, row.contact_id, str(command.kind), command.seq)

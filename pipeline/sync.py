@@ -434,14 +434,15 @@ def advance_time(app: App, now: datetime) -> int:
     return changed
 
 
-def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int]]:
-    """Claim the steps due now (oldest first) and list the meetings whose prep notes need
-    writing. Claimed steps are marked queued, so a tick running at the same time does not
-    hand them out again."""
+def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int], list[int]]:
+    """Claim the steps due now (oldest first), and list the drafts to withdraw and the
+    meetings whose prep notes need writing. Claimed steps are marked queued, so a tick
+    running at the same time does not hand them out again."""
     lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
     with app.store.write() as session:
         steps = claim_due(session, now, lease, limit)
     with app.store.read() as session:
+        withdraw = list(session.scalars(select(Step.id).where(Step.status == "withdrawing")))
         meetings = list(
             session.scalars(
                 select(Meeting.id).where(
@@ -450,4 +451,4 @@ def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int]]
                 )
             )
         )
-    return steps, meetings
+    return steps, withdraw, meetings

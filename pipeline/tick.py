@@ -38,6 +38,7 @@ class TickSummary:
     queued_drafts: int = 0
     queued_prep: int = 0
     drafts_created: int = 0
+    drafts_withdrawn: int = 0
     steps_failed: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
@@ -54,6 +55,8 @@ class TickSummary:
             f"{self.sent} sent by you",
             f"{self.drafts_created} draft{'s' if self.drafts_created != 1 else ''} created",
         ]
+        if self.drafts_withdrawn:
+            parts.append(f"{self.drafts_withdrawn} moot draft(s) withdrawn")
         if self.drafts_deleted:
             parts.append(f"{self.drafts_deleted} draft(s) you deleted")
         if self.meetings:
@@ -136,12 +139,14 @@ def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
             summary.errors.append(f"{account.name}: {err}")
     now = app.now()
     summary.advanced = advance_time(app, now)
-    steps, meetings = due_work(app, now, app.settings.limits["drafts_per_tick"])
+    steps, withdraw, meetings = due_work(app, now, app.settings.limits["drafts_per_tick"])
     jobs: list[Job] = [("create_draft", step) for step in steps]
+    jobs += [("discard_draft", step) for step in withdraw]
     jobs += [("prep_meeting", meeting) for meeting in meetings]
     summary.queued_drafts, summary.queued_prep = len(steps), len(meetings)
     if jobs:
         summary.errors.extend(f"failed: {job}" for job in dispatch(jobs) or [])
     summary.drafts_created = _count(app, "drafted", started)
+    summary.drafts_withdrawn = _count(app, "withdrawn", started)
     summary.steps_failed = _count(app, "failed", started)
     return summary

@@ -16,7 +16,7 @@ from connectors.memory import InMemoryCalendar, InMemoryMailbox
 from pipeline.app import App, bootstrap
 from pipeline.contact_import import parse_contacts
 from pipeline.contacts import import_records
-from pipeline.drafting import create_draft, prep_meeting
+from pipeline.drafting import create_draft, discard_step, prep_meeting
 from pipeline.models import Account, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import start_outreach
@@ -69,6 +69,8 @@ class World:
             for name, argument in jobs:
                 if name == "create_draft":
                     create_draft(self.app, argument)
+                elif name == "discard_draft":
+                    discard_step(self.app, argument)
                 else:
                     prep_meeting(self.app, argument)
             return []

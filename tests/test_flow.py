@@ -210,3 +210,20 @@ def test_keep_in_touch_updates_follow_a_thank_you_until_stopped(world: World) ->
     world.clock.advance(days=120)
     world.tick()
     assert [d for d in world.mailbox.drafts() if "/keep_in_touch/" in (d.key or "")] == []
+
+
+def test_a_nudge_draft_waiting_when_they_reply_is_taken_back(world: World) -> None:
+    """So the person cannot send a follow-up to someone who has just answered."""
+    world.tick()
+    first = world.draft_for(DANA, "first_outreach")
+    world.mailbox.send_draft(first.key)
+    world.tick()
+    world.clock.advance(days=7)
+    world.tick()
+    assert world.draft_for(DANA, "nudge") is not None
+    world.reply(("Dana Kim", DANA), "Sorry for the delay! Happy to talk next week.", to_draft=first)
+    summary = world.tick()
+    assert [d for d in world.mailbox.drafts() if "/nudge/" in (d.key or "")] == []
+    assert ("nudge", 1, "withdrawn") in world.steps(DANA)
+    assert summary.drafts_withdrawn == 1
+    assert world.stage(DANA) == "replied"  # not "skipped": the person declined nothing

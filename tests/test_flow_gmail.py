@@ -24,7 +24,7 @@ from pipeline.app import App, bootstrap
 from pipeline.contact_import import parse_contacts
 from pipeline.contacts import import_records
 from pipeline.digest import deliver_digest
-from pipeline.drafting import create_draft, prep_meeting
+from pipeline.drafting import create_draft, discard_step, prep_meeting
 from pipeline.models import Account
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import start_outreach
@@ -71,8 +71,9 @@ class GmailWorld:
 
     def tick(self) -> Any:
         def inline(jobs: list[tuple[str, Any]]) -> list[str]:
+            run = {"create_draft": create_draft, "discard_draft": discard_step}
             for name, argument in jobs:
-                (create_draft if name == "create_draft" else prep_meeting)(self.app, argument)
+                run.get(name, prep_meeting)(self.app, argument)
             return []
 
         return run_tick(self.app, inline)

@@ -63,6 +63,12 @@ def prep_meeting(meeting_id: int) -> None:
 
 
 @_actor
+def discard_draft(step_id: int) -> None:
+    """Take back a draft that became moot (the contact answered before it was sent)."""
+    drafting.discard_step(current_app(), step_id)
+
+
+@_actor
 def sync_account(account: str) -> None:
     """Sync one account's mailbox and calendar and advance the lifecycles."""
     from pipeline.tick import sync_one
@@ -78,4 +84,7 @@ def deliver_digest(account: str, day: str) -> None:
     deliver(current_app(), account, date.fromisoformat(day), destination="inbox", force=False)
 
 
-ACTORS = {a.actor_name: a for a in (create_draft, prep_meeting, sync_account, deliver_digest)}
+ACTORS = {
+    a.actor_name: a
+    for a in (create_draft, discard_draft, prep_meeting, sync_account, deliver_digest)
+}

@@ -154,6 +154,27 @@ def test_a_deleted_draft_is_reported_once(mail: MailWorld, cursor: str) -> None:
     assert mail.box.find_draft("k1") is None
 
 
+def test_a_discarded_draft_is_gone_and_not_reported_as_deleted(
+    mail: MailWorld, cursor: str
+) -> None:
+    """The pipeline withdraws a draft that became moot; the person did not decline it."""
+    mail.box.create_draft(outreach(), "k1", None)
+    mail.box.create_draft(outreach("Other"), "k2", None)
+    assert mail.box.discard_draft("k1") is True
+    assert [str(d["Subject"]) for d in mail.drafts()] == ["Other"]
+    assert mail.box.find_draft("k1") is None
+    assert mail.box.changes(cursor)[0] == []
+    assert mail.box.discard_draft("k1") is False  # harmless a second time
+
+
+def test_a_sent_draft_cannot_be_discarded(mail: MailWorld, cursor: str) -> None:
+    mail.box.create_draft(outreach(), "k1", None)
+    mail.send_draft("k1")
+    assert mail.box.discard_draft("k1") is False
+    assert len(mail.sent()) == 1
+    assert mail.box.discard_draft("never-made") is False
+
+
 def test_inbound_is_reported_once(mail: MailWorld, cursor: str) -> None:
     ref = mail.box.create_draft(outreach(), "k1", None)
     mail.send_draft("k1")
