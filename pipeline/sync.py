@@ -1,9 +1,10 @@
 """Syncing an account: mailbox and calendar changes become lifecycle observations.
 
-The connector is asked for changes and raw messages outside any transaction; everything
-made of them (messages seen, observations, the lifecycle's decisions, the new cursor) is
-stored in ONE transaction, so a crash either keeps all of it or none, and the next sync
-re-reads the same changes from the old cursor.
+The connector is asked for changes and raw messages outside any transaction; what is
+made of them (messages seen, observations, the lifecycle's decisions) is stored one batch
+per transaction, the new cursor with the last batch, so a crash keeps whole batches only
+and the next sync re-reads the same changes from the old cursor, skipping the messages
+already recorded.
 """
 
 from __future__ import annotations
@@ -29,7 +30,8 @@ from pipeline.steps import claim_due
 
 log = logging.getLogger(__name__)
 
-CLOSED_STAGES = ("opted_out", "bounced", "declined", "skipped", "closed")
+# Outreaches no time-based rule can move any more (a decline waits only for its thanks).
+CLOSED_STAGES = (*(str(stage) for stage in lc.TERMINAL_STAGES), "declined")
 
 
 @dataclass
