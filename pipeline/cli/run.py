@@ -22,6 +22,13 @@ from pipeline.settings import workspace_dir
 from pipeline.tick import run_tick
 
 
+def _command() -> str:
+    """How the person can type this command again: `outreach` when it is on PATH."""
+    if shutil.which("outreach"):
+        return "outreach"
+    return sys.argv[0] if sys.argv and sys.argv[0].endswith("outreach") else "outreach"
+
+
 def _setup_workers(broker_url: str) -> None:
     from workers.broker import setup_broker
 
@@ -301,7 +308,7 @@ def demo(
         f"  mail (Maildir: INBOX, .Drafts, .Sent): {result['mail']}\n"
         f"  calendar (vdir of .ics files):        {result['calendar']}\n"
         f"  database:                              {result['database']}\n"
-        f"Look around with: OUTREACH_HOME={result['workspace']} outreach status",
+        f"Look around with: OUTREACH_HOME={result['workspace']} {_command()} status",
         highlight=False,
         markup=False,
     )
