@@ -6,6 +6,7 @@ import dataclasses
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
@@ -187,3 +188,75 @@ def contact_summary(contact: Contact) -> dict[str, Any]:
         "custom": dict(contact.custom),
         "flagged": contact.flagged,
     }
+
+
+SETTABLE = (
+    "first_name",
+    "last_name",
+    "organization",
+    "role",
+    "field",
+    "how_found",
+    "referred_by",
+    "timezone",
+    "notes",
+)
+
+
+def update_contact(
+    session: Session, contact: Contact, assignments: dict[str, str], now: datetime
+) -> list[str]:
+    """Set fields of a contact (``custom.NAME`` for custom fields, ``email`` to add an
+    address as the primary one); steps that failed for want of a field are planned again.
+    Returns what changed."""
+    from pipeline.emails import InvalidEmail, normalize_email
+    from pipeline.models import Outreach as OutreachRow
+    from pipeline.models import Step
+
+    changed: list[str] = []
+    for name, value in assignments.items():
+        value = value.strip()
+        if name in SETTABLE:
+            if name == "timezone" and value:
+                try:
+                    ZoneInfo(value)
+                except (ZoneInfoNotFoundError, ValueError):
+                    raise InputError(
+                        f"timezone={value!r} is not a known time zone; expected e.g. Europe/Paris"
+                    ) from None
+            names_are_text = name in ("first_name", "last_name")  # never NULL, "" when unknown
+            setattr(contact, name, value if names_are_text else value or None)
+        elif name.startswith("custom.") and len(name) > len("custom."):
+            key = name.removeprefix("custom.")
+            custom = dict(contact.custom)
+            if value:
+                custom[key] = value
+            else:
+                custom.pop(key, None)
+            contact.custom = custom
+        elif name == "email":
+            try:
+                address = normalize_email(value)
+            except InvalidEmail as err:
+                raise InputError(f"email={value!r}: {err}") from None
+            owner = session.scalar(select(ContactEmail).where(ContactEmail.email == address))
+            if owner is not None and owner.contact_id != contact.id:
+                raise InputError(f"{address} belongs to another contact (id {owner.contact_id})")
+            if owner is None:
+                for existing in contact.emails:
+                    existing.position += 1
+                contact.emails.insert(0, ContactEmail(email=address, position=0))
+        else:
+            known = ", ".join([*SETTABLE, "email", "custom.NAME"])
+            raise InputError(f"{name!r} is not a contact field; fields: {known}")
+        changed.append(name)
+    contact.updated_at = now
+    session.flush()
+    retried = session.scalars(
+        select(Step)
+        .join(OutreachRow, Step.outreach_id == OutreachRow.id)
+        .where(OutreachRow.contact_id == contact.id, Step.status == "failed")
+    ).all()
+    for step in retried:
+        step.status, step.last_error, step.updated_at = "planned", None, now
+    return changed

@@ -204,3 +204,23 @@ def test_an_unauthorized_gmail_account_is_flagged_and_not_retried_in_a_loop(cli:
     second = cli("tick", "--json")
     assert any("outreach accounts add gmail" in e for e in second.json()["errors"])
     assert cli("accounts", "list", "--json").json()[1]["needs_reauth"] is True
+
+
+def test_contacts_set_fills_a_missing_field_and_the_failed_step_is_retried(cli: Cli) -> None:
+    cli("start", "Sam Ortiz")
+    assert cli("tick", "--json").json()["steps_failed"] == 1  # no role yet
+    result = cli("contacts", "set", "Sam Ortiz", "role=program manager", "custom.school=State U")
+    assert result.code == 0, result.err
+    shown = cli("contacts", "show", "Sam Ortiz", "--json").json()
+    assert (shown["role"], shown["custom"]["school"]) == ("program manager", "State U")
+    assert cli("tick", "--json").json()["drafts_created"] == 1
+    assert cli("templates", "check").code == 0
+
+
+def test_contacts_set_refuses_unknown_fields_and_bad_values(cli: Cli) -> None:
+    assert "not a contact field" in cli("contacts", "set", "Sam Ortiz", "rank=3").err
+    assert "time zone" in cli("contacts", "set", "Sam Ortiz", "timezone=Mars/Base").err
+    taken = cli("contacts", "set", "Sam Ortiz", "email=dana.kim@example.org")
+    assert taken.code == 2
+    assert "another contact" in taken.err
+    assert cli("contacts", "set", "Sam Ortiz", "role").code == 2

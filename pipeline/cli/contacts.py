@@ -13,7 +13,7 @@ from sqlalchemy.orm import selectinload
 from pipeline.cli._app import app, console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.contact_import import parse_contacts
-from pipeline.contacts import contact_summary, import_records, resolve_contact
+from pipeline.contacts import contact_summary, import_records, resolve_contact, update_contact
 from pipeline.errors import InputError
 from pipeline.models import Contact, Note
 from pipeline.models import Outreach as OutreachRow
@@ -147,3 +147,34 @@ def show(
         elif isinstance(value, list):
             value = "; ".join(str(v) for v in value)
         console.print(f"[bold]{key.replace('_', ' '):>15}[/] {value}", highlight=False)
+
+
+@contacts_app.command("set")
+def set_(
+    contact: Annotated[str, typer.Argument(help="Contact by id, email or name.")],
+    assignments: Annotated[
+        list[str], typer.Argument(help="FIELD=VALUE pairs; an empty VALUE clears the field.")
+    ],
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Fill or correct a contact's fields, e.g. what `outreach templates check` reported.
+
+    Fields: first_name, last_name, organization, role, field, how_found, referred_by,
+    timezone, notes, email (adds an address as the primary one), custom.NAME. Steps that
+    failed for want of a field are planned again for the next tick.
+
+    Examples:
+      outreach contacts set "Sam Ortiz" role="program manager" how_found="the career fair"
+      outreach contacts set 12 email=sam.ortiz@example.net custom.school="State U"
+    """
+    pairs: dict[str, str] = {}
+    for item in assignments:
+        name, sep, value = item.partition("=")
+        if not sep or not name.strip():
+            raise InputError(f'{item!r}: expected FIELD=VALUE, e.g. role="data analyst"')
+        pairs[name.strip()] = value
+    with opened(workspace) as ctx, ctx.store.write() as session:
+        person = resolve_contact(session, contact)
+        changed = update_contact(session, person, pairs, ctx.now())
+        name = person.name
+    console.print(f"{name}: updated {', '.join(changed)}.", highlight=False)
