@@ -127,6 +127,14 @@ class World:
         assert len(found) == 1, f"expected one {kind} draft to {email}, found {len(found)}"
         return found[0]
 
+    def send_first_outreach(self, email: str) -> Any:
+        """Tick, the person sends the first draft to ``email``, tick: return that draft."""
+        self.tick()
+        first = self.draft_for(email, "first_outreach")
+        self.mailbox.send_draft(first.key)
+        self.tick()
+        return first
+
     def reply(
         self,
         sender: tuple[str, str],

@@ -49,10 +49,7 @@ def test_first_outreach_is_drafted_once_and_never_sent(world: World) -> None:
 
 
 def test_sending_the_draft_moves_to_sent_and_a_nudge_follows_in_the_thread(world: World) -> None:
-    world.tick()
-    first = world.draft_for(DANA, "first_outreach")
-    world.mailbox.send_draft(first.key)
-    world.tick()
+    first = world.send_first_outreach(DANA)
     assert world.stage(DANA) == "sent"
     world.clock.advance(days=4)  # Friday: only four business days
     world.tick()
@@ -66,10 +63,7 @@ def test_sending_the_draft_moves_to_sent_and_a_nudge_follows_in_the_thread(world
 
 
 def test_a_positive_reply_stops_nudges_and_drafts_an_answer(world: World) -> None:
-    world.tick()
-    first = world.draft_for(DANA, "first_outreach")
-    world.mailbox.send_draft(first.key)
-    world.tick()
+    first = world.send_first_outreach(DANA)
     world.clock.advance(days=1)
     world.reply(
         ("Dana Kim", DANA), "Happy to chat! Does Thursday at 2pm work for you?", to_draft=first
@@ -84,10 +78,7 @@ def test_a_positive_reply_stops_nudges_and_drafts_an_answer(world: World) -> Non
 
 
 def test_an_out_of_office_reply_waits_until_the_return_date(world: World) -> None:
-    world.tick()
-    first = world.draft_for(DANA, "first_outreach")
-    world.mailbox.send_draft(first.key)
-    world.tick()
+    first = world.send_first_outreach(DANA)
     world.reply(
         ("Dana Kim", DANA),
         "I am out of the office until March 20, 2026 with limited access to email.",
@@ -106,10 +97,7 @@ def test_an_out_of_office_reply_waits_until_the_return_date(world: World) -> Non
 
 
 def test_an_opt_out_ends_everything_for_that_address(world: World) -> None:
-    world.tick()
-    first = world.draft_for(DANA, "first_outreach")
-    world.mailbox.send_draft(first.key)
-    world.tick()
+    first = world.send_first_outreach(DANA)
     world.reply(
         ("Dana Kim", DANA),
         "Please remove me from your list and do not contact me again.",
@@ -123,10 +111,7 @@ def test_an_opt_out_ends_everything_for_that_address(world: World) -> None:
 
 
 def test_a_booked_meeting_gets_prep_notes_and_then_a_thank_you(world: World) -> None:
-    world.tick()
-    first = world.draft_for(DANA, "first_outreach")
-    world.mailbox.send_draft(first.key)
-    world.tick()
+    world.send_first_outreach(DANA)
     start = MONDAY + timedelta(days=3, hours=4)
     world.calendar.add_external_event(
         CalendarEvent(
@@ -173,10 +158,7 @@ def test_a_deleted_draft_means_the_person_declined_that_step(world: World) -> No
 
 
 def test_keep_in_touch_updates_follow_a_thank_you_until_stopped(world: World) -> None:
-    world.tick()
-    first = world.draft_for(DANA, "first_outreach")
-    world.mailbox.send_draft(first.key)
-    world.tick()
+    world.send_first_outreach(DANA)
     start = MONDAY + timedelta(days=2)
     world.calendar.add_external_event(
         CalendarEvent(
@@ -214,10 +196,7 @@ def test_keep_in_touch_updates_follow_a_thank_you_until_stopped(world: World) ->
 
 def test_a_nudge_draft_waiting_when_they_reply_is_taken_back(world: World) -> None:
     """So the person cannot send a follow-up to someone who has just answered."""
-    world.tick()
-    first = world.draft_for(DANA, "first_outreach")
-    world.mailbox.send_draft(first.key)
-    world.tick()
+    first = world.send_first_outreach(DANA)
     world.clock.advance(days=7)
     world.tick()
     assert world.draft_for(DANA, "nudge") is not None
