@@ -54,6 +54,9 @@ class FlakyMailbox:
     def deliver_to_self(self, message: EmailMessage) -> str:
         return self.inner.deliver_to_self(message)
 
+    def discard_draft(self, key: str) -> bool:
+        return self.inner.discard_draft(key)
+
     def create_draft(self, message: EmailMessage, key: str, thread: ThreadRef | None) -> DraftRef:
         roll = self._roll()
         if roll < self.rate / 2:
@@ -71,7 +74,7 @@ def main() -> None:
     seed = int(os.environ.get("OUTREACH_TEST_SEED", "1"))
 
     def mailbox(account: AccountSettings, workspace: Path) -> Mailbox:
-        return FlakyMailbox(open_mailbox(account, workspace), rate, seed)  # type: ignore[return-value]
+        return FlakyMailbox(open_mailbox(account, workspace), rate, seed)
 
     app = bootstrap(load_settings(workspace_dir()), mailbox_factory=mailbox)
     from workers import actors  # noqa: F401  (declares the actors on the broker)
