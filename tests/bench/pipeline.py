@@ -25,15 +25,14 @@ import subprocess
 import sys
 import tempfile
 import time
-import uuid
 from collections import Counter
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import IO, Any
+
+from tests.services import postgres_schema
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -760,23 +759,6 @@ enqueue([("create_draft", step) for step in json.load(sys.stdin)])
 """
 
 
-@contextmanager
-def postgres_schema(base_url: str) -> Iterator[str]:
-    """A fresh schema on ``base_url``, as a URL whose search_path is that schema."""
-    import sqlalchemy
-
-    schema = f"bench_{uuid.uuid4().hex[:12]}"
-    admin = sqlalchemy.create_engine(base_url)
-    with admin.begin() as conn:
-        conn.exec_driver_sql(f"CREATE SCHEMA {schema}")
-    try:
-        yield f"{base_url}?options=-csearch_path%3D{schema}"
-    finally:
-        with admin.begin() as conn:
-            conn.exec_driver_sql(f"DROP SCHEMA {schema} CASCADE")
-        admin.dispose()
-
-
 def _flush_redis(url: str) -> None:
     import redis
 
@@ -816,7 +798,7 @@ def workers_run(
 
     _flush_redis(redis_url)
     with (
-        postgres_schema(postgres_url) as database_url,
+        postgres_schema(postgres_url, "bench") as database_url,
         tempfile.TemporaryDirectory(prefix="outreach-bench-workers-") as tmp,
     ):
         directory = Path(tmp)

@@ -32,34 +32,10 @@ from connectors.google_open import google_http, open_gmail_mailbox, open_google_
 from connectors.quota import TokenBucket, Unlimited
 from pipeline.errors import AuthError, PermanentError, TransientError
 from pipeline.settings import AccountSettings
-from tests.emulators.google import GoogleEmulator, authorized_http, loopback_only
+from tests.emulators.google import GoogleEmulator, authorized_http
+from tests.google.conftest import ME, Sleeps
 
-ME = "me@example.org"
 CONTACT = "ada@example.com"
-
-
-class Sleeps(list[float]):
-    """A sleep that records instead of waiting."""
-
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only() -> Iterator[None]:
-    with loopback_only():
-        yield
-
-
-@pytest.fixture
-def emulator() -> Iterator[GoogleEmulator]:
-    with GoogleEmulator(ME) as emu:
-        yield emu
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 def mailbox(emulator: GoogleEmulator, sleeps: Sleeps, **kwargs: object) -> GmailMailbox:

@@ -12,32 +12,10 @@ from connectors._google_http import pin_refresh
 from connectors.base import CalendarEvent, EventChangeKind
 from connectors.google_calendar import GoogleCalendar, event_id_for
 from pipeline.errors import AuthError, TransientError
-from tests.emulators.google import GoogleEmulator, authorized_http, loopback_only
+from tests.emulators.google import GoogleEmulator, authorized_http
+from tests.google.conftest import ME, Sleeps
 
-ME = "me@example.org"
 START = datetime(2026, 12, 3, 15, 0, tzinfo=UTC)
-
-
-class Sleeps(list[float]):
-    def __call__(self, seconds: float) -> None:
-        self.append(seconds)
-
-
-@pytest.fixture(autouse=True)
-def _loopback_only() -> Iterator[None]:
-    with loopback_only():
-        yield
-
-
-@pytest.fixture
-def emulator() -> Iterator[GoogleEmulator]:
-    with GoogleEmulator(ME) as emu:
-        yield emu
-
-
-@pytest.fixture
-def sleeps() -> Sleeps:
-    return Sleeps()
 
 
 @pytest.fixture
