@@ -4,10 +4,19 @@ SQLite by default (a file in the workspace, WAL journal, a busy timeout, and ``B
 IMMEDIATE`` for every write so two processes never deadlock upgrading a read lock);
 PostgreSQL by URL for several workers. Every command calls :func:`open_store`, which brings
 the schema up to date with Alembic before anything else.
+
+One consistency model on both databases: write transactions run one at a time and
+readers are never blocked. SQLite gives that with ``BEGIN IMMEDIATE``; on PostgreSQL each
+write transaction first takes a transaction-scoped advisory lock. The use cases read,
+decide and write inside one write transaction (an outreach's state, a message already
+seen, a cursor), so without it two workers or two ticks could both decide from the same
+old state under READ COMMITTED. Write transactions never wait on the network (provider
+calls happen between transactions), so they are short and the lock costs little.
 """
 
 from __future__ import annotations
 
+import fcntl
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -19,7 +28,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
-from sqlalchemy import Engine, create_engine, event
+from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
@@ -30,6 +39,10 @@ log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _BEGIN_OPTION = "outreach_begin"
+# PostgreSQL advisory locks of this project use the two-key form (namespace, key); the
+# second key hashes the schema too, so workspaces sharing a database stay apart.
+_LOCK_NAMESPACE = 7240512
+_LOCK_KEY_SQL = "hashtext(current_schema() || ':' || :name)"
 
 
 def _alembic_config() -> Config:
@@ -119,9 +132,60 @@ class Store:
 
     @contextmanager
     def write(self) -> Iterator[Session]:
-        """One write transaction: committed on success, rolled back on any error."""
+        """One write transaction: committed on success, rolled back on any error.
+
+        Write transactions run one at a time on either database (see the module's
+        docstring), so what a use case reads inside one is still true when it commits."""
         with self._write() as session, session.begin():
+            if self.dialect == "postgresql":
+                session.execute(
+                    text(f"SELECT pg_advisory_xact_lock({_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
+                    {"name": "writes"},
+                )
             yield session
+
+    @contextmanager
+    def exclusive(self, name: str) -> Iterator[bool]:
+        """Try to become the only holder of the lock ``name`` across processes and
+        machines sharing this database; yields False at once when another holds it.
+
+        Released when the block ends or the process dies (a PostgreSQL session lock, or
+        an flock on a file beside the SQLite database), so a crash never leaves it held.
+        """
+        if self.dialect == "postgresql":
+            with self.engine.connect() as connection:
+                params = {"name": name}
+                held = bool(
+                    connection.execute(
+                        text(f"SELECT pg_try_advisory_lock({_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
+                        params,
+                    ).scalar()
+                )
+                connection.commit()
+                try:
+                    yield held
+                finally:
+                    if held:
+                        connection.execute(
+                            text(f"SELECT pg_advisory_unlock({_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
+                            params,
+                        )
+                        connection.commit()
+            return
+        database = self.engine.url.database
+        if not database or database == ":memory:":  # one process owns an in-memory database
+            yield True
+            return
+        with Path(f"{database}.{name}.lock").open("a+b") as handle:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+            except BlockingIOError:
+                yield False
+                return
+            try:
+                yield True
+            finally:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_UN)
 
     @contextmanager
     def read(self) -> Iterator[Session]:

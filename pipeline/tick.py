@@ -42,11 +42,15 @@ class TickSummary:
     steps_failed: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
+    # Set when this tick did nothing because another one was still running.
+    skipped: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
     def line(self) -> str:
+        if self.skipped:
+            return f"nothing done: {self.skipped}"
         seen = ", ".join(f"{n} {k.replace('_', ' ')}" for k, n in sorted(self.kinds.items()))
         parts = [
             f"{self.accounts} account{'s' if self.accounts != 1 else ''} synced",
@@ -120,8 +124,25 @@ def _count(app: App, status: str, since: datetime) -> int:
         )
 
 
+ALREADY_RUNNING = (
+    "another `outreach tick` is still running on this database; this one stops so the "
+    "two do not fetch the same mail twice (the running one does the work)"
+)
+
+
 def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
-    """Sync, decide, and dispatch the due work; ``dispatch`` runs or enqueues the jobs."""
+    """Sync, decide, and dispatch the due work; ``dispatch`` runs or enqueues the jobs.
+
+    One tick at a time: when cron starts a tick while the last one still runs (a long
+    first sync, a slow provider), the new one returns at once with ``skipped`` set."""
+    with app.store.exclusive("tick") as alone:
+        if not alone:
+            log.info("tick skipped: another tick holds the lock")
+            return TickSummary(skipped=ALREADY_RUNNING)
+        return _run_tick(app, dispatch)
+
+
+def _run_tick(app: App, dispatch: Dispatch) -> TickSummary:
     started = app.now()
     summary = TickSummary()
     waiting = _needing_reauth(app)

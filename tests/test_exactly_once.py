@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import email
 import email.policy
+import json
 import os
 import signal
 import subprocess
@@ -212,8 +213,8 @@ def test_two_ticks_at_once_enqueue_each_step_once(setup: Setup) -> None:
         for _ in range(2)
     ]
     outputs = [run.communicate(timeout=300) for run in runs]
-    import json
-
+    for run, (out, err) in zip(runs, outputs, strict=True):
+        assert run.returncode in (0, 1) and out, f"a tick failed ({run.returncode}): {err}"
     queued = [json.loads(out)["queued_drafts"] for out, _ in outputs]
     assert sum(queued) == 200, outputs
     client = redis.Redis.from_url(REDIS_URL)

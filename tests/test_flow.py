@@ -48,6 +48,18 @@ def test_first_outreach_is_drafted_once_and_never_sent(world: World) -> None:
     assert world.stage(DANA) == "outreach_drafted"
 
 
+def test_a_tick_started_while_another_runs_does_nothing_and_says_why(world: World) -> None:
+    """Given a tick still running (cron started the next one too early), when another
+    tick starts on the same database, then it stops at once without drafting, and the
+    next tick after the first one ended does the work."""
+    with world.app.store.exclusive("tick") as held:
+        assert held
+        skipped = world.tick()
+    assert skipped.skipped is not None and "still running" in skipped.line()
+    assert world.mailbox.drafts() == []
+    assert world.tick().drafts_created == 2
+
+
 def test_sending_the_draft_moves_to_sent_and_a_nudge_follows_in_the_thread(world: World) -> None:
     first = world.send_first_outreach(DANA)
     assert world.stage(DANA) == "sent"

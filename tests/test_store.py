@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import threading
+import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
 from sqlalchemy import inspect, select
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.models import Account, Base
+from pipeline.models import Account, Base, SyncCursor
 from pipeline.store import Store, create_db_engine, migrate, open_store
 
 NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -80,3 +82,51 @@ def test_the_models_and_the_migrations_agree(store: Store) -> None:
     with store.engine.connect() as conn:
         diff = compare_metadata(MigrationContext.configure(conn), Base.metadata)
     assert diff == []
+
+
+def test_concurrent_read_modify_write_transactions_lose_no_update(database_url: str) -> None:
+    """Given eight threads each reading a value and writing it back plus one, in write
+    transactions on one database, then every increment counts (writes run one at a time,
+    on PostgreSQL as on SQLite)."""
+    store = open_store(database_url)
+    try:
+        with store.write() as session:
+            session.add(Account(name="a", kind="memory", address="me@example.edu", created_at=NOW))
+            session.flush()
+            session.add(SyncCursor(account_id=1, stream="mail", cursor="0", updated_at=NOW))
+
+        def bump(times: int) -> None:
+            for _ in range(times):
+                with store.write() as session:
+                    row = session.get(SyncCursor, (1, "mail"))
+                    assert row is not None
+                    value = int(row.cursor)
+                    time.sleep(0.001)  # widen the window a lost update would need
+                    row.cursor = str(value + 1)
+
+        threads = [threading.Thread(target=bump, args=(25,)) for _ in range(8)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with store.read() as session:
+            row = session.get(SyncCursor, (1, "mail"))
+            assert row is not None and row.cursor == "200"
+    finally:
+        store.close()
+
+
+def test_an_exclusive_lock_has_one_holder_until_released(database_url: str) -> None:
+    """Given one store holding the "tick" lock, another store on the same database is
+    refused it at once, gets other names, and gets it after the first lets go."""
+    first, second = open_store(database_url), open_store(database_url)
+    try:
+        with first.exclusive("tick") as held:
+            assert held
+            with second.exclusive("tick") as again, second.exclusive("other") as other:
+                assert (again, other) == (False, True)
+        with second.exclusive("tick") as after:
+            assert after
+    finally:
+        first.close()
+        second.close()
