@@ -21,6 +21,7 @@ POSTGRES_URL = os.environ.get(
     "OUTREACH_TEST_POSTGRES", "postgresql+psycopg://postgres@127.0.0.1:5432/test"
 )
 REDIS_URL = os.environ.get("OUTREACH_TEST_REDIS", "redis://127.0.0.1:6379/15")
+AMQP_URL = os.environ.get("OUTREACH_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
 CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
 
 

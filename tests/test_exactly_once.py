@@ -2,7 +2,9 @@
 
 Given 500 due first-outreach steps, when a worker process is killed with SIGKILL half-way,
 or the mailbox fails a fifth of its calls, or two ticks run at once, then every step ends
-with exactly one draft in the Maildir and none is lost.
+with exactly one draft in the Maildir and none is lost. Each runs on both production
+brokers: Redis (namespaced per test) and RabbitMQ (the project's queues emptied around
+each test, so run one suite at a time against one RabbitMQ).
 """
 
 from __future__ import annotations
@@ -19,12 +21,15 @@ import uuid
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
+import pika
 import pytest
 import redis
 import sqlalchemy
 
-from tests.conftest import REDIS_URL, require_service
+from tests.conftest import AMQP_URL, REDIS_URL, require_service
+from workers.broker import QUEUE
 
 ROOT = Path(__file__).resolve().parents[1]
 TOML = """
@@ -59,10 +64,10 @@ def contacts_csv(path: Path, count: int) -> Path:
 
 
 class Setup:
-    def __init__(self, workspace: Path, env: dict[str, str], namespace: str) -> None:
+    def __init__(self, workspace: Path, env: dict[str, str], broker: Broker) -> None:
         self.workspace = workspace
         self.env = env
-        self.namespace = namespace
+        self.broker = broker
 
     def outreach(self, *args: str) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
@@ -122,10 +127,73 @@ class Setup:
         return keys
 
 
-@pytest.fixture
-def setup(tmp_path: Path, postgres_url: str) -> Iterator[Setup]:
-    require_service("Redis", "127.0.0.1", 6379)
-    namespace = f"outreach-test-{uuid.uuid4().hex[:10]}"  # concurrent runs stay apart
+class Broker:
+    """A production broker as the tests see it: its URL, its queue length, a clean-up."""
+
+    url: str
+
+    def queued(self) -> int:
+        raise NotImplementedError
+
+    def clear(self) -> None:
+        raise NotImplementedError
+
+
+class RedisQueues(Broker):
+    def __init__(self) -> None:
+        require_service("Redis", "127.0.0.1", 6379)
+        self.namespace = f"outreach-test-{uuid.uuid4().hex[:10]}"  # concurrent runs stay apart
+        self.url = f"{REDIS_URL}?namespace={self.namespace}"
+
+    def queued(self) -> int:
+        client = redis.Redis.from_url(REDIS_URL)
+        try:
+            return int(client.llen(f"{self.namespace}:{QUEUE}"))
+        finally:
+            client.close()
+
+    def clear(self) -> None:
+        client = redis.Redis.from_url(REDIS_URL)
+        for key in client.scan_iter(f"{self.namespace}:*"):
+            client.delete(key)
+        client.close()
+
+
+class RabbitQueues(Broker):
+    # Dramatiq's queue, its delay queue and its dead-letter queue.
+    NAMES = (QUEUE, f"{QUEUE}.DQ", f"{QUEUE}.XQ")
+
+    def __init__(self) -> None:
+        require_service("RabbitMQ", "127.0.0.1", 5672)
+        self.url = AMQP_URL
+        self.clear()
+
+    def _channel_do(self, work: Any) -> Any:
+        connection = pika.BlockingConnection(pika.URLParameters(AMQP_URL))
+        try:
+            return work(connection.channel())
+        finally:
+            connection.close()
+
+    def queued(self) -> int:
+        return int(
+            self._channel_do(
+                lambda channel: channel.queue_declare(QUEUE, passive=True).method.message_count
+            )
+        )
+
+    def clear(self) -> None:
+        self._channel_do(lambda channel: [channel.queue_delete(name) for name in self.NAMES])
+
+
+@pytest.fixture(
+    params=[
+        pytest.param("redis", marks=pytest.mark.redis),
+        pytest.param("rabbitmq", marks=pytest.mark.rabbitmq),
+    ]
+)
+def setup(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> Iterator[Setup]:
+    broker: Broker = RedisQueues() if request.param == "redis" else RabbitQueues()
     workspace = tmp_path / "ws"
     workspace.mkdir()
     (workspace / "outreach.toml").write_text(TOML, encoding="utf-8")
@@ -133,13 +201,10 @@ def setup(tmp_path: Path, postgres_url: str) -> Iterator[Setup]:
         **{k: v for k, v in os.environ.items() if not k.startswith("OUTREACH_")},
         "OUTREACH_HOME": str(workspace),
         "OUTREACH_DATABASE_URL": postgres_url,
-        "OUTREACH_BROKER_URL": f"{REDIS_URL}?namespace={namespace}",
+        "OUTREACH_BROKER_URL": broker.url,
     }
-    yield Setup(workspace, env, namespace)
-    client = redis.Redis.from_url(REDIS_URL)
-    for key in client.scan_iter(f"{namespace}:*"):
-        client.delete(key)
-    client.close()
+    yield Setup(workspace, env, broker)
+    broker.clear()
 
 
 def plan(setup: Setup, count: int) -> None:
@@ -155,7 +220,6 @@ def stop(process: subprocess.Popen[str], sig: int = signal.SIGTERM) -> None:
         process.stdout.close()
 
 
-@pytest.mark.redis
 @pytest.mark.postgres
 def test_a_worker_killed_mid_way_loses_no_step_and_duplicates_no_draft(setup: Setup) -> None:
     plan(setup, 500)
@@ -175,7 +239,6 @@ def test_a_worker_killed_mid_way_loses_no_step_and_duplicates_no_draft(setup: Se
     assert max(keys.values()) == 1
 
 
-@pytest.mark.redis
 @pytest.mark.postgres
 def test_a_mailbox_failing_a_fifth_of_its_calls_still_gives_one_draft_per_step(
     setup: Setup,
@@ -196,7 +259,6 @@ def test_a_mailbox_failing_a_fifth_of_its_calls_still_gives_one_draft_per_step(
     assert max(keys.values()) == 1
 
 
-@pytest.mark.redis
 @pytest.mark.postgres
 def test_two_ticks_at_once_enqueue_each_step_once(setup: Setup) -> None:
     setup.outreach("contacts", "import", str(contacts_csv(setup.workspace / "c.csv", 200)))
@@ -217,9 +279,7 @@ def test_two_ticks_at_once_enqueue_each_step_once(setup: Setup) -> None:
         assert run.returncode in (0, 1) and out, f"a tick failed ({run.returncode}): {err}"
     queued = [json.loads(out)["queued_drafts"] for out, _ in outputs]
     assert sum(queued) == 200, outputs
-    client = redis.Redis.from_url(REDIS_URL)
-    assert client.llen(f"{setup.namespace}:outreach") == 200
-    client.close()
+    assert setup.broker.queued() == 200
     worker = setup.worker()
     try:
         assert setup.wait_for_drafted(200, timeout=120) == 200
@@ -230,10 +290,9 @@ def test_two_ticks_at_once_enqueue_each_step_once(setup: Setup) -> None:
     assert max(keys.values()) == 1
 
 
-@pytest.mark.redis
 @pytest.mark.postgres
 def test_outreach_worker_runs_dramatiq_workers_that_draft_queued_steps(setup: Setup) -> None:
-    """`outreach worker` on Redis is what production runs: it drafts what the tick queued."""
+    """`outreach worker` is what production runs: it drafts what the tick queued."""
     plan(setup, 20)
     process = subprocess.Popen(
         [
