@@ -11,7 +11,11 @@ unique name is the part of the file name before the ``:2,FLAGS`` info, with the 
 suffix that mbsync and offlineimap add on upload removed, so a flag change or an upload is
 not a new message. What was seen, the drafts we created and a journal of recent changes
 live in ``root/.outreach-state.json`` (written atomically, under a lock file so several
-worker processes can share the tree).
+worker processes can share the tree). A draft created, withdrawn or a digest delivered
+only appends a line to ``root/.outreach-state.log``, so its cost does not grow with the
+mailbox; the log is folded into a new snapshot by the next scan that changes anything,
+or once it is long. Each log line names the snapshot it applies to, so lines left
+behind by a crash between a new snapshot and the log's removal are ignored.
 
 How a sent draft is told from a deleted one: the drafts we created are remembered (key,
 Message-ID, In-Reply-To). A new file in Sent is matched to one of them by our
@@ -64,13 +68,17 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 STATE_FILE = ".outreach-state.json"
+LOG_FILE = ".outreach-state.log"
 LOCK_FILE = ".outreach-state.lock"
+_LOG_LIMIT = 2000  # log lines after which the next write folds them into a snapshot
 _STATE_VERSION = 1
 _HEAD_CHUNK = 16384
 _HEAD_LIMIT = 262144  # headers longer than this are treated as a broken message
 _UPLOAD_SUFFIX = re.compile(r",U=\d+.*$")
 
 Opener = Callable[[Path], IO[bytes]]
+# (inode, size, mtime) of the snapshot and of the log; None for a missing file
+_Signatures = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
 Clock = Callable[[], datetime]
 
 INBOX, DRAFTS, SENT = "INBOX", "Drafts", "Sent"
@@ -202,7 +210,7 @@ class MaildirMailbox:
         opener: Opener = _open_binary,
     ) -> None:
         self.root = Path(root)
-        self._cache: tuple[tuple[int, int, int], _State] | None = None
+        self._cache: tuple[_Signatures, _State] | None = None
         self._address = address
         self._deleted_after = deleted_after
         self._clock = clock
@@ -285,7 +293,7 @@ class MaildirMailbox:
             entry = state.ours.get(key)
             if entry is not None:
                 entry.update(state="withdrawn", missing_since=None)
-                state.dirty = True
+                state.record("ours", key, entry)
             return path is not None
 
     def deliver_to_self(self, message: EmailMessage) -> str:
@@ -294,7 +302,7 @@ class MaildirMailbox:
         with self._state() as state:
             unique = self._folders[INBOX].write(raw, "new", "")
             state.seen[INBOX].add(unique)  # ours: not reported as inbound
-            state.dirty = True
+            state.record("seen", INBOX, unique)
         return f"{INBOX}/{unique}"
 
     # -- internals -----------------------------------------------------------------------
@@ -323,23 +331,30 @@ class MaildirMailbox:
                 if state.dirty:
                     state.save()
                     self._remember(state)
+                elif state.pending:
+                    state.append_log()
+                    self._remember(state)
             except BaseException:
-                self._cache = None  # it may hold changes that never reached the file
+                self._cache = None  # it may hold changes that never reached the files
                 raise
 
+    def _signatures(self) -> _Signatures:
+        return _signature(self.root / STATE_FILE), _signature(self.root / LOG_FILE)
+
     def _cached_state(self) -> _State:
-        """The state as this process last loaded or saved it, while the file is unchanged
-        (same inode, size and mtime: every save replaces the file), else read afresh."""
-        signature = _signature(self.root / STATE_FILE)
-        if self._cache is not None and signature is not None and self._cache[0] == signature:
+        """The state as this process last loaded or wrote it, while the snapshot and the
+        log are unchanged (same inode, size and mtime: a snapshot replaces its file, the
+        log only grows), else read afresh."""
+        signatures = self._signatures()
+        if self._cache is not None and signatures[0] is not None and self._cache[0] == signatures:
             return self._cache[1]
         state = _State.load(self)
-        self._cache = (signature, state) if signature is not None else None
+        self._cache = (signatures, state) if signatures[0] is not None else None
         return state
 
     def _remember(self, state: _State) -> None:
-        signature = _signature(self.root / STATE_FILE)
-        self._cache = (signature, state) if signature is not None else None
+        signatures = self._signatures()
+        self._cache = (signatures, state) if signatures[0] is not None else None
 
 
 class _State:
@@ -350,6 +365,10 @@ class _State:
         fresh = data is None or "seen" not in data
         self.dirty = fresh
         data = data or {}
+        # The snapshot this state was read from or last written as; log lines name it.
+        self.generation: str = str(data.get("generation") or os.urandom(8).hex())
+        self.pending: list[list[Any]] = []  # small changes not yet in the log
+        self.log_lines = 0
         self.journal: Journal[MailChange] = (
             Journal.from_json(data["journal"], _decode_change) if "journal" in data else Journal()
         )
@@ -382,11 +401,79 @@ class _State:
         if not isinstance(data, dict) or data.get("version") != _STATE_VERSION:
             log.warning("state file %s has an unknown format: starting afresh", path)
             return cls(box, None)
-        return cls(box, data)
+        state = cls(box, data)
+        state._replay()
+        return state
+
+    def record(self, *change: Any) -> None:
+        """Apply-and-log a small change already made in memory: ``("ours", key, entry)``
+        or ``("draft_key", unique, key)`` or ``("seen", folder, unique)``; it reaches the
+        log (or the next snapshot) when the lock is released."""
+        self.pending.append(list(change))
+
+    def _apply(self, change: list[Any]) -> None:
+        kind, name, value = change
+        if kind == "ours":
+            self.ours[name] = dict(value)
+        elif kind == "draft_key":
+            self.draft_keys[name] = value
+        elif kind == "seen" and name in self.seen:
+            self.seen[name].add(value)
+
+    def _replay(self) -> None:
+        """Apply the log lines written on top of this snapshot; lines of an older
+        snapshot (a crash after writing the new one) and a torn last line are skipped."""
+        path = self.box.root / LOG_FILE
+        try:
+            with self.box._open(path) as handle:
+                lines = handle.read().splitlines()
+        except FileNotFoundError:
+            return
+        except OSError as err:
+            log.warning("state log %s is unreadable (%s): ignoring it", path, err)
+            return
+        for number, line in enumerate(lines, 1):
+            if not line.strip():
+                continue
+            try:
+                record = json.loads(line)
+                if record["g"] != self.generation:
+                    continue
+                self._apply(record["c"])
+            except (ValueError, KeyError, TypeError):
+                log.warning("state log %s: line %d is damaged; skipped", path, number)
+                continue
+            self.log_lines += 1
+        if self.log_lines >= _LOG_LIMIT:
+            self.dirty = True  # fold the log into a snapshot on this turn
+
+    def append_log(self) -> None:
+        """Append the pending changes to the log and make them durable."""
+        path = self.box.root / LOG_FILE
+        # A leading newline ends a line torn by a crash, so it cannot swallow this one.
+        lines = [
+            json.dumps({"g": self.generation, "c": change}, separators=(",", ":"))
+            for change in self.pending
+        ]
+        data = ("\n" + "\n".join(lines) + "\n").encode("utf-8")
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
+            try:
+                os.write(fd, data)
+                os.fsync(fd)
+            finally:
+                os.close(fd)
+        except OSError as err:
+            raise _os_error(f"cannot append to {path}", err) from err
+        self.log_lines += len(self.pending)
+        self.pending.clear()
 
     def save(self) -> None:
+        """Write a new snapshot (with a new generation) and drop the log it contains."""
+        self.generation = os.urandom(8).hex()
         data = {
             "version": _STATE_VERSION,
+            "generation": self.generation,
             "journal": self.journal.to_json(_encode_change),
             "seen": {name: sorted(names) for name, names in self.seen.items()},
             "draft_keys": self.draft_keys,
@@ -400,6 +487,10 @@ class _State:
         except OSError as err:
             raise _os_error(f"cannot write {path}", err) from err
         self.dirty = False
+        self.pending.clear()
+        self.log_lines = 0
+        with contextlib.suppress(FileNotFoundError):
+            (self.box.root / LOG_FILE).unlink()  # its lines name the old generation
 
     def _baseline(self) -> None:
         """Take the tree as it is: everything present now counts as seen."""
@@ -643,7 +734,8 @@ class _State:
             "sent": None,
         }
         self.draft_keys[unique] = key
-        self.dirty = True
+        self.record("ours", key, self.ours[key])
+        self.record("draft_key", unique, key)
 
 
 _BROKEN = Headers(message_id=None, in_reply_to=None, references=(), key=None, date=None)

@@ -1,10 +1,12 @@
 """The pipeline benchmarks (tests/bench/pipeline.py) run small, so their code cannot rot.
 
-Full sizes: ``python -m tests.bench local-idle|local-drafts|workers-scale --json``.
+Full sizes: ``python -m tests.bench local-idle|local-drafts|workers-scale|maildir-drafts
+--json``.
 """
 
 from __future__ import annotations
 
+from tests.bench import local
 from tests.bench import pipeline as bench
 from tests.conftest import require_service
 
@@ -43,3 +45,11 @@ def test_workers_scale_small() -> None:
     assert run["duplicates"] == 0
     assert run["steps_without_draft_file"] == 0
     assert run["worker_exit_code"] == 0
+
+
+def test_maildir_drafts_small() -> None:
+    result = local.maildir_drafts(messages=200, drafts=10)
+
+    assert result["found_by_another_process"] == 10
+    assert result["changes_reported_from_start"] == 0
+    assert ".outreach-state.log" in result["state_files_after"]

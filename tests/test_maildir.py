@@ -12,7 +12,7 @@ from typing import IO
 import pytest
 
 from connectors.base import MailChangeKind, ThreadRef
-from connectors.maildir import STATE_FILE, MaildirMailbox, flags, unique_name
+from connectors.maildir import LOG_FILE, STATE_FILE, MaildirMailbox, flags, unique_name
 from tests.contract.clients import deliver, files, maildir_send_draft, parse, read_message
 
 ME = "me@example.org"
@@ -45,7 +45,7 @@ class CountingOpener:
         return path.open("rb")
 
     def messages(self) -> list[str]:
-        return [name for name in self.opened if name != STATE_FILE]
+        return [name for name in self.opened if name not in (STATE_FILE, LOG_FILE)]
 
 
 @pytest.fixture
@@ -365,3 +365,72 @@ def test_after_the_state_file_is_lost_our_drafts_are_tracked_again(root: Path) -
     files(root / ".Drafts")[0].unlink()
     changes, _ = box.changes(cursor)
     assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.DRAFT_DELETED, "k1")]
+
+
+def test_a_draft_costs_an_appended_log_line_not_a_rewritten_state(root: Path) -> None:
+    """Given a scanned mailbox, when drafts are created, then the state snapshot is left
+    as it is (its size grows with the mailbox) and each draft appends to the log, which
+    another process reads: it knows the drafts and creates none again."""
+    one = MaildirMailbox(root, ME)
+    _, cursor = one.changes(None)
+    snapshot = (root / STATE_FILE).stat()
+    refs = [one.create_draft(outreach(), f"k{n}", None) for n in range(3)]
+    assert (root / STATE_FILE).stat().st_mtime_ns == snapshot.st_mtime_ns
+    assert (root / LOG_FILE).stat().st_size > 0
+    two = MaildirMailbox(root, ME)
+    assert [two.create_draft(outreach(), f"k{n}", None) for n in range(3)] == refs
+    assert len(files(root / ".Drafts")) == 3
+    maildir_send_draft(root, "k1")
+    changes, _ = two.changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "k1")]
+    assert not (root / LOG_FILE).exists(), "a scan that changed something folds the log"
+
+
+def test_log_lines_older_than_the_snapshot_are_ignored(root: Path) -> None:
+    """Given a crash after a new snapshot was written but before the old log was removed,
+    then the stale lines do not undo what the snapshot knows (a draft since sent does not
+    come back as a draft, nor is it reported deleted)."""
+    box = MaildirMailbox(root, ME)
+    _, cursor = box.changes(None)
+    box.create_draft(outreach(), "k1", None)
+    stale = (root / LOG_FILE).read_bytes()
+    maildir_send_draft(root, "k1")
+    sent, cursor = box.changes(cursor)
+    assert [c.kind for c in sent] == [MailChangeKind.SENT]
+    (root / LOG_FILE).write_bytes(stale)  # as if the removal never happened
+    later, _ = MaildirMailbox(root, ME).changes(cursor)
+    assert later == []
+
+
+def test_a_torn_last_log_line_loses_nothing_written_after_it(
+    root: Path, opener: CountingOpener, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Given a process that died half-way through appending, when another appends after
+    it, then the damaged line is skipped with a warning and every complete one counts:
+    both drafts are known from the state alone, without reading a draft file."""
+    one = MaildirMailbox(root, ME)
+    one.changes(None)
+    first = one.create_draft(outreach(), "k1", None)
+    with (root / LOG_FILE).open("ab") as log_file:
+        log_file.write(b'{"g":"torn')
+    second = MaildirMailbox(root, ME).create_draft(outreach(), "k2", None)
+    fresh = MaildirMailbox(root, ME, opener=opener)
+    with caplog.at_level(logging.WARNING):
+        assert fresh.find_draft("k1") == first
+        assert fresh.find_draft("k2") == second
+    assert "damaged" in caplog.text
+    assert opener.messages() == []
+    assert len(files(root / ".Drafts")) == 2
+
+
+def test_a_long_log_is_folded_into_a_snapshot(root: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("connectors.maildir._LOG_LIMIT", 4)
+    box = MaildirMailbox(root, ME)
+    box.changes(None)
+    box.create_draft(outreach(), "k1", None)  # two lines: the draft and its file's key
+    box.create_draft(outreach(), "k2", None)
+    assert (root / LOG_FILE).exists()
+    other = MaildirMailbox(root, ME)
+    other.create_draft(outreach(), "k3", None)  # reads four lines: time to fold
+    assert not (root / LOG_FILE).exists()
+    assert all(MaildirMailbox(root, ME).find_draft(k) for k in ("k1", "k2", "k3"))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import tempfile
 import time
+from email.message import EmailMessage
 from pathlib import Path
 from typing import IO, Any
 
@@ -90,4 +91,48 @@ def maildir_scan() -> dict[str, Any]:
     }
 
 
-SCENARIOS = {"maildir-scan": maildir_scan}
+DRAFTS = 300
+
+
+def maildir_drafts(messages: int = MESSAGES, drafts: int = DRAFTS) -> dict[str, Any]:
+    """300 drafts created one by one in a Maildir whose INBOX holds 100,000 messages (a
+    person's real mailbox): the cost of remembering each draft, which must not grow with
+    the mailbox. Each create_draft runs under the state lock and is durable on return."""
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
+        root = Path(tmp) / "Mail"
+        box = MaildirMailbox(root, ME)
+        _fill(root, 0, messages, "cur", ":2,S")
+        box.changes(None)
+        state = root / STATE_FILE
+        bytes_before = sum(p.stat().st_size for p in root.glob(".outreach-state*"))
+        started = time.perf_counter()
+        for n in range(drafts):
+            message = EmailMessage()
+            message["From"] = ME
+            message["To"] = f"person{n}@example.com"
+            message["Subject"] = f"Question about your work {n}"
+            message.set_content(f"Hello {n},\n\nWould you have 20 minutes?\n")
+            box.create_draft(message, f"bench/{n}/outreach", None)
+        seconds = time.perf_counter() - started
+        idle_started = time.perf_counter()
+        changes, _ = box.changes(None)
+        state_files = {p.name: p.stat().st_size for p in root.glob(".outreach-state*")}
+        fresh = MaildirMailbox(root, ME)  # another process: reads the state from disk
+        found = sum(fresh.find_draft(f"bench/{n}/outreach") is not None for n in range(drafts))
+        after_seconds = time.perf_counter() - idle_started
+    return {
+        "messages_in_inbox": messages,
+        "drafts": drafts,
+        "seconds": round(seconds, 3),
+        "drafts_per_second": round(drafts / seconds, 1),
+        "ms_per_draft": round(1000 * seconds / drafts, 2),
+        "state_bytes_before": bytes_before,
+        "state_files_after": state_files,
+        "scan_and_reload_seconds": round(after_seconds, 3),
+        "found_by_another_process": found,
+        "state_file": state.name,
+        "changes_reported_from_start": len(changes),
+    }
+
+
+SCENARIOS = {"maildir-scan": maildir_scan, "maildir-drafts": maildir_drafts}
