@@ -174,35 +174,47 @@ def deliver_digest(
     message = build_digest(app, account.name, day)
     if destination == "stdout":  # a look, not a delivery: never counted
         return DigestResult(day, destination, True, message)
-    with app.store.read() as session:
-        account_id = session.scalars(select(Account.id).where(Account.name == account.name)).one()
-        done = session.get(Digest, (account_id, day))
-    if done is not None and not force:
-        return DigestResult(
-            day,
-            destination,
-            False,
-            message,
-            f"already delivered at {done.delivered_at:%H:%M} UTC to "
-            f"{done.destination}; use --force to deliver it again",
-        )
-    if destination == "inbox":
-        app.mailbox(account).deliver_to_self(message)
-    else:
-        path = Path(destination).expanduser()
-        if path.is_dir():
-            raise InputError(f"--to {destination}: is a directory; give a file name")
-        temporary = path.with_name(path.name + ".tmp")
-        temporary.write_bytes(bytes(message))
-        temporary.replace(path)
-    with app.store.write() as session:
-        row = session.get(Digest, (account_id, day))
-        if row is None:
-            session.add(
-                Digest(
-                    account_id=account_id, day=day, delivered_at=app.now(), destination=destination
-                )
+    # One delivery at a time per account (cron and a hand-run command at once), so the
+    # once-a-day check below cannot pass twice.
+    with app.store.exclusive(f"digest-{account.name}") as alone:
+        if not alone:
+            return DigestResult(
+                day, destination, False, message, "another digest delivery is running right now"
             )
+        with app.store.read() as session:
+            account_id = session.scalars(
+                select(Account.id).where(Account.name == account.name)
+            ).one()
+            done = session.get(Digest, (account_id, day))
+        if done is not None and not force:
+            return DigestResult(
+                day,
+                destination,
+                False,
+                message,
+                f"already delivered at {done.delivered_at:%H:%M} UTC to "
+                f"{done.destination}; use --force to deliver it again",
+            )
+        if destination == "inbox":
+            app.mailbox(account).deliver_to_self(message)
         else:
-            row.delivered_at, row.destination = app.now(), destination
-    return DigestResult(day, destination, True, message)
+            path = Path(destination).expanduser()
+            if path.is_dir():
+                raise InputError(f"--to {destination}: is a directory; give a file name")
+            temporary = path.with_name(path.name + ".tmp")
+            temporary.write_bytes(bytes(message))
+            temporary.replace(path)
+        with app.store.write() as session:
+            row = session.get(Digest, (account_id, day))
+            if row is None:
+                session.add(
+                    Digest(
+                        account_id=account_id,
+                        day=day,
+                        delivered_at=app.now(),
+                        destination=destination,
+                    )
+                )
+            else:
+                row.delivered_at, row.destination = app.now(), destination
+        return DigestResult(day, destination, True, message)

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from connectors.base import Attendee, CalendarEvent
-from pipeline.digest import build_digest
+from pipeline.digest import build_digest, deliver_digest
 from tests.harness import ME, World, make_world
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
@@ -58,6 +58,24 @@ def test_a_tick_started_while_another_runs_does_nothing_and_says_why(world: Worl
     assert skipped.skipped is not None and "still running" in skipped.line()
     assert world.mailbox.drafts() == []
     assert world.tick().drafts_created == 2
+
+
+def test_a_digest_delivery_started_while_another_runs_delivers_nothing(
+    world: World, tmp_path: Path
+) -> None:
+    """Given a digest being delivered for the account, when a second delivery starts (a
+    hand-run command while cron's runs), then it delivers nothing and says why; once the
+    first is done, the day's digest goes out once."""
+    target = tmp_path / "digest.eml"
+    day = MONDAY.date()
+    with world.app.store.exclusive("digest-main"):
+        busy = deliver_digest(world.app, "main", day, destination=str(target), force=False)
+    assert (busy.delivered, busy.reason) == (False, "another digest delivery is running right now")
+    assert not target.exists()
+    first = deliver_digest(world.app, "main", day, destination=str(target), force=False)
+    again = deliver_digest(world.app, "main", day, destination=str(target), force=False)
+    assert (first.delivered, again.delivered) == (True, False)
+    assert target.exists()
 
 
 def test_sending_the_draft_moves_to_sent_and_a_nudge_follows_in_the_thread(world: World) -> None:
