@@ -11,8 +11,7 @@ import pytest
 
 from connectors.base import KEY_PROPERTY, CalendarEvent, EventChangeKind
 from connectors.vdir import STATE_FILE, IcsSkipped, VdirCalendar, parse_event
-
-CORPUS = Path(__file__).resolve().parents[2] / "shared" / "corpus" / "invite_ics"
+from tests.conftest import require_corpus
 
 
 def ics(*lines: str, before: tuple[str, ...] = ()) -> bytes:
@@ -241,10 +240,9 @@ def test_a_file_that_becomes_unusable_reports_its_event_deleted(
     assert [(c.kind, c.uid) for c in changes] == [(EventChangeKind.DELETED, "e")]
 
 
-@pytest.mark.skipif(not CORPUS.is_dir(), reason="the shared corpus is not on this machine")
 def test_real_invitations_parse_or_are_skipped_with_a_reason() -> None:
     read = 0
-    for path in sorted(CORPUS.glob("*.ics")):
+    for path in sorted((require_corpus() / "invite_ics").glob("*.ics")):
         try:
             event = parse_event(path.read_bytes(), fallback_uid=path.stem)
         except IcsSkipped:
