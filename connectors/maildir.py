@@ -624,8 +624,11 @@ class _State:
         """Our draft a message stands for: by key, else Message-ID, else In-Reply-To when
         exactly one of our drafts in ``states`` replies to that message (or, given the
         current ``drafts``, exactly one of those is gone from Drafts)."""
-        if headers.key is not None and headers.key in self.ours:
-            return headers.key
+        if headers.key is not None:
+            # Our key names the draft outright. A key we do not know (its record was lost
+            # in a crash) is never matched by thread to another draft of ours: the caller
+            # adopts it under its own key.
+            return headers.key if headers.key in self.ours else None
         candidates = [(k, e) for k, e in self.ours.items() if e["state"] in states]
         if headers.message_id is not None:
             for key, entry in candidates:

@@ -97,6 +97,8 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
     message, thread, account, key = prepared
     try:
         ref = app.mailbox(account).create_draft(message, key, thread)
+    except PermanentError as err:  # this message can never be drafted: the person must look
+        return _finish(app, step_id, "failed", str(err), now)
     except OutreachError as err:
         with app.store.write() as session:
             release(session, step_id, now)
@@ -108,7 +110,12 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
     with app.store.write() as session:
         step = _load_step(session, step_id)
         assert step is not None
-        if step.status != "drafting":  # cancelled meanwhile: the draft stays for the person
+        if step.status in ("withdrawing", "withdrawn"):
+            # Became moot while we were making it: the next sweep takes the draft back.
+            step.status, step.updated_at = "withdrawing", now
+            step.provider_draft_id, step.message_id = ref.draft_id, ref.message_id
+            return DraftOutcome(key, "withdrawing", ref.draft_id)
+        if step.status != "drafting":  # drafted by a later claim, or deleted by the person
             return DraftOutcome(key, "exists" if step.status == "drafted" else step.status)
         step.status = "drafted"
         step.provider_draft_id = ref.draft_id
@@ -193,11 +200,17 @@ def discard_step(app: App, step_id: int) -> str:
         key = step.key
     removed = app.mailbox(account).discard_draft(key)  # idempotent; no transaction open
     now = app.now()
+    lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
     with app.store.write() as session:
         step = session.get(Step, step_id)
         assert step is not None
-        if step.status == "withdrawing":
-            step.status, step.updated_at, step.done_at = "withdrawn", now, now
+        if step.status != "withdrawing":
+            return "nothing to do"
+        if not removed and step.provider_draft_id is None and now - step.updated_at < lease:
+            # Cancelled while a worker was making it: its draft may not exist yet. Stay
+            # withdrawing; a later sweep takes it back (or, after the lease, gives up).
+            return "waiting for the draft being made"
+        step.status, step.updated_at, step.done_at = "withdrawn", now, now
     return "withdrawn" if removed else "already gone"
 
 
@@ -243,6 +256,7 @@ def prep_meeting(app: App, meeting_id: int, templates: TemplateSet | None = None
                 description=description,
                 key=key,
             )
+        seen = (meeting.start, meeting.end, meeting.status)
     calendar = app.calendar(account)
     if event is None:
         calendar.delete_event(key)
@@ -255,5 +269,8 @@ def prep_meeting(app: App, meeting_id: int, templates: TemplateSet | None = None
         meeting = session.get(Meeting, meeting_id)
         assert meeting is not None
         meeting.prep_event_id = event_id
-        meeting.prep_at = now
+        if (meeting.start, meeting.end, meeting.status) == seen and meeting.prep_at is None:
+            meeting.prep_at = now
+        # else it moved (or was cancelled) while we wrote: prep_at stays empty, so the
+        # next sweep writes the notes again for the new time.
     return outcome

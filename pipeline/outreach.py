@@ -157,11 +157,12 @@ def apply_commands(
                 .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
                 .values(status="cancelled", updated_at=now)
             )
-            # A draft already waiting in the mailbox is taken back (by the next sweep), so
-            # the person cannot send a nudge to someone who has just answered.
+            # A draft already waiting in the mailbox, or being made right now, is taken
+            # back (by the next sweep), so the person cannot send a nudge to someone who
+            # has just answered.
             session.execute(
                 update(Step)
-                .where(Step.key == key, Step.status == "drafted")
+                .where(Step.key == key, Step.status.in_(("drafted", "drafting")))
                 .values(status="withdrawing", updated_at=now)
             )
             applied.cancelled.append(key)

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.models import Step
+from pipeline.models import Account, Outreach, Step
 
 
 def _claimable(now: datetime, lease: timedelta, *, fresh: tuple[str, ...]) -> ColumnElement[bool]:
@@ -25,10 +25,18 @@ def _claimable(now: datetime, lease: timedelta, *, fresh: tuple[str, ...]) -> Co
 
 
 def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[int]:
-    """Mark up to ``limit`` due steps as queued and return their ids (oldest first)."""
+    """Mark up to ``limit`` due steps as queued and return their ids (oldest first).
+
+    Steps of an account that needs re-authorization wait: claiming them would only fail
+    again, and take the places of other accounts' steps."""
+    waiting = select(Outreach.id).join(Account).where(Account.needs_reauth.is_(True))
     due = (
         select(Step.id)
-        .where(Step.due_at <= now, _claimable(now, lease, fresh=("planned",)))
+        .where(
+            Step.due_at <= now,
+            _claimable(now, lease, fresh=("planned",)),
+            Step.outreach_id.not_in(waiting),
+        )
         .order_by(Step.due_at, Step.id)
         .limit(limit)
     )

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import fcntl
 import logging
+import re
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -40,9 +41,13 @@ log = logging.getLogger(__name__)
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
 _BEGIN_OPTION = "outreach_begin"
 # PostgreSQL advisory locks of this project use the two-key form (namespace, key); the
-# second key hashes the schema too, so workspaces sharing a database stay apart.
-_LOCK_NAMESPACE = 7240512
+# second key hashes the schema too, so workspaces sharing a database stay apart. Write
+# transactions and named locks have namespaces of their own, so no name can collide
+# with the write lock.
+_WRITE_LOCK_NAMESPACE = 7240512
+_NAMED_LOCK_NAMESPACE = 7240513
 _LOCK_KEY_SQL = "hashtext(current_schema() || ':' || :name)"
+_NAMED_LOCK_ARGS = f"{_NAMED_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
 
 
 def _alembic_config() -> Config:
@@ -139,7 +144,7 @@ class Store:
         with self._write() as session, session.begin():
             if self.dialect == "postgresql":
                 session.execute(
-                    text(f"SELECT pg_advisory_xact_lock({_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
+                    text(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
                     {"name": "writes"},
                 )
             yield session
@@ -157,7 +162,7 @@ class Store:
                 params = {"name": name}
                 held = bool(
                     connection.execute(
-                        text(f"SELECT pg_try_advisory_lock({_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
+                        text(f"SELECT pg_try_advisory_lock({_NAMED_LOCK_ARGS})"),
                         params,
                     ).scalar()
                 )
@@ -167,7 +172,7 @@ class Store:
                 finally:
                     if held:
                         connection.execute(
-                            text(f"SELECT pg_advisory_unlock({_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
+                            text(f"SELECT pg_advisory_unlock({_NAMED_LOCK_ARGS})"),
                             params,
                         )
                         connection.commit()
@@ -176,7 +181,8 @@ class Store:
         if not database or database == ":memory:":  # one process owns an in-memory database
             yield True
             return
-        with Path(f"{database}.{name}.lock").open("a+b") as handle:
+        safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)  # an account name may hold a slash
+        with Path(f"{database}.{safe}.lock").open("a+b") as handle:
             try:
                 fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
             except BlockingIOError:

@@ -213,7 +213,9 @@ def _apply_deleted(
     report: SyncReport,
 ) -> None:
     step = _step_for(session, change)
-    if step is None or step.status != "drafted":
+    # Any step not finished yet: a worker may have made the draft and died before
+    # recording it; the person deleting that draft still means "not this one".
+    if step is None or step.status not in ("planned", "queued", "drafting", "drafted"):
         return
     report.deleted += 1
     step.status = "deleted"

@@ -13,7 +13,14 @@ import pytest
 
 from connectors.base import MailChangeKind, ThreadRef
 from connectors.maildir import LOG_FILE, STATE_FILE, MaildirMailbox, flags, unique_name
-from tests.contract.clients import deliver, files, maildir_send_draft, parse, read_message
+from tests.contract.clients import (
+    client_name,
+    deliver,
+    files,
+    maildir_send_draft,
+    parse,
+    read_message,
+)
 
 ME = "me@example.org"
 
@@ -434,3 +441,45 @@ def test_a_long_log_is_folded_into_a_snapshot(root: Path, monkeypatch: pytest.Mo
     other.create_draft(outreach(), "k3", None)  # reads four lines: time to fold
     assert not (root / LOG_FILE).exists()
     assert all(MaildirMailbox(root, ME).find_draft(k) for k in ("k1", "k2", "k3"))
+
+
+def _left_by_a_dead_worker(root: Path, key: str, thread: ThreadRef) -> Path:
+    """The draft file a worker renamed into Drafts just before it was killed, so its key
+    never reached the state."""
+    message = outreach("Thank you")
+    message["Message-ID"] = "<thanks-1@example.org>"
+    message["In-Reply-To"] = thread.in_reply_to
+    message["References"] = " ".join(thread.references)
+    message["X-Outreach-Key"] = key
+    path = root / ".Drafts" / "cur" / (client_name() + ":2,D")
+    path.write_bytes(message.as_bytes())
+    return path
+
+
+def test_a_draft_left_by_a_dead_worker_is_found_by_its_key_not_taken_for_a_sibling(
+    root: Path,
+) -> None:
+    """Given a nudge waiting in the thread and a thank-you in the same thread whose worker
+    died after writing the file, when the thank-you is retried, then the file is found as
+    the thank-you (no second one) and the nudge is still the nudge."""
+    box = MaildirMailbox(root, ME)
+    box.changes(None)
+    thread = ThreadRef("t1", "<first@example.org>", ("<first@example.org>",))
+    nudge = box.create_draft(outreach("Following up"), "acct/1/nudge/1", thread)
+    _left_by_a_dead_worker(root, "acct/1/thank_you/1", thread)
+    retry = MaildirMailbox(root, ME)
+    again = retry.create_draft(outreach("Thank you"), "acct/1/thank_you/1", thread)
+    assert again.message_id == "<thanks-1@example.org>"
+    assert len(files(root / ".Drafts")) == 2
+    assert retry.find_draft("acct/1/nudge/1") == nudge
+
+
+def test_a_sent_draft_left_by_a_dead_worker_is_reported_under_its_own_key(root: Path) -> None:
+    box = MaildirMailbox(root, ME)
+    _, cursor = box.changes(None)
+    thread = ThreadRef("t1", "<first@example.org>", ("<first@example.org>",))
+    box.create_draft(outreach("Following up"), "acct/1/nudge/1", thread)
+    _left_by_a_dead_worker(root, "acct/1/thank_you/1", thread)
+    maildir_send_draft(root, "acct/1/thank_you/1")
+    changes, _ = MaildirMailbox(root, ME).changes(cursor)
+    assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "acct/1/thank_you/1")]
