@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from email.message import EmailMessage
@@ -176,3 +178,19 @@ def make_world(tmp_path: Path, database_url: str, start: datetime) -> World:
         calendar_factory=lambda _a, _w: calendar,
     )
     return World(app, mailbox, calendar, clock)
+
+
+@contextlib.contextmanager
+def started_world(
+    tmp_path: Path, database_url: str, start: datetime, contacts_csv: str
+) -> Iterator[World]:
+    """A world whose contacts (a CSV text) are imported and their outreach started."""
+    world = make_world(tmp_path, database_url, start)
+    contacts = tmp_path / "contacts.csv"
+    contacts.write_text(contacts_csv, encoding="utf-8")
+    world.import_csv(contacts)
+    world.start()
+    try:
+        yield world
+    finally:
+        world.app.close()

@@ -15,7 +15,7 @@ import pytest
 
 from connectors.base import Attendee, CalendarEvent
 from pipeline.digest import build_digest, deliver_digest
-from tests.harness import ME, World, make_world
+from tests.harness import ME, World, started_world
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
 DANA = "dana.kim@example.org"
@@ -28,13 +28,8 @@ Sam Ortiz,sam.ortiz@example.net,Global Health Partners,program manager,a panel a
 
 @pytest.fixture
 def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    world = make_world(tmp_path, database_url, MONDAY)
-    contacts = tmp_path / "contacts.csv"
-    contacts.write_text(CONTACTS, encoding="utf-8")
-    world.import_csv(contacts)
-    world.start()
-    yield world
-    world.app.close()
+    with started_world(tmp_path, database_url, MONDAY, CONTACTS) as world:
+        yield world
 
 
 def test_first_outreach_is_drafted_once_and_never_sent(world: World) -> None:

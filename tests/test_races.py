@@ -23,7 +23,7 @@ from pipeline.drafting import discard_step
 from pipeline.errors import PermanentError
 from pipeline.models import Account, Step
 from pipeline.tick import sync_one
-from tests.harness import ME, World, make_world
+from tests.harness import ME, World, started_world
 from tests.test_flow import CONTACTS, DANA, MONDAY, SAM
 
 
@@ -33,13 +33,8 @@ class WorkerDied(BaseException):
 
 @pytest.fixture
 def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    world = make_world(tmp_path, database_url, MONDAY)
-    contacts = tmp_path / "contacts.csv"
-    contacts.write_text(CONTACTS, encoding="utf-8")
-    world.import_csv(contacts)
-    world.start()
-    yield world
-    world.app.close()
+    with started_world(tmp_path, database_url, MONDAY, CONTACTS) as world:
+        yield world
 
 
 def around_create_draft(
