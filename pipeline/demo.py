@@ -185,18 +185,36 @@ def _next_monday(now: datetime, zone: ZoneInfo) -> datetime:
     return (local + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
 
 
+# Marks a directory as the demo's own, the only kind that --force may replace.
+DEMO_MARKER = ".outreach-demo"
+
+
 def run_demo(
     directory: Path, say: Say, *, now: datetime | None = None, force: bool = False
 ) -> dict[str, Any]:
     """Run the scripted month-in-a-minute; return where things are and what happened."""
+    if directory.exists() and not directory.is_dir():
+        raise InputError(f"{directory} is a file; give a new directory for the demo")
     if directory.exists() and any(directory.iterdir()):
+        if not (directory / DEMO_MARKER).is_file():
+            raise InputError(
+                f"{directory} is not empty and is not an earlier demo; give a new directory "
+                "(--force only replaces a directory the demo made)"
+            )
         if not force:
-            raise InputError(f"{directory} is not empty; give another directory or --force")
+            raise InputError(
+                f"{directory} holds an earlier demo; give another directory, or --force to "
+                "replace it"
+            )
         shutil.rmtree(directory)
     zone = ZoneInfo(PROFILE["timezone"])
     day0 = _next_monday(now or datetime.now(UTC), zone)
     clock = DemoClock(day0.replace(hour=9).astimezone(UTC))
     create_workspace(directory, PROFILE)
+    (directory / DEMO_MARKER).write_text(
+        "Made by `outreach demo`; `outreach demo --force` may replace this directory.\n",
+        encoding="utf-8",
+    )
     settings = load_settings(directory)
     account = settings.account()
     mail_root = directory / "mail"

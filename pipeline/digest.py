@@ -6,6 +6,7 @@ own inbox: the one message the pipeline delivers without a draft, and only to th
 
 from __future__ import annotations
 
+import contextlib
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from email.message import EmailMessage
@@ -22,7 +23,7 @@ from pipeline.context import contact_context, me_context
 from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
 from pipeline.models import Outreach as OutreachRow
-from pipeline.status import FUNNEL_ORDER, STEP_LABELS
+from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS
 
 
 def _contact(row: OutreachRow) -> dict[str, Any]:
@@ -66,6 +67,16 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
             thank_yous.append(
                 {"contact": _contact(rows[step.outreach_id]), "deadline": step.deadline}
             )
+    failed = [
+        {
+            "contact": _contact(rows[step.outreach_id]),
+            "label": STEP_LABELS.get(step.kind, step.kind.replace("_", " ")),
+            "error": step.last_error or "",
+        }
+        for step in session.scalars(
+            select(Step).where(Step.status == "failed").order_by(Step.updated_at)
+        )
+    ]
     replies = []
     for row in rows.values():
         if row.stage != "replied":
@@ -124,6 +135,8 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
         "me": me_context(app.settings),
         "day": day,
         "drafts": drafts,
+        "failed": failed,
+        "failed_fix": FAILED_STEP_FIX,
         "replies": replies,
         "meetings_today": meetings_today,
         "meetings_week": meetings_week,
@@ -166,14 +179,15 @@ def today(app: App) -> date:
 def deliver_digest(
     app: App, account_name: str, day: date, *, destination: str, force: bool
 ) -> DigestResult:
-    """Build the digest and deliver it once per account and day (unless ``force``).
+    """Build the digest and deliver it once per account, day and destination (unless
+    ``force``).
 
     ``destination`` is "stdout" (the caller prints it), "inbox" or a file path.
     """
     account = app.settings.account(account_name)
     message = build_digest(app, account.name, day)
     if destination == "stdout":  # a look, not a delivery: never counted
-        return DigestResult(day, destination, True, message)
+        return DigestResult(day, destination, False, message, "shown, not delivered")
     # One delivery at a time per account (cron and a hand-run command at once), so the
     # once-a-day check below cannot pass twice.
     with app.store.exclusive(f"digest-{account.name}") as alone:
@@ -186,7 +200,8 @@ def deliver_digest(
                 select(Account.id).where(Account.name == account.name)
             ).one()
             done = session.get(Digest, (account_id, day))
-        if done is not None and not force:
+        # Once a day per destination: a copy saved to a file does not stop the inbox's.
+        if done is not None and done.destination == destination and not force:
             return DigestResult(
                 day,
                 destination,
@@ -201,9 +216,19 @@ def deliver_digest(
             path = Path(destination).expanduser()
             if path.is_dir():
                 raise InputError(f"--to {destination}: is a directory; give a file name")
+            if not path.parent.is_dir():
+                raise InputError(
+                    f"--to {destination}: the folder {path.parent} does not exist; create it "
+                    "or give another path"
+                )
             temporary = path.with_name(path.name + ".tmp")
-            temporary.write_bytes(bytes(message))
-            temporary.replace(path)
+            try:
+                temporary.write_bytes(bytes(message))
+                temporary.replace(path)
+            except OSError as err:
+                with contextlib.suppress(OSError):
+                    temporary.unlink()
+                raise InputError(f"--to {destination}: cannot write it: {err.strerror}") from None
         with app.store.write() as session:
             row = session.get(Digest, (account_id, day))
             if row is None:

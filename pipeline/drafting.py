@@ -152,7 +152,8 @@ def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> P
         if missing:
             return "failed", (
                 f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
-                "add it to the contact (re-import) or edit the template"
+                f"set it with `outreach contacts set {row.contact_id} FIELD=VALUE` (that plans "
+                "the step again) or edit the template"
             )
         references: tuple[str, ...] = ()
         in_reply_to = None

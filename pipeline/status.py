@@ -46,6 +46,13 @@ STEP_LABELS = {
 }
 
 
+# What to do about a step that could not be drafted (shown by status and the digest).
+FAILED_STEP_FIX = (
+    "fill the missing field with `outreach contacts set CONTACT field=value` (that plans "
+    "it again), or fix the cause and run `outreach deadletters retry`"
+)
+
+
 @dataclass
 class Status:
     funnel: dict[str, int] = field(default_factory=dict)
@@ -78,7 +85,9 @@ def build_status(session: Session, now: datetime) -> Status:
     status.funnel = {stage: counts[stage] for stage in FUNNEL_ORDER if counts[stage]}
     by_id = {row.id: row for row in rows}
     steps = session.scalars(
-        select(Step).where(Step.status.in_(("planned", "queued", "drafted"))).order_by(Step.due_at)
+        select(Step)
+        .where(Step.status.in_(("planned", "queued", "drafted", "failed")))
+        .order_by(Step.due_at)
     ).all()
     for step in steps:
         row = by_id.get(step.outreach_id)
@@ -97,8 +106,18 @@ def build_status(session: Session, now: datetime) -> Status:
             status.waiting_on_you.append(
                 {**entry, "why": "draft waiting for you to send", "since": since.isoformat()}
             )
+        elif step.status == "failed":
+            status.waiting_on_you.append(
+                {
+                    **entry,
+                    "why": f"{entry['what']} not drafted: {step.last_error or 'see deadletters'}",
+                    "fix": FAILED_STEP_FIX,
+                    "step_id": step.id,
+                    "since": step.updated_at.isoformat(),
+                }
+            )
         else:
-            status.upcoming.append({**entry, "why": f"{entry['what']} drafted"})
+            status.upcoming.append({**entry, "why": f"{entry['what']} to be drafted"})
     for row in rows:
         who = {"contact": row.contact.name, "email": row.email, "stage": row.stage}
         if row.stage == "replied":

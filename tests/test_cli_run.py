@@ -4,7 +4,10 @@ from __future__ import annotations
 
 import email
 import email.policy
+import time
+from datetime import UTC, datetime
 from pathlib import Path
+from zoneinfo import ZoneInfo
 
 import pytest
 
@@ -68,12 +71,29 @@ def test_tick_drafts_due_outreach_into_the_maildir_once(cli: Cli) -> None:
 
 
 def test_a_missing_field_fails_the_step_visibly_and_drafts_nothing(cli: Cli) -> None:
+    """Given Sam without the role the template needs, when the tick runs, then it exits 1
+    (cron mails it), drafts nothing, and status, the digest and deadletters all say what
+    is missing and how to fix it."""
     cli("start", "Sam Ortiz")
     result = cli("tick", "--json")
+    assert result.code == 1
     assert result.json()["steps_failed"] == 1
     assert drafts(cli.workspace) == []
     failed = cli("deadletters", "list", "--json").json()
     assert "contact.role" in failed[0]["error"]
+    assert "outreach contacts set" in failed[0]["error"]
+    waiting = cli("status", "--json").json()["waiting_on_you"]
+    assert [(w["contact"], w["step"]) for w in waiting] == [("Sam Ortiz", "first_outreach")]
+    assert "contact.role" in waiting[0]["why"]
+    digest = cli("digest").out
+    assert "NOT DRAFTED: NEEDS YOU (1)" in digest
+    assert "1 thing needs you" in digest
+
+
+def test_deadletters_retry_of_an_unknown_step_says_so(cli: Cli) -> None:
+    result = cli("deadletters", "retry", "999")
+    assert result.code == 2
+    assert "no failed step with id 999" in result.err
 
 
 def test_a_corrupt_message_or_calendar_file_does_not_stop_the_tick(cli: Cli) -> None:
@@ -119,6 +139,24 @@ def test_digest_is_delivered_once_a_day_unless_forced(cli: Cli, tmp_path: Path) 
     assert "DRAFTS WAITING FOR YOU" in printed.out
 
 
+def test_a_digest_saved_to_a_file_does_not_stop_the_days_inbox_digest(
+    cli: Cli, tmp_path: Path
+) -> None:
+    assert cli("digest", "--json").json()["delivered"] is False  # stdout is only a look
+    assert cli("digest", "--to", str(tmp_path / "copy.eml"), "--json").json()["delivered"]
+    assert cli("digest", "--to", "inbox", "--json").json()["delivered"] is True
+    assert cli("digest", "--to", "inbox", "--json").json()["delivered"] is False
+
+
+def test_a_digest_to_a_folder_that_does_not_exist_is_refused_plainly(
+    cli: Cli, tmp_path: Path
+) -> None:
+    result = cli("digest", "--to", str(tmp_path / "nowhere" / "digest.eml"))
+    assert result.code == 2
+    assert "does not exist; create it" in " ".join(result.err.split())
+    assert "Traceback" not in result.err
+
+
 def test_digest_to_inbox_lands_in_the_persons_own_inbox(cli: Cli) -> None:
     assert cli("digest", "--to", "inbox").code == 0
     inbox = list((cli.workspace / "mail" / "new").glob("*")) + list(
@@ -127,6 +165,30 @@ def test_digest_to_inbox_lands_in_the_persons_own_inbox(cli: Cli) -> None:
     assert len(inbox) == 1
     message = email.message_from_bytes(inbox[0].read_bytes(), policy=email.policy.default)
     assert "ada@example.edu" in str(message["To"])
+
+
+def test_cron_gives_the_digest_time_in_the_systems_zone(
+    cli: Cli, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a person in UTC and a machine in New York, 06:45 for the person is written as
+    the machine's local time, which cron uses."""
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        result = cli("cron", "--digest-at", "06:45")
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+    wanted = datetime.now(UTC).replace(hour=6, minute=45).astimezone(ZoneInfo("America/New_York"))
+    line = [line for line in result.out.splitlines() if "digest --to inbox" in line]
+    assert line[0].startswith(f"{wanted.minute} {wanted.hour} * * * ")
+    assert "06:45 in UTC" in result.out
+
+
+def test_cron_without_a_workspace_says_to_run_init(cli: Cli, tmp_path: Path) -> None:
+    result = cli("cron", "-w", str(tmp_path / "nowhere"))
+    assert result.code == 2
+    assert "outreach init" in result.err
 
 
 def test_cron_prints_a_tick_and_a_digest_line(cli: Cli) -> None:
@@ -163,6 +225,19 @@ def test_demo_plays_the_whole_lifecycle_offline(
     assert status["funnel"]["paused_ooo"] == 1
     assert status["funnel"]["thanked"] == 2
     assert cli("demo", str(tmp_path / "demo")).code == 2  # not over an existing one
+    assert cli("demo", str(tmp_path / "demo"), "--force").code == 0  # but over a demo
+
+
+def test_demo_force_never_replaces_a_directory_it_did_not_make(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    mine = tmp_path / "my-workspace"
+    mine.mkdir()
+    (mine / "outreach.toml").write_text("[profile]\n", encoding="utf-8")
+    result = Cli(capsys, tmp_path)("demo", str(mine), "--force")
+    assert result.code == 2
+    assert "not an earlier demo" in result.err
+    assert (mine / "outreach.toml").is_file()
 
 
 def test_accounts_add_local_appends_a_validated_account(cli: Cli, tmp_path: Path) -> None:

@@ -7,9 +7,10 @@ import os
 import shlex
 import shutil
 import sys
-from datetime import date
+from datetime import date, datetime
 from pathlib import Path
 from typing import Annotated, Any
+from zoneinfo import ZoneInfo
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
@@ -18,7 +19,7 @@ from pipeline.cli._app import app, console, err_console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.digest import deliver_digest, today
 from pipeline.errors import InputError
-from pipeline.settings import workspace_dir
+from pipeline.settings import load_settings, workspace_dir
 from pipeline.tick import run_tick
 
 
@@ -81,8 +82,8 @@ def tick(
         console.print(summary.line(), highlight=False)
         for error in summary.errors:
             err_console.print(f"  {error}", highlight=False)
-    if summary.errors:
-        raise typer.Exit(1)
+    if summary.errors or summary.steps_failed:
+        raise typer.Exit(1)  # something needs the person: cron mails the output
 
 
 @app.command()
@@ -140,7 +141,9 @@ def digest(
 @app.command()
 def cron(
     workspace: WorkspaceOption = None,
-    digest_at: Annotated[str, typer.Option(help="Digest time, HH:MM.")] = "07:30",
+    digest_at: Annotated[
+        str, typer.Option(help="Digest time, HH:MM, in your profile's time zone.")
+    ] = "07:30",
 ) -> None:
     """Print crontab lines: a tick every 15 minutes and the digest each morning.
 
@@ -151,14 +154,22 @@ def cron(
     if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
         raise InputError(f"--digest-at {digest_at!r}: expected HH:MM, e.g. 07:30")
     home = workspace_dir(workspace).resolve()
+    zone = load_settings(home).timezone  # no workspace or a broken one: say so now
+    # cron reads times in the system's zone; --digest-at is in yours.
+    yours = datetime.now(ZoneInfo(zone)).replace(
+        hour=int(hours), minute=int(minutes), second=0, microsecond=0
+    )
+    system = yours.astimezone()
     exe = shutil.which("outreach") or f"{sys.executable} -m pipeline"
     env = f"OUTREACH_HOME={shlex.quote(str(home))}"
     log = shlex.quote(str(home / "cron.log"))
     lines = [
         "# outreach-pipeline: sync and draft every 15 minutes, digest each morning.",
-        "# Times are in the system's time zone (cron's); the digest's day is yours.",
+        f"# The digest at {digest_at} in {zone} is {system:%H:%M} in this system's zone "
+        f"({system.tzname()}), which cron uses; run `outreach cron` again after a "
+        "daylight-saving change if the two zones change on different days.",
         f"*/15 * * * * {env} {exe} tick --quiet >> {log} 2>&1",
-        f"{int(minutes)} {int(hours)} * * * {env} {exe} digest --to inbox >> {log} 2>&1",
+        f"{system.minute} {system.hour} * * * {env} {exe} digest --to inbox >> {log} 2>&1",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
@@ -261,14 +272,21 @@ def deadletters_retry(
 
     from pipeline.models import Step
 
-    with opened(workspace) as ctx, ctx.store.write() as session:
-        statement = update(Step).where(Step.status == "failed")
-        if ids:
-            statement = statement.where(Step.id.in_(ids))
-        result = session.execute(
-            statement.values(status="planned", last_error=None, updated_at=ctx.now())
-        )
-        count = getattr(result, "rowcount", 0)
+    with opened(workspace) as ctx:
+        unknown = sorted(set(ids or ()) - {item["id"] for item in _failed_steps(ctx)})
+        if unknown:
+            raise InputError(
+                f"no failed step with id {', '.join(map(str, unknown))}; "
+                "`outreach deadletters list` shows the failed steps and their ids"
+            )
+        with ctx.store.write() as session:
+            statement = update(Step).where(Step.status == "failed")
+            if ids:
+                statement = statement.where(Step.id.in_(ids))
+            result = session.execute(
+                statement.values(status="planned", last_error=None, updated_at=ctx.now())
+            )
+            count = getattr(result, "rowcount", 0)
     console.print(f"{count} step(s) planned again; run `outreach tick`.")
 
 
@@ -277,7 +295,9 @@ def demo(
     directory: Annotated[
         Path, typer.Argument(help="A new directory for the demo workspace.")
     ] = Path("outreach-demo"),
-    force: Annotated[bool, typer.Option("--force", help="Replace a non-empty directory.")] = False,
+    force: Annotated[
+        bool, typer.Option("--force", help="Replace an earlier demo in that directory.")
+    ] = False,
     json_: JsonOption = False,
 ) -> None:
     """The whole lifecycle on the local default, offline, on a simulated clock.
