@@ -27,6 +27,7 @@ ACCOUNT_KINDS = ("local", "memory", "gmail", "outlook")
 _ACCOUNT_KEYS = {"name": str, "kind": str, "address": str, "maildir": str, "calendar": str}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+# Messages name tables without square brackets, which a rich console takes for markup.
 
 
 def workspace_dir(explicit: Path | str | None = None) -> Path:
@@ -75,8 +76,8 @@ class Settings:
         """The named account, or the first one when no name is given."""
         if not self.accounts:
             raise SettingsError(
-                f"{self.workspace / WORKSPACE_FILE}: no [[accounts]] configured; "
-                'add one with `outreach init` or by hand (kind = "local")'
+                f"{self.workspace / WORKSPACE_FILE}: no account configured; add one with "
+                "`outreach accounts add local --address YOUR-ADDRESS` or `outreach init --force`"
             )
         if name is None:
             return self.accounts[0]
@@ -121,14 +122,15 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any], source: str
             continue
         if table not in defaults:
             known = ", ".join(sorted([*defaults, "accounts"]))
-            raise SettingsError(f"{source}: unknown table [{table}]; known tables: {known}")
+            raise SettingsError(f"{source}: unknown table {table!r}; known tables: {known}")
         if not isinstance(values, Mapping):
-            raise SettingsError(f"{source}: {table} must be a table ([{table}])")
+            raise SettingsError(f"{source}: {table} must be a table of keys, not a single value")
         for key, value in values.items():
             if key not in defaults[table]:
                 known = ", ".join(sorted(defaults[table]))
                 raise SettingsError(
-                    f"{source}: unknown key {table}.{key}; keys of [{table}]: {known}"
+                    f"{source}: unknown key {table}.{key}; the keys of the {table} table "
+                    f"are: {known}"
                 )
             default = defaults[table][key]
             if not _same_type(default, value):
@@ -139,15 +141,20 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any], source: str
     return merged
 
 
+def timezone_problem(name: str) -> str | None:
+    """Why ``name`` is not a time zone this program can use, or None when it is one."""
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
+        return "not a known time zone; use an IANA name such as Europe/Berlin or America/New_York"
+    return None
+
+
 def _check_values(merged: Mapping[str, Any], source: str) -> None:
     tz = merged["profile"]["timezone"]
-    try:
-        ZoneInfo(tz)
-    except (ZoneInfoNotFoundError, ValueError):
-        raise SettingsError(
-            f"{source}: profile.timezone {tz!r} is not a known time zone; "
-            'expected an IANA name such as "Europe/Berlin" or "America/New_York"'
-        ) from None
+    problem = timezone_problem(tz)
+    if problem:
+        raise SettingsError(f"{source}: profile.timezone {tz!r}: {problem}")
     policy = merged["policy"]
     for key in ("send_window_start", "send_window_end"):
         if not _TIME_RE.match(policy[key]):
@@ -181,7 +188,7 @@ def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
     if raw is None:
         return ()
     if not isinstance(raw, list):
-        raise SettingsError(f"{source}: accounts must be an array of tables ([[accounts]])")
+        raise SettingsError(f"{source}: accounts must be a list of tables, one per account")
     accounts: list[AccountSettings] = []
     for index, entry in enumerate(raw, start=1):
         where = f"{source}: accounts[{index}]"
@@ -233,7 +240,11 @@ def load_settings(
         )
     else:
         overrides = {}
-    source = str(path)
+    return settings_from(overrides, workspace, str(path))
+
+
+def settings_from(overrides: Mapping[str, Any], workspace: Path, source: str) -> Settings:
+    """Validate the parsed contents of a workspace file; errors name ``source``."""
     merged = merge(load_defaults(), overrides, source)
     _check_values(merged, source)
     accounts = _accounts(overrides.get("accounts"), source)

@@ -56,9 +56,17 @@ def test_an_unknown_time_zone_is_refused(tmp_path: Path) -> None:
         load_settings(tmp_path)
 
 
+def test_a_folder_of_time_zones_is_not_a_time_zone(tmp_path: Path) -> None:
+    """Given timezone = "America" (a folder of the zone database), when the settings load,
+    then a SettingsError names the key instead of an OSError escaping."""
+    write(tmp_path, '[profile]\ntimezone = "America"\n')
+    with pytest.raises(SettingsError, match=r"profile\.timezone 'America'.*IANA"):
+        load_settings(tmp_path)
+
+
 def test_an_unknown_table_is_refused(tmp_path: Path) -> None:
     write(tmp_path, "[polcy]\nmax_nudges = 1\n")
-    with pytest.raises(SettingsError, match=r"unknown table \[polcy\]"):
+    with pytest.raises(SettingsError, match=r"unknown table 'polcy'; known tables: accounts"):
         load_settings(tmp_path)
 
 
