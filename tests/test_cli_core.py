@@ -21,6 +21,11 @@ Sam,Ortiz,https://www.linkedin.com/in/sam-ortiz-example,Sam.Ortiz@Example.NET,Gl
 """
 
 
+def one_line(text: str) -> str:
+    """A message as one line (the console wraps long ones at the terminal's width)."""
+    return " ".join(text.split())
+
+
 @pytest.fixture
 def cli(
     capsys: pytest.CaptureFixture[str],
@@ -74,8 +79,8 @@ def test_init_creates_the_workspace_and_refuses_to_overwrite_it(cli: Cli) -> Non
 def test_init_with_an_unknown_time_zone_writes_nothing(cli: Cli) -> None:
     result = cli("init", "--name", "Ada", "--email", "ada@example.edu", "--timezone", "Nowhere/X")
     assert result.code == 2
-    assert "profile.timezone" in result.err
-    assert not (cli.workspace / "outreach.toml").exists()
+    assert "--timezone" in result.err
+    assert not cli.workspace.exists()
 
 
 def test_a_command_without_a_workspace_says_to_run_init(cli: Cli) -> None:
@@ -197,3 +202,27 @@ def test_keep_in_touch_stop_needs_an_outreach_and_the_flag(ready: Cli) -> None:
     result = ready("keep-in-touch", "Dana Kim", "--stop")
     assert result.code == 0, result.err
     assert "No more keep-in-touch" in result.out
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [
+        (
+            "[policy]\nmax_nudgez = 1\n",
+            ["unknown key policy.max_nudgez", "policy table", "max_nudges, nudge_after"],
+        ),
+        ("[polcy]\nmax_nudges = 1\n", ["unknown table 'polcy'", "known tables: accounts"]),
+        ('[profile]\ntimezone = "America"\n', ["profile.timezone 'America'", "Europe/Berlin"]),
+    ],
+)
+def test_a_settings_error_is_printed_whole(cli: Cli, text: str, expected: list[str]) -> None:
+    """Given an outreach.toml with an unknown key, an unknown table or a folder of zones as
+    time zone, when a command runs, then it exits 2 with the whole message: the table named
+    and its known keys listed, nothing swallowed by the console, no traceback."""
+    cli.workspace.mkdir()
+    (cli.workspace / "outreach.toml").write_text(text, encoding="utf-8")
+    result = cli("status")
+    assert result.code == 2
+    for part in expected:
+        assert part in one_line(result.err)
+    assert "Traceback" not in result.err

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated
@@ -20,19 +21,60 @@ from pipeline.errors import InputError
 from pipeline.models import Account, Note
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import add_note, observe, record_referral, start_outreach
-from pipeline.settings import workspace_dir
+from pipeline.settings import WORKSPACE_FILE, workspace_dir
 from pipeline.status import build_status
-from pipeline.workspace import create_workspace, detect_timezone
+from pipeline.workspace import (
+    PROFILE_KEYS,
+    check_target,
+    clean_profile_value,
+    create_workspace,
+    detect_timezone,
+)
 
 Text = Annotated[str | None, typer.Option(show_default=False)]
 
 
-def _ask(label: str, value: str | None, default: str = "") -> str:
-    if value is not None:
-        return value
-    if sys.stdin.isatty():
-        return str(typer.prompt(label, default=default, show_default=bool(default)))
-    return default
+_QUESTIONS = {
+    "name": "Your name",
+    "email": "Your email address (drafts are written as from it)",
+    "school": "School and year, or current role",
+    "background": "One line on what you study or do",
+    "field": "The field you are exploring",
+    "intro": "Your 20-second introduction",
+    "timezone": "Your time zone",
+}
+
+
+def _checked_answer(key: str) -> Callable[[str], str]:
+    """A prompt's check: a bad answer is said and the question asked again."""
+
+    def check(value: str) -> str:
+        try:
+            return clean_profile_value(key, value)
+        except ValueError as err:
+            raise typer.BadParameter(f"{value!r}: {err}" if value else str(err)) from None
+
+    return check
+
+
+def _answer(key: str, default: str, asking: bool, source: Path) -> str:
+    """The answer to a question, or ``default`` (the value in ``source``) when not asking."""
+    if asking:
+        answer = typer.prompt(
+            _QUESTIONS[key],
+            default=default,
+            show_default=bool(default),
+            value_proc=_checked_answer(key),
+        )
+        return str(answer)
+    if key == "email" and not default:
+        raise InputError("--email is required: the address your outreach is sent from")
+    try:
+        return clean_profile_value(key, default)
+    except ValueError as err:
+        raise InputError(
+            f"{source}: profile.{key} {default!r}: {err}; pass --{key} to replace it"
+        ) from None
 
 
 @app.command()
@@ -48,28 +90,64 @@ def init(
     intro: Annotated[str | None, typer.Option(help="Your 20-second introduction.")] = None,
     timezone: Annotated[str | None, typer.Option(help="IANA zone, e.g. Europe/Paris.")] = None,
     signature: Text = None,
-    force: Annotated[bool, typer.Option("--force", help="Overwrite outreach.toml.")] = False,
+    force: Annotated[
+        bool,
+        typer.Option(
+            "--force",
+            help="Update the profile of an existing workspace with the values given; "
+            "its accounts and other settings are kept.",
+        ),
+    ] = False,
 ) -> None:
     """Create a workspace: your profile, a local mail and calendar account, the database.
 
     Asks for what it needs when run in a terminal; every answer can be given as an option.
+    With --force on an existing workspace, profile values not given stay as they are.
 
     Example:
       outreach init --name "Ada Park" --email ada@example.edu --school "State U, class of 2026"
       --field "public health" --timezone America/Chicago
     """
     target = workspace_dir(directory)
-    profile = {
-        "name": _ask("Your name", name),
-        "email": _ask("Your email address (drafts are written as from it)", email),
-        "school": _ask("School and year, or current role", school),
-        "background": _ask("One line on what you study or do", background),
-        "field": _ask("The field you are exploring", field),
-        "intro": _ask("Your 20-second introduction", intro),
-        "timezone": _ask("Your time zone", timezone, detect_timezone()),
-        "signature": signature if signature is not None else "",
+    existing = check_target(target, force=force)
+    given = {
+        "name": name,
+        "email": email,
+        "school": school,
+        "background": background,
+        "field": field,
+        "intro": intro,
+        "timezone": timezone,
+        "signature": signature,
     }
+    profile: dict[str, str] = {}
+    for key, value in given.items():  # every option is checked before any question
+        if value is not None:
+            try:
+                profile[key] = clean_profile_value(key, value)
+            except ValueError as err:
+                raise InputError(f"--{key} {value!r}: {err}") from None
+    defaults = {"timezone": detect_timezone(), **existing}
+    asking = sys.stdin.isatty()
+    source = target / WORKSPACE_FILE
+    updating = source.exists()
+    for key in PROFILE_KEYS:
+        if key not in profile:
+            default = defaults.get(key, "")
+            profile[key] = _answer(key, default, asking, source) if key in _QUESTIONS else default
     path = create_workspace(target, profile, force=force)
+    if updating:
+        console.print(
+            f"Updated the profile in {path}; its accounts and other settings are kept.",
+            markup=False,
+        )
+        if existing.get("email", profile["email"]) != profile["email"]:
+            console.print(
+                f"Your accounts keep their addresses; change them in {path} if they should "
+                f"be {profile['email']} too.",
+                markup=False,
+            )
+        return
     console.print(f"Created [bold]{path}[/] with a local account in {target / 'mail'}.")
     console.print(
         "Next: [bold]outreach contacts import Connections.csv[/], then "

@@ -16,6 +16,7 @@ from pipeline.context import contact_context, sample_context
 from pipeline.errors import InputError
 from pipeline.models import Contact
 from pipeline.models import Outreach as OutreachRow
+from pipeline.settings import WORKSPACE_FILE
 
 templates_app = typer.Typer(help="Check and preview the message templates.", no_args_is_help=True)
 app.add_typer(templates_app, name="templates")
@@ -95,9 +96,11 @@ def check(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
         console.print(f"{checked} contacts checked: {verdict}.")
         if problems:
             console.print(
-                "Fill the fields (edit the file and import again, or `outreach "
-                "init --force` for your profile), or adjust the templates in "
-                f"{ctx.settings.templates_override}."
+                "Fill the fields: a contact's in your contacts file, then import it again; "
+                f"yours in the [profile] table of {ctx.settings.workspace / WORKSPACE_FILE}. "
+                f"Or adjust the templates in {ctx.settings.templates_override}.",
+                markup=False,  # "[profile]" is text, not a style
+                highlight=False,
             )
     if problems:
         raise typer.Exit(1)
