@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clitools import Cli
+from tests.clitools import Cli, Result
 
 LINKEDIN = """Notes:
 "When exporting your connection data, you may notice that some of the email addresses are missing."
@@ -24,6 +24,11 @@ Sam,Ortiz,https://www.linkedin.com/in/sam-ortiz-example,Sam.Ortiz@Example.NET,Gl
 def one_line(text: str) -> str:
     """A message as one line (the console wraps long ones at the terminal's width)."""
     return " ".join(text.split())
+
+
+def refer(cli: Cli, name: str, email: str, *more: str) -> Result:
+    """`outreach referral add` of someone Dana Kim suggested."""
+    return cli("referral", "add", "--from", "Dana Kim", "--name", name, "--email", email, *more)
 
 
 @pytest.fixture
@@ -166,17 +171,7 @@ def test_notes_are_recorded_and_shown(ready: Cli) -> None:
 
 
 def test_a_recorded_referral_plans_an_outreach_naming_the_referrer(ready: Cli) -> None:
-    result = ready(
-        "referral",
-        "add",
-        "--from",
-        "Dana Kim",
-        "--name",
-        "Jordan Reyes",
-        "--email",
-        "jordan@example.org",
-        "--json",
-    )
+    result = refer(ready, "Jordan Reyes", "jordan@example.org", "--json")
     assert result.code == 0, result.err
     assert result.json() == {
         "id": 4,
@@ -190,7 +185,7 @@ def test_a_recorded_referral_plans_an_outreach_naming_the_referrer(ready: Cli) -
 
 
 def test_a_referral_with_a_bad_address_is_refused(ready: Cli) -> None:
-    result = ready("referral", "add", "--from", "Dana Kim", "--name", "X", "--email", "x@")
+    result = refer(ready, "X", "x@")
     assert result.code == 2
     assert "--email" in result.err
 
@@ -202,6 +197,26 @@ def test_keep_in_touch_stop_needs_an_outreach_and_the_flag(ready: Cli) -> None:
     result = ready("keep-in-touch", "Dana Kim", "--stop")
     assert result.code == 0, result.err
     assert "No more keep-in-touch" in result.out
+
+
+def test_a_referral_without_a_name_is_refused(ready: Cli) -> None:
+    """Given --name "", when a referral is recorded, then it exits 2 naming --name and no
+    contact or outreach is added."""
+    result = refer(ready, " ", "e@example.org")
+    assert result.code == 2
+    assert "--name: give the person's name" in result.err
+    assert "e@example.org" not in [c["email"] for c in ready("contacts", "list", "--json").json()]
+
+
+def test_a_referral_to_the_referrers_own_address_is_refused(ready: Cli) -> None:
+    """Given the referrer's own address (in any case), when a referral is recorded, then it
+    exits 2 saying whose address it is, and the referrer is not made their own referral."""
+    result = refer(ready, "Jo Reyes", "Dana.Kim@Example.org")
+    assert result.code == 2
+    assert "that is Dana Kim's own address" in one_line(result.err)
+    shown = ready("contacts", "show", "Dana Kim", "--json").json()
+    assert shown["referred_by"] is None
+    assert ready("status", "--json").json()["funnel"] == {}
 
 
 @pytest.mark.parametrize(

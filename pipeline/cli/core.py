@@ -17,6 +17,7 @@ from pipeline import lifecycle as lc
 from pipeline.cli._app import app, console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.contacts import resolve_contact
+from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
 from pipeline.models import Account, Note
 from pipeline.models import Outreach as OutreachRow
@@ -321,10 +322,21 @@ def referral_add(
     Example:
       outreach referral add --from "Dana Kim" --name "Lee Chen" --email lee@example.org
     """
+    if not name.strip():
+        raise InputError('--name: give the person\'s name, as in --name "Lee Chen"')
+    try:
+        address = normalize_email(email)
+    except InvalidEmail as err:
+        raise InputError(f"--email {email!r}: {err}") from None
     with opened(workspace) as ctx:
         chosen = ctx.settings.account(account)
         with ctx.store.write() as session:
             referrer = resolve_contact(session, from_)
+            if any(known.email == address for known in referrer.emails):
+                raise InputError(
+                    f"--email {address}: that is {referrer.name}'s own address; give the "
+                    "address of the person they suggested"
+                )
             row = session.scalars(select(Account).where(Account.name == chosen.name)).one()
             contact, started = record_referral(
                 session, row, referrer, name, email, ctx.now(), ctx.policy
