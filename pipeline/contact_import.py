@@ -9,8 +9,11 @@ What the parser promises:
 - every problem carries the file, the physical line where the record starts, the column
   header (CSV) or property name (vCard), and a message that says what is expected;
 - a row or card with any problem yields no record (the caller may import the rest);
-- a problem with the header itself (a ``mapping`` that names a missing column or an
-  unknown field, no column that could give a name or an email) yields no records at all;
+- a record needs a first name, given as such or as the first part of a full name;
+- a problem with the file as a whole is marked :attr:`Problem.whole_file`: not a text file,
+  no header row, a header that a ``mapping`` does not fit or that has no column for a name
+  or an email, no contact at all, a quote never closed (the rest of the file is lost);
+  problems with the header yield no records at all;
 - blank rows are counted, not reported;
 - records that share an email address inside one file are merged into the first;
 - every non-empty cell ends up in a field or in ``custom``, under a key usable as a
@@ -111,12 +114,17 @@ class ContactRecord:
 
 @dataclass(frozen=True)
 class Problem:
-    """Something wrong in a contact file, precise enough for the person to fix it."""
+    """Something wrong in a contact file, precise enough for the person to fix it.
+
+    ``whole_file`` marks a problem with the file as a whole rather than with one record:
+    leaving the bad records out (``--skip-invalid``) cannot get around it.
+    """
 
     file: str
     line: int
     column: str | None
     message: str
+    whole_file: bool = dataclasses.field(default=False, kw_only=True)
 
     def __str__(self) -> str:
         if self.column is None:
@@ -141,6 +149,11 @@ class ParseResult:
     def ok(self) -> bool:
         return not self.problems
 
+    @property
+    def readable(self) -> bool:
+        """False when a problem concerns the whole file, not just some of its records."""
+        return not any(problem.whole_file for problem in self.problems)
+
 
 def parse_contacts(
     path: Path, *, fmt: str | None = None, mapping: Mapping[str, str] | None = None
@@ -158,14 +171,18 @@ def parse_contacts(
     """
     if fmt is not None and fmt not in FORMATS:
         raise ValueError(f"unknown contact file format {fmt!r}; expected one of {FORMATS}")
-    text, encoding = decode_text(path.read_bytes())
+    data = path.read_bytes()
+    text, encoding = decode_text(data)
     file = str(path)
+    if _looks_binary(data, text):
+        problem = Problem(file, 1, None, _NOT_TEXT, whole_file=True)
+        return _result(fmt or "csv", [], [problem], 0, encoding)
     if fmt is None and (path.suffix.lower() in {".vcf", ".vcard"} or _looks_like_vcard(text)):
         fmt = "vcard"
     if fmt == "vcard":
         drafts, problems = _parse_vcards(text, file)
         if mapping:
-            problems.insert(0, Problem(file, 1, None, _MAPPING_NOT_FOR_VCARD))
+            problems.insert(0, Problem(file, 1, None, _MAPPING_NOT_FOR_VCARD, whole_file=True))
         return _result("vcard", drafts, problems, 0, encoding)
     return _parse_csv(text, file, fmt, dict(mapping or {}), encoding)
 
@@ -195,6 +212,14 @@ def decode_text(data: bytes) -> tuple[str, str]:
         except UnicodeDecodeError:
             continue
     return data.decode("latin-1"), "latin-1"
+
+
+def mapped_field(name: str) -> str | None:
+    """The field a ``mapping`` target names (one of :data:`FIELDS`, or an alias of one, in
+    any letter case), or None when it names none."""
+    key = custom_field_key(name)
+    key = FIELD_ALIASES.get(key, key)
+    return key if key in FIELDS else None
 
 
 def custom_field_key(header: str) -> str:
@@ -238,8 +263,13 @@ class _Draft:
     tags: list[str] = dataclasses.field(default_factory=list)
     custom: dict[str, str] = dataclasses.field(default_factory=dict)
 
-    def has_identity(self) -> bool:
-        return bool(self.first_name or self.last_name or self.full_name or self.emails)
+    def missing_name(self) -> str | None:
+        """What the record lacks to greet the person by: "name", or "first name" when only
+        a last name is known; None when it has a first name."""
+        record = self.freeze()
+        if record.first_name:
+            return None
+        return "first name" if record.last_name else "name"
 
     def add_email(self, address: str) -> None:
         if address not in self.emails:
@@ -392,10 +422,22 @@ def _email_problem(value: str, err: InvalidEmail) -> str:
     return f"{value!r} is not a valid email address: it {err}; {_INVALID_EMAIL_HINT}"
 
 
-_NO_IDENTITY: Final = (
-    "this record has neither a name nor an email address; expected at least one of them"
-)
+_NO_NAME: Final = "expected a name (or at least a first name) for each contact"
 _MAPPING_NOT_FOR_VCARD: Final = "a column mapping applies only to CSV files, not to vCards"
+_NOT_TEXT: Final = (
+    "this is not a text file but binary data (a spreadsheet, an archive, an image...); "
+    "expected a CSV or vCard text file: save a spreadsheet as CSV first"
+)
+_BINARY_SAMPLE: Final = 4096
+
+
+def _looks_binary(data: bytes, text: str) -> bool:
+    """A zip (.xlsx, .numbers...) or text that is more than 5% control characters."""
+    if data.startswith(b"PK\x03\x04"):
+        return True
+    sample = text[:_BINARY_SAMPLE]
+    controls = sum(1 for ch in sample if ch not in "\n\r\t\f" and unicodedata.category(ch) == "Cc")
+    return controls >= 4 and controls * 20 > len(sample)
 
 
 # --------------------------------------------------------------------------------------
@@ -597,7 +639,8 @@ def _parse_csv(
                 f"no {wanted.label} header row in the first {HEADER_SEARCH_LINES} rows; "
                 f"expected a row with the columns {expected}"
             )
-            return _result(fmt, [], [Problem(file, 1, None, message)], 0, encoding)
+            problem = Problem(file, 1, None, message, whole_file=True)
+            return _result(fmt, [], [problem], 0, encoding)
         else:
             found = _generic_header(text)
     else:
@@ -605,7 +648,8 @@ def _parse_csv(
     result_fmt = preset.fmt if preset is not None else "csv"
     if found is None:
         message = "the file has no header row; expected a first row that names the columns"
-        return _result(result_fmt, [], [Problem(file, 1, None, message)], 0, encoding)
+        problem = Problem(file, 1, None, message, whole_file=True)
+        return _result(result_fmt, [], [problem], 0, encoding)
     delimiter, header_number = found
 
     records = _records(text, delimiter)
@@ -623,8 +667,7 @@ def _parse_csv(
     blank = 0
     for line, cells in records:
         if isinstance(cells, csv.Error):
-            message = f"this row cannot be read as CSV ({cells}); expected balanced quotes"
-            problems.append(Problem(file, line, None, message))
+            problems.append(_unreadable_row(file, line, cells))
             continue
         if _is_blank(cells):
             blank += 1
@@ -632,7 +675,22 @@ def _parse_csv(
         draft = _read_row(cells, columns, line, file, problems)
         if draft is not None:
             drafts.append(draft)
+    if not drafts and not problems:
+        message = "there is no contact below the header row; expected one row per person"
+        problems.append(Problem(file, header_line, None, message, whole_file=True))
     return _result(result_fmt, drafts, problems, blank, encoding)
+
+
+def _unreadable_row(file: str, line: int, error: csv.Error) -> Problem:
+    """A row the CSV reader refused; a quote never closed swallows the rest of the file."""
+    if "unexpected end of data" in str(error):
+        message = (
+            "a quote opened in this row is never closed, so the rest of the file cannot be "
+            'read; expected balanced quotes (a quote inside a quoted cell is written "")'
+        )
+        return Problem(file, line, None, message, whole_file=True)
+    message = f"this row cannot be read as CSV ({error}); expected balanced quotes"
+    return Problem(file, line, None, message)
 
 
 def _plan_columns(
@@ -647,21 +705,21 @@ def _plan_columns(
     names = [cell.strip() for cell in header]
     overrides: dict[int, str] = {}
     for source, wanted in mapping.items():
-        field_name = custom_field_key(wanted)
-        field_name = FIELD_ALIASES.get(field_name, field_name)
+        field_name = mapped_field(wanted)
         indexes = [i for i, name in enumerate(names) if name == source.strip()] or [
             i for i, name in enumerate(names) if name.casefold() == source.strip().casefold()
         ]
-        if field_name not in FIELDS:
+        if field_name is None:
             known = ", ".join(FIELDS)
             message = f"{wanted!r} is not a field we know; expected one of {known}"
-            problems.append(Problem(file, line, source, message))
+            problems.append(Problem(file, line, source, message, whole_file=True))
         if not indexes:
             listed = ", ".join(name for name in names if name) or "(nothing)"
             message = f"this column, named in the mapping, is not in the header; it has {listed}"
-            problems.append(Problem(file, line, source, message))
+            problems.append(Problem(file, line, source, message, whole_file=True))
         for index in indexes:
-            overrides[index] = field_name
+            if field_name is not None:
+                overrides[index] = field_name
 
     columns: list[_Column] = []
     used_keys: set[str] = set()
@@ -676,14 +734,31 @@ def _plan_columns(
         filler = preset.filler.get(name.casefold(), frozenset()) if preset else frozenset()
         columns.append(_Column(index, name or f"column {index + 1}", target, key, filler))
 
-    identity = {"first_name", "last_name", "name", "email", "emails"}
+    identity = {*_NAME_FIELDS, "email", "emails"}
     if not problems and not any(column.target in identity for column in columns):
         message = (
             "no column gives a name or an email address; expected a header such as "
             "First Name, Last Name, Name or Email, or a mapping that names one"
         )
-        problems.append(Problem(file, line, None, message))
+        problems.append(Problem(file, line, None, message, whole_file=True))
     return columns, problems
+
+
+_NAME_FIELDS: Final = ("first_name", "last_name", "name")
+
+
+def _no_name(missing: str, columns: Sequence[_Column], cells: Sequence[str]) -> str:
+    """Why a row has no first name, and how to give it one."""
+    if any(column.target in _NAME_FIELDS for column in columns):
+        return f"this row has no {missing}; {_NO_NAME}"
+    unmapped = [
+        c.label for c, cell in zip(columns, cells, strict=True) if c.target is None and cell.strip()
+    ]
+    example = unmapped[0] if unmapped else "COLUMN"
+    return (
+        f"this row has no name, as no column is known to hold one; {_NO_NAME}: "
+        f'say which column holds it with --map, e.g. --map "{example}=name"'
+    )
 
 
 def _default_target(header: str, preset: _Preset | None) -> str | None:
@@ -734,8 +809,9 @@ def _read_row(
         except ValueError as err:
             problems.append(Problem(file, line, column.label, str(err)))
             found_problem = True
-    if not found_problem and not draft.has_identity():
-        problems.append(Problem(file, line, None, _NO_IDENTITY))
+    missing = None if found_problem else draft.missing_name()
+    if missing is not None:
+        problems.append(Problem(file, line, None, _no_name(missing, columns, cells)))
         found_problem = True
     return None if found_problem else draft
 
@@ -928,7 +1004,7 @@ def _parse_vcards(text: str, file: str) -> tuple[list[_Draft], list[Problem]]:
         problems.append(Problem(file, begin_line, "BEGIN", message))
     if not saw_card and not problems:
         message = "no card in this file; expected BEGIN:VCARD ... END:VCARD"
-        problems.append(Problem(file, 1, None, message))
+        problems.append(Problem(file, 1, None, message, whole_file=True))
     return drafts, problems
 
 
@@ -989,8 +1065,10 @@ def _read_card(
             draft.add_email(normalize_email(value))
         except InvalidEmail as err:
             problems.append(Problem(file, prop.line, "EMAIL", _email_problem(value, err)))
-    if len(problems) == before and not draft.has_identity():
-        problems.append(Problem(file, line, None, _NO_IDENTITY))
+    missing = draft.missing_name() if len(problems) == before else None
+    if missing is not None:
+        message = f"this card has no {missing} (FN or N); {_NO_NAME}"
+        problems.append(Problem(file, line, None, message))
     return draft if len(problems) == before else None
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -16,6 +17,25 @@ from pipeline.errors import ImportProblemError, InputError, NotFoundError
 from pipeline.models import Contact, ContactEmail
 
 _FIELDS = ("organization", "role", "field", "how_found", "referred_by", "timezone", "notes")
+
+_WHOLE_FILE_ADVICE = (
+    "The file as a whole has a problem, so --skip-invalid cannot help: check that it is "
+    "the contacts file you meant and that --format and --map fit it, then import it again."
+)
+_NO_VALID_ROW_ADVICE = (
+    "No row of the file can be imported, so --skip-invalid would import nothing: fix the "
+    "rows listed, then import the file again."
+)
+
+
+class NothingImportableError(ImportProblemError):
+    """No record of a contact file can be imported: the advice leaves out --skip-invalid."""
+
+    def __init__(self, problems: Sequence[Problem], advice: str) -> None:
+        super().__init__(problems)
+        # ImportProblemError ends its message with advice to use --skip-invalid: replace it.
+        listing = str(self).rpartition("\n")[0]
+        self.args = (f"{listing}\n{advice}",)
 
 
 @dataclass
@@ -66,9 +86,23 @@ def _find_existing(session: Session, record: ContactRecord) -> Contact | None:
     return None
 
 
+def _fill_name(contact: Contact, record: ContactRecord) -> bool:
+    """Fill an empty first or last name, when the other one is empty too or agrees."""
+    first, last = contact.first_name.strip(), contact.last_name.strip()
+    if first and first.casefold() != record.first_name.casefold():
+        return False
+    if last and last.casefold() != record.last_name.casefold():
+        return False
+    filled = (first or record.first_name, last or record.last_name)
+    if filled == (contact.first_name, contact.last_name):
+        return False
+    contact.first_name, contact.last_name = filled
+    return True
+
+
 def _merge(contact: Contact, record: ContactRecord, now: datetime) -> bool:
     """Fill what the contact lacks from the record; never overwrite what is there."""
-    changed = False
+    changed = _fill_name(contact, record)
     for name in _FIELDS:
         value = getattr(record, name)
         if value and not getattr(contact, name):
@@ -111,7 +145,15 @@ def _new_contact(record: ContactRecord, source: str, now: datetime) -> Contact:
 def import_records(
     session: Session, parsed: ParseResult, *, source: str, skip_invalid: bool, now: datetime
 ) -> ImportReport:
-    """Write parsed contacts: all or nothing unless ``skip_invalid``; idempotent."""
+    """Write parsed contacts: all or nothing unless ``skip_invalid``; idempotent.
+
+    Writes nothing, whatever ``skip_invalid`` says, when a problem concerns the whole file
+    or when no record is left to import.
+    """
+    if not parsed.readable:
+        raise NothingImportableError(parsed.problems, _WHOLE_FILE_ADVICE)
+    if not parsed.records:
+        raise NothingImportableError(parsed.problems, _NO_VALID_ROW_ADVICE)
     if parsed.problems and not skip_invalid:
         raise ImportProblemError(parsed.problems)
     report = ImportReport(format=parsed.format, skipped=list(parsed.problems))

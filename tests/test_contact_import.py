@@ -20,6 +20,7 @@ from pipeline.contact_import import (
     Problem,
     custom_field_key,
     decode_text,
+    mapped_field,
     parse_contacts,
 )
 from pipeline.resources import config_dir
@@ -322,7 +323,8 @@ def test_mapping_problems_are_reported_on_the_header_line_and_nothing_is_read() 
 
 
 def test_mapping_matches_header_names_case_insensitively() -> None:
-    result = parse_contacts(sample("generic_mapped.csv"), mapping={"firm": "organization"})
+    mapping = {"person": "name", "firm": "organization"}
+    result = parse_contacts(sample("generic_mapped.csv"), mapping=mapping)
 
     assert result.problems == ()
     assert result.records[0].organization == "Northbeam Media"
@@ -348,6 +350,52 @@ def test_a_header_without_name_or_email_columns_is_a_problem() -> None:
     assert result.records == ()
     assert where(result) == [(1, None)]
     assert "Email" in result.problems[0].message
+
+
+def test_a_header_without_a_name_column_makes_every_row_a_problem(tmp_path: Path) -> None:
+    """Given a header with an email column but none known to hold a name, then each row is
+    a problem on its own line that suggests mapping the first unmapped column to name."""
+    path = write(
+        tmp_path, "a.csv", "Who,Mail,Firm\nZed Q,zed@example.org,Acme\n,bo@example.org,B\n"
+    )
+
+    result = parse_contacts(path)
+
+    assert result.records == ()
+    assert where(result) == [(2, None), (3, None)]
+    assert all(not problem.whole_file for problem in result.problems)
+    assert "has no name" in result.problems[0].message
+    assert '--map "Who=name"' in result.problems[0].message
+    assert '--map "Firm=name"' in result.problems[1].message
+
+
+def test_a_row_needs_a_first_name_and_a_full_name_gives_one(tmp_path: Path) -> None:
+    """Given rows with only an address, only a last name, and only a full name, then the
+    first two are problems and the full name gives the third its first name."""
+    path = write(
+        tmp_path,
+        "a.csv",
+        "First Name,Last Name,Name,Email\n"
+        ",,,only@example.org\n,Kim,,kim@example.org\n,,Ada Lovelace,ada@example.org\n",
+    )
+
+    result = parse_contacts(path)
+
+    assert where(result) == [(2, None), (3, None)]
+    assert "has no name;" in result.problems[0].message
+    assert "has no first name;" in result.problems[1].message
+    assert [(r.first_name, r.last_name) for r in result.records] == [("Ada", "Lovelace")]
+
+
+def test_a_card_without_a_name_is_a_problem(tmp_path: Path) -> None:
+    """Given a card with an address but no FN or N, then it is a problem on its BEGIN line."""
+    content = "BEGIN:VCARD\nVERSION:4.0\nEMAIL:zed@example.org\nEND:VCARD\n"
+
+    result = parse_contacts(write(tmp_path, "a.vcf", content))
+
+    assert result.records == ()
+    assert where(result) == [(1, None)]
+    assert "FN or N" in result.problems[0].message
 
 
 def test_semicolon_and_tab_delimited_files(tmp_path: Path) -> None:
@@ -419,7 +467,7 @@ def test_every_bad_row_is_reported_with_line_and_column() -> None:
     [
         (0, ["'no-at-sign.example.com'", "has no @", "expected one address"]),
         (1, ["more than one @"]),
-        (2, ["neither a name nor an email", "expected at least one"]),
+        (2, ["has no name", "expected a name (or at least a first name)"]),
         (3, ["'Eastern Time'", "IANA", "America/New_York"]),
         (4, ["6 cells", "5 columns"]),
         (5, ["3 cells", "5 columns"]),
@@ -493,6 +541,62 @@ def test_a_file_without_header_is_a_problem(tmp_path: Path, content: str) -> Non
 
     assert result.records == ()
     assert where(result) == [(1, None)]
+
+
+# --------------------------------------------------------------------------------------
+# Problems with the whole file
+
+
+@pytest.mark.parametrize(
+    ("content", "line", "fragment"),
+    [
+        pytest.param("", 1, "no header row", id="empty"),
+        pytest.param("\n\n  \n", 1, "no header row", id="blank"),
+        pytest.param("\nName,Email\n\n", 2, "no contact below the header", id="header only"),
+        pytest.param(bytes(range(256)) * 8, 1, "not a text file", id="binary"),
+        pytest.param(b"PK\x03\x04" + b"\x14\x00" * 40, 1, "not a text file", id="zip"),
+        pytest.param("Company,City\nAcme,Oslo\n", 1, "no column gives a name", id="no identity"),
+        pytest.param(
+            'Name,Email\nBo Ek,bo@example.com\n"Ada,ada@example.com\nCy Li,cy@example.com\n',
+            3,
+            "never closed, so the rest of the file cannot be read",
+            id="quote never closed",
+        ),
+    ],
+)
+def test_problems_with_the_whole_file_are_marked_so(
+    tmp_path: Path, content: str | bytes, line: int, fragment: str
+) -> None:
+    """Given a file that leaving out bad records cannot fix, then its problem is marked
+    whole_file, on the line where it shows, and the result is not readable."""
+    result = parse_contacts(write(tmp_path, "a.csv", content))
+
+    problems = [p for p in result.problems if p.whole_file]
+    assert [(p.line, p.column) for p in problems] == [(line, None)]
+    assert fragment in problems[0].message
+    assert not result.readable
+
+
+def test_mapping_problems_concern_the_whole_file() -> None:
+    """Given a mapping with an unknown field and a missing column, then both problems are
+    whole-file ones."""
+    mapping = {"Person": "fullname", "Employer": "organization"}
+
+    result = parse_contacts(sample("generic_mapped.csv"), mapping=mapping)
+
+    assert [p.whole_file for p in result.problems] == [True, True]
+
+
+def test_a_few_control_characters_are_a_row_problem_not_a_binary_file(tmp_path: Path) -> None:
+    """Given a text file with a stray control character in a cell, then only that row is a
+    problem and the file stays readable."""
+    path = write(tmp_path, "a.csv", "Name,Email\nA\x01B,ab@example.com\nBo Ek,bo@example.com\n")
+
+    result = parse_contacts(path)
+
+    assert where(result) == [(2, "Name")]
+    assert result.readable
+    assert [r.name for r in result.records] == ["Bo Ek"]
 
 
 def test_an_invalid_address_among_several_rejects_the_row(tmp_path: Path) -> None:
@@ -729,6 +833,14 @@ def test_columns_without_usable_header_are_named_by_position(tmp_path: Path) -> 
 
 def test_the_field_names_a_mapping_accepts() -> None:
     assert "email" in FIELDS and "organization" in FIELDS and "tags" in FIELDS
+
+
+@pytest.mark.parametrize(
+    ("name", "field"),
+    [("name", "name"), ("Company", "organization"), ("Job Title", "role"), ("fullname", None)],
+)
+def test_mapped_field_accepts_fields_and_aliases_in_any_case(name: str, field: str | None) -> None:
+    assert mapped_field(name) == field
 
 
 def _tokens(value: str) -> list[str]:
