@@ -77,6 +77,15 @@ def test_missing_file_exits_two_naming_it() -> None:
     assert "no-such-mail.eml" in done.stderr
 
 
+def test_a_directory_exits_two_saying_to_give_a_file(tmp_path: Path) -> None:
+    """Given a directory among the files, when classifying, then the exit code is 2 and the
+    message says that it is a directory, not that it does not exist."""
+    done = _outreach("classify", str(tmp_path), str(SAMPLES / "meeting_cancel.eml"))
+    assert done.returncode == 2
+    assert f"{tmp_path} is a directory; give a" in done.stderr
+    assert "no such file" not in done.stderr
+
+
 def test_table_without_json() -> None:
     """Without --json a readable table shows each file's kind."""
     done = _outreach("classify", str(SAMPLES / "meeting_cancel.eml"))

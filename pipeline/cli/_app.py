@@ -3,11 +3,16 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
+from collections.abc import Iterable, Sequence
+from pathlib import Path
 from typing import Any
 
 import typer
-from rich.console import Console
+from rich.console import Console, ConsoleDimensions
+from rich.table import Table
+from rich.text import Text
 
 from pipeline.errors import OutreachError
 
@@ -24,8 +29,53 @@ app = typer.Typer(
     context_settings={"help_option_names": ["-h", "--help"]},
 )
 
-console = Console(soft_wrap=True)
-err_console = Console(stderr=True)
+UNLIMITED_WIDTH = 100_000
+"""The width of output that goes to a pipe or a file: nothing is cut or wrapped for it."""
+
+
+class _Console(Console):
+    """As wide as the terminal; when the output is no terminal, as wide as a line needs
+    (whatever COLUMNS says: a program reading a pipe wants whole lines)."""
+
+    @property
+    def size(self) -> ConsoleDimensions:
+        size = super().size
+        if self.is_terminal:
+            return size
+        return ConsoleDimensions(UNLIMITED_WIDTH, size.height)
+
+    @size.setter
+    def size(self, new_size: tuple[int, int]) -> None:
+        self._width, self._height = new_size
+
+
+console = _Console(soft_wrap=True)
+err_console = _Console(stderr=True)
+
+
+def print_table(
+    columns: Sequence[str], rows: Iterable[Sequence[str]], *, title: str | None = None
+) -> None:
+    """Print a table under a header row; cells are plain text that folds, never cut short."""
+    made = Table(title=title, show_edge=False)
+    for column in columns:
+        made.add_column(column, overflow="fold")
+    for row in rows:
+        made.add_row(*(Text(cell) for cell in row))
+    console.print(made)
+
+
+def input_file_problem(path: Path, kind: str) -> str | None:
+    """Why ``path`` cannot be read as a ``kind`` file (e.g. "CSV or vCard"), or None."""
+    if path.is_dir():
+        return f"{path} is a directory; give a {kind} file"
+    if not path.exists():
+        return f"{path}: no such file; give a {kind} file"
+    if not path.is_file():
+        return f"{path} is not a regular file; give a {kind} file"
+    if not os.access(path, os.R_OK):
+        return f"{path}: you may not read this file; give a {kind} file you can read"
+    return None
 
 
 def print_json(value: Any) -> None:
@@ -38,5 +88,6 @@ def main(argv: list[str] | None = None) -> None:
     try:
         app(args=argv, prog_name="outreach")
     except OutreachError as err:
-        err_console.print(f"[bold red]error:[/] {err}", markup=True, highlight=False)
+        # The message may quote the person's data: print it as it is, never as markup.
+        err_console.print(Text.assemble(("error:", "bold red"), f" {err}"), highlight=False)
         sys.exit(err.exit_code)

@@ -9,7 +9,7 @@ from typing import Annotated
 import typer
 from sqlalchemy import select
 
-from pipeline.cli._app import app, console, print_json
+from pipeline.cli._app import app, console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
@@ -46,11 +46,21 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     if json_:
         print_json(rows)
         return
-    for row in rows:
-        state = f"needs re-authorization: {row['reason']}" if row["needs_reauth"] else "ok"
-        console.print(
-            f"{row['name']:>12}  {row['kind']:<7} {row['address']}  {state}", highlight=False
-        )
+    if not rows:
+        console.print("No accounts yet; add one with `outreach accounts add local` or `gmail`.")
+        return
+    print_table(
+        ("name", "kind", "address", "state"),
+        (
+            (
+                str(row["name"]),
+                str(row["kind"]),
+                str(row["address"]),
+                f"needs re-authorization: {row['reason']}" if row["needs_reauth"] else "ok",
+            )
+            for row in rows
+        ),
+    )
 
 
 def append_account(workspace: Path, entry: dict[str, str]) -> None:

@@ -6,9 +6,8 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.table import Table
 
-from pipeline.cli._app import app, console, print_json
+from pipeline.cli._app import app, input_file_problem, print_json, print_table
 from pipeline.errors import InputError
 from pipeline.inbound import Inbound, understand
 
@@ -44,9 +43,10 @@ def classify(
 
     Example:  outreach classify reply.eml bounce.eml --json --own me@example.com
     """
-    missing = [str(path) for path in files if not path.is_file()]
-    if missing:
-        raise InputError(f"no such file: {', '.join(missing)} (give paths to .eml or .ics files)")
+    problems = [input_file_problem(path, "mail (.eml) or calendar (.ics)") for path in files]
+    unreadable = [problem for problem in problems if problem is not None]
+    if unreadable:
+        raise InputError("\n".join(unreadable))
     rows: list[dict[str, Any]] = []
     results: list[Inbound] = []
     for path in files:
@@ -57,9 +57,11 @@ def classify(
         for row in rows:
             print_json(row)
         return
-    table = Table(title="Inbound mail")
-    for column in ("file", "kind", "details", "reason"):
-        table.add_column(column, overflow="fold")
-    for path, result in zip(files, results, strict=True):
-        table.add_row(str(path), result.kind, _summary(result), result.reason)
-    console.print(table)
+    print_table(
+        ("file", "kind", "details", "reason"),
+        (
+            (str(path), result.kind, _summary(result), result.reason)
+            for path, result in zip(files, results, strict=True)
+        ),
+        title="Inbound mail",
+    )

@@ -6,13 +6,12 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.table import Table
 from sqlalchemy import select
 from sqlalchemy.orm import selectinload
 
-from pipeline.cli._app import app, console, print_json
+from pipeline.cli._app import app, console, input_file_problem, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.contact_import import parse_contacts
+from pipeline.contact_import import FIELDS, FORMATS, mapped_field, parse_contacts
 from pipeline.contacts import contact_summary, import_records, resolve_contact, update_contact
 from pipeline.errors import InputError
 from pipeline.models import Contact, Note
@@ -21,8 +20,6 @@ from pipeline.models import Outreach as OutreachRow
 contacts_app = typer.Typer(help="Import and look at your contacts.", no_args_is_help=True)
 app.add_typer(contacts_app, name="contacts")
 
-FORMATS = ("linkedin", "google", "outlook", "vcard", "csv")
-
 
 def _parse_map(entries: list[str]) -> dict[str, str]:
     mapping: dict[str, str] = {}
@@ -30,6 +27,10 @@ def _parse_map(entries: list[str]) -> dict[str, str]:
         column, sep, target = entry.partition("=")
         if not sep or not column.strip() or not target.strip():
             raise InputError(f'--map {entry!r}: expected COLUMN=FIELD, e.g. --map "Mail=email"')
+        if mapped_field(target) is None:
+            raise InputError(
+                f"--map {entry}: unknown field {target.strip()}; fields: {', '.join(FIELDS)}"
+            )
         mapping[column.strip()] = target.strip()
     return mapping
 
@@ -53,8 +54,10 @@ def import_(
 ) -> None:
     """Import contacts from LinkedIn, Google or Outlook CSV exports, vCard, or any CSV.
 
-    Nothing is written when a row has a problem (each one is listed with its line and
-    column) unless --skip-invalid. Importing the same file again changes nothing.
+    Each contact needs a name, or at least a first name. Nothing is written
+    when a row has a problem (each is listed with its line and column) unless
+    --skip-invalid; nothing at all when the file as a whole has one, or when
+    no row is valid. Importing a file again only fills what is still empty.
 
     Examples:
       outreach contacts import ~/Downloads/Connections.csv
@@ -62,9 +65,11 @@ def import_(
     """
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
-    if not file.is_file():
-        raise InputError(f"{file}: no such file")
-    parsed = parse_contacts(file, fmt=fmt, mapping=_parse_map(map_ or []) or None)
+    mapping = _parse_map(map_ or [])
+    unreadable = input_file_problem(file, "CSV or vCard")
+    if unreadable is not None:
+        raise InputError(unreadable)
+    parsed = parse_contacts(file, fmt=fmt, mapping=mapping or None)
     with opened(workspace) as ctx, ctx.store.write() as session:
         report = import_records(
             session, parsed, source=file.name, skip_invalid=skip_invalid, now=ctx.now()
@@ -101,19 +106,20 @@ def list_(
     if json_:
         print_json(rows)
         return
-    table = Table(show_edge=False)
-    for column in ("id", "name", "email", "organization", "role", "stage"):
-        table.add_column(column)
-    for row in rows:
-        table.add_row(
-            str(row["id"]),
-            row["name"],
-            row["email"] or "-",
-            row["organization"] or "",
-            row["role"] or "",
-            row["stage"] or ("-" if row["email"] else "no email"),
-        )
-    console.print(table)
+    print_table(
+        ("id", "name", "email", "organization", "role", "stage"),
+        (
+            (
+                str(row["id"]),
+                row["name"],
+                row["email"] or "-",
+                row["organization"] or "",
+                row["role"] or "",
+                row["stage"] or ("-" if row["email"] else "no email"),
+            )
+            for row in rows
+        ),
+    )
     console.print(f"{len(rows)} contacts")
 
 
