@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -26,16 +25,6 @@ _NO_VALID_ROW_ADVICE = (
     "No row of the file can be imported, so --skip-invalid would import nothing: fix the "
     "rows listed, then import the file again."
 )
-
-
-class NothingImportableError(ImportProblemError):
-    """No record of a contact file can be imported: the advice leaves out --skip-invalid."""
-
-    def __init__(self, problems: Sequence[Problem], advice: str) -> None:
-        super().__init__(problems)
-        # ImportProblemError ends its message with advice to use --skip-invalid: replace it.
-        listing = str(self).rpartition("\n")[0]
-        self.args = (f"{listing}\n{advice}",)
 
 
 @dataclass
@@ -151,9 +140,9 @@ def import_records(
     or when no record is left to import.
     """
     if not parsed.readable:
-        raise NothingImportableError(parsed.problems, _WHOLE_FILE_ADVICE)
+        raise ImportProblemError(parsed.problems, _WHOLE_FILE_ADVICE)
     if not parsed.records:
-        raise NothingImportableError(parsed.problems, _NO_VALID_ROW_ADVICE)
+        raise ImportProblemError(parsed.problems, _NO_VALID_ROW_ADVICE)
     if parsed.problems and not skip_invalid:
         raise ImportProblemError(parsed.problems)
     report = ImportReport(format=parsed.format, skipped=list(parsed.problems))

@@ -35,14 +35,16 @@ class SettingsError(InputError):
 class ImportProblemError(InputError):
     """A contacts file has problems; nothing was written."""
 
-    def __init__(self, problems: Sequence[object]) -> None:
+    SKIP_INVALID_ADVICE = "Fix the file, or import the valid rows only with --skip-invalid."
+
+    def __init__(self, problems: Sequence[object], advice: str = SKIP_INVALID_ADVICE) -> None:
         self.problems = tuple(problems)
         count = len(self.problems)
         lines = "\n".join(f"  {problem}" for problem in self.problems[:50])
         more = f"\n  ... and {count - 50} more" if count > 50 else ""
         super().__init__(
             f"{count} problem{'s' if count != 1 else ''} found, nothing imported:\n{lines}{more}\n"
-            "Fix the file, or import the valid rows only with --skip-invalid."
+            f"{advice}"
         )
 
 

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.store import Store, open_store
+from tests.clitools import Cli
 from tests.services import postgres_schema
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -80,3 +81,18 @@ def store(database_url: str) -> Iterator[Store]:
         yield opened
     finally:
         opened.close()
+
+
+@pytest.fixture
+def cli(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    database_url: str,
+) -> Cli:
+    """The command line, run in-process on a workspace not made yet (SQLite and
+    PostgreSQL)."""
+    workspace = tmp_path / "ws"
+    monkeypatch.setenv("OUTREACH_HOME", str(workspace))
+    monkeypatch.setenv("OUTREACH_DATABASE_URL", database_url)
+    return Cli(capsys, workspace)

@@ -20,17 +20,8 @@ SKIP_ADVICE = "import the valid rows only with --skip-invalid"
 
 
 @pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-) -> Cli:
+def cli(cli: Cli) -> Cli:
     """An initialized workspace without contacts."""
-    workspace = tmp_path / "ws"
-    monkeypatch.setenv("OUTREACH_HOME", str(workspace))
-    monkeypatch.setenv("OUTREACH_DATABASE_URL", database_url)
-    cli = Cli(capsys, workspace)
     result = cli("init", "--name", "Ada Park", "--email", "ada@example.edu", "--timezone", "UTC")
     assert result.code == 0, result.err
     return cli

@@ -32,19 +32,6 @@ def refer(cli: Cli, name: str, email: str, *more: str) -> Result:
 
 
 @pytest.fixture
-def cli(
-    capsys: pytest.CaptureFixture[str],
-    tmp_path: Path,
-    monkeypatch: pytest.MonkeyPatch,
-    database_url: str,
-) -> Cli:
-    workspace = tmp_path / "ws"
-    monkeypatch.setenv("OUTREACH_HOME", str(workspace))
-    monkeypatch.setenv("OUTREACH_DATABASE_URL", database_url)
-    return Cli(capsys, workspace)
-
-
-@pytest.fixture
 def ready(cli: Cli, tmp_path: Path) -> Cli:
     """A workspace with the LinkedIn export imported."""
     result = cli(

@@ -14,9 +14,7 @@ from pathlib import Path
 import pytest
 
 from tests.clitools import Cli
-from tests.test_cli_core import cli, one_line
-
-__all__ = ["cli"]  # the fixture of test_cli_core: a fresh workspace, on SQLite and PostgreSQL
+from tests.test_cli_core import one_line
 
 ADA = ("--name", "Ada Park", "--email", "ada@example.edu", "--timezone", "UTC")
 

@@ -82,6 +82,9 @@ def test_a_missing_field_fails_the_step_visibly_and_drafts_nothing(cli: Cli) -> 
     failed = cli("deadletters", "list", "--json").json()
     assert "contact.role" in failed[0]["error"]
     assert "outreach contacts set" in failed[0]["error"]
+    listing = cli("deadletters", "list").out
+    assert [word for word in listing.split()[:5] if word.isalpha()] == ["id", "step", "why"]
+    assert "contact.role" in listing
     waiting = cli("status", "--json").json()["waiting_on_you"]
     assert [(w["contact"], w["step"]) for w in waiting] == [("Sam Ortiz", "first_outreach")]
     assert "contact.role" in waiting[0]["why"]

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from pipeline.cli._app import app, console, err_console, print_json
+from pipeline.cli._app import app, console, err_console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.digest import deliver_digest, today
 from pipeline.errors import InputError
@@ -81,7 +81,7 @@ def tick(
     else:
         console.print(summary.line(), highlight=False)
         for error in summary.errors:
-            err_console.print(f"  {error}", highlight=False)
+            err_console.print(f"  {error}", highlight=False, markup=False)
     if summary.errors or summary.steps_failed:
         raise typer.Exit(1)  # something needs the person: cron mails the output
 
@@ -254,8 +254,12 @@ def deadletters_list(json_: JsonOption = False, workspace: WorkspaceOption = Non
         return
     if not failed:
         console.print("No failed steps.")
-    for item in failed:
-        console.print(f"{item['id']:>5}  {item['key']}  {item['error']}", highlight=False)
+        return
+    print_table(
+        ("id", "step", "why"),
+        ((str(item["id"]), str(item["key"]), str(item["error"] or "")) for item in failed),
+    )
+    console.print("Fix the cause, then `outreach deadletters retry [ID...]`.", highlight=False)
 
 
 @deadletters_app.command("retry")
