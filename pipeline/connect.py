@@ -14,7 +14,7 @@ _NOT_YET = (
 )
 
 
-def _local_path(workspace: Path, configured: str | None, default: str) -> Path:
+def local_path(workspace: Path, configured: str | None, default: str) -> Path:
     path = Path(configured or default).expanduser()
     return path if path.is_absolute() else workspace / path
 
@@ -23,7 +23,7 @@ def open_mailbox(account: AccountSettings, workspace: Path) -> Mailbox:
     if account.kind == "local":
         from connectors.maildir import MaildirMailbox
 
-        return MaildirMailbox(_local_path(workspace, account.maildir, "mail"), account.address)
+        return MaildirMailbox(local_path(workspace, account.maildir, "mail"), account.address)
     if account.kind == "memory":
         from connectors.memory import InMemoryMailbox
 
@@ -39,7 +39,7 @@ def open_calendar(account: AccountSettings, workspace: Path) -> Calendar:
     if account.kind == "local":
         from connectors.vdir import VdirCalendar
 
-        return VdirCalendar(_local_path(workspace, account.calendar, "calendar"))
+        return VdirCalendar(local_path(workspace, account.calendar, "calendar"))
     if account.kind == "memory":
         from connectors.memory import InMemoryCalendar
 

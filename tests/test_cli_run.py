@@ -254,6 +254,8 @@ def test_accounts_add_local_appends_a_validated_account(cli: Cli, tmp_path: Path
         "Ada@Uni.Example.edu",
         "--maildir",
         str(tmp_path / "unimail"),
+        "--calendar",
+        str(tmp_path / "unical"),
     )
     assert result.code == 0, result.err
     listed = cli("accounts", "list", "--json").json()
@@ -266,6 +268,15 @@ def test_accounts_add_local_appends_a_validated_account(cli: Cli, tmp_path: Path
     assert "exists already" in again.err
     assert cli("tick").code == 0
     assert (tmp_path / "unimail" / ".Drafts").is_dir()
+
+
+def test_a_second_local_account_cannot_share_the_first_ones_folders(cli: Cli) -> None:
+    """Two accounts on one Maildir would see each other's mail as their own."""
+    before = (cli.workspace / "outreach.toml").read_text(encoding="utf-8")
+    shared = cli("accounts", "add", "local", "--name", "uni", "--address", "ada@uni.example.edu")
+    assert shared.code == 2
+    assert "account 'local' uses that folder already" in " ".join(shared.err.split())
+    assert (cli.workspace / "outreach.toml").read_text(encoding="utf-8") == before
 
 
 def test_an_unauthorized_gmail_account_is_flagged_and_not_retried_in_a_loop(cli: Cli) -> None:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import tomllib
 from pathlib import Path
 from typing import Annotated
 
@@ -11,10 +12,11 @@ from sqlalchemy import select
 
 from pipeline.cli._app import app, console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
+from pipeline.connect import local_path
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
 from pipeline.models import Account
-from pipeline.settings import WORKSPACE_FILE, load_settings, workspace_dir
+from pipeline.settings import WORKSPACE_FILE, load_settings, settings_from, workspace_dir
 
 accounts_app = typer.Typer(
     help="The mailboxes and calendars outreach works in.", no_args_is_help=True
@@ -69,16 +71,25 @@ def append_account(workspace: Path, entry: dict[str, str]) -> None:
     settings = load_settings(workspace)
     if any(a.name == entry["name"] for a in settings.accounts):
         raise InputError(f"{path}: an account named {entry['name']!r} exists already")
+    for option, default in (("maildir", "mail"), ("calendar", "calendar")):
+        wanted = local_path(workspace, entry.get(option), default)
+        taken = [
+            a.name
+            for a in settings.accounts
+            if a.kind == "local" and local_path(workspace, getattr(a, option), default) == wanted
+        ]
+        if entry.get(option) and taken:
+            raise InputError(
+                f"--{option} {entry[option]}: account {taken[0]!r} uses that folder already; "
+                f"give this account a folder of its own with --{option}"
+            )
     block = "\n[[accounts]]\n" + "".join(
         f"{key} = {json.dumps(value, ensure_ascii=False)}\n" for key, value in entry.items()
     )
+    text = path.read_text(encoding="utf-8") + block
+    settings_from(tomllib.loads(text), workspace, str(path))  # checked before it is written
     temporary = path.with_suffix(".toml.tmp")
-    temporary.write_text(path.read_text(encoding="utf-8") + block, encoding="utf-8")
-    try:
-        load_settings(workspace, config_file=temporary)
-    except Exception:
-        temporary.unlink()
-        raise
+    temporary.write_text(text, encoding="utf-8")
     temporary.replace(path)
 
 
