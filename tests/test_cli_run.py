@@ -140,6 +140,7 @@ def test_digest_is_delivered_once_a_day_unless_forced(cli: Cli, tmp_path: Path) 
     assert cli("digest", "--to", str(target), "--force", "--json").json()["delivered"] is True
     printed = cli("digest")
     assert "DRAFTS WAITING FOR YOU" in printed.out
+    assert cli("digest", "--html").out.startswith("<!DOCTYPE html>")
 
 
 def test_a_digest_saved_to_a_file_does_not_stop_the_days_inbox_digest(

@@ -129,7 +129,8 @@ def digest(
     if to == "stdout":
         body = result.message.get_body(preferencelist=("html",) if html else ("plain",))
         assert body is not None
-        console.print(f"Subject: {result.message['Subject']}\n", highlight=False, markup=False)
+        if not html:  # the HTML part is a document of its own, e.g. for a browser
+            console.print(f"Subject: {result.message['Subject']}\n", highlight=False, markup=False)
         sys.stdout.write(body.get_content())
         return
     if result.delivered:
