@@ -14,6 +14,7 @@ from typing import Any
 
 from sqlalchemy import select
 
+from connectors.base import Attendee, CalendarEvent
 from connectors.memory import InMemoryCalendar, InMemoryMailbox
 from pipeline.app import App, bootstrap
 from pipeline.contact_import import parse_contacts
@@ -26,6 +27,7 @@ from pipeline.settings import load_settings
 from pipeline.tick import TickSummary, run_tick
 
 ME = "ada@example.edu"
+ME_NAME = "Ada Park"
 
 WORKSPACE_TOML = f"""
 [profile]
@@ -136,6 +138,20 @@ class World:
         self.mailbox.send_draft(first.key)
         self.tick()
         return first
+
+    def book(self, contact: tuple[str, str], start: datetime, uid: str) -> None:
+        """The contact books a 30-minute conversation with the person on the calendar."""
+        name, email = contact
+        self.calendar.add_external_event(
+            CalendarEvent(
+                uid=uid,
+                summary=f"{ME_NAME} / {name}: career chat",
+                start=start,
+                end=start + timedelta(minutes=30),
+                organizer=email,
+                attendees=(Attendee(email, name, "ACCEPTED"), Attendee(ME, ME_NAME, "ACCEPTED")),
+            )
+        )
 
     def reply(
         self,

@@ -13,9 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from connectors.base import Attendee, CalendarEvent
 from pipeline.digest import build_digest, deliver_digest
-from tests.harness import ME, World, started_world
+from tests.harness import World, started_world
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
 DANA = "dana.kim@example.org"
@@ -138,19 +137,7 @@ def test_an_opt_out_ends_everything_for_that_address(world: World) -> None:
 def test_a_booked_meeting_gets_prep_notes_and_then_a_thank_you(world: World) -> None:
     world.send_first_outreach(DANA)
     start = MONDAY + timedelta(days=3, hours=4)
-    world.calendar.add_external_event(
-        CalendarEvent(
-            uid="meet-dana-1",
-            summary="Ada / Dana: career chat",
-            start=start,
-            end=start + timedelta(minutes=30),
-            organizer=DANA,
-            attendees=(
-                Attendee(DANA, "Dana Kim", "ACCEPTED"),
-                Attendee(ME, "Ada Park", "ACCEPTED"),
-            ),
-        )
-    )
+    world.book(("Dana Kim", DANA), start, uid="meet-dana-1")
     world.tick()
     assert world.stage(DANA) == "booked"
     prep = [e for e in world.calendar.events() if e.key]
@@ -185,16 +172,7 @@ def test_a_deleted_draft_means_the_person_declined_that_step(world: World) -> No
 def test_keep_in_touch_updates_follow_a_thank_you_until_stopped(world: World) -> None:
     world.send_first_outreach(DANA)
     start = MONDAY + timedelta(days=2)
-    world.calendar.add_external_event(
-        CalendarEvent(
-            uid="meet-dana-2",
-            summary="chat",
-            start=start,
-            end=start + timedelta(minutes=30),
-            organizer=DANA,
-            attendees=(Attendee(DANA, "Dana Kim", "ACCEPTED"),),
-        )
-    )
+    world.book(("Dana Kim", DANA), start, uid="meet-dana-2")
     world.tick()
     world.clock.now = start + timedelta(hours=1)
     world.tick()

@@ -18,12 +18,12 @@ from typing import Any
 import pytest
 from sqlalchemy import select, update
 
-from connectors.base import Attendee, CalendarEvent, DraftRef, ThreadRef
+from connectors.base import CalendarEvent, DraftRef, ThreadRef
 from pipeline.drafting import discard_step
 from pipeline.errors import PermanentError
 from pipeline.models import Account, Step
 from pipeline.tick import sync_one
-from tests.harness import ME, World, started_world
+from tests.harness import World, started_world
 from tests.test_flow import CONTACTS, DANA, MONDAY, SAM
 
 
@@ -165,19 +165,7 @@ def test_prep_notes_follow_a_meeting_moved_while_they_were_written(
     start = MONDAY + timedelta(days=3, hours=4)
     moved = start + timedelta(days=1)
     calendar = world.calendar
-    calendar.add_external_event(
-        CalendarEvent(
-            uid="m1",
-            summary="Career chat",
-            start=start,
-            end=start + timedelta(minutes=30),
-            organizer=DANA,
-            attendees=(
-                Attendee(DANA, "Dana Kim", "ACCEPTED"),
-                Attendee(ME, "Ada Park", "ACCEPTED"),
-            ),
-        )
-    )
+    world.book(("Dana Kim", DANA), start, uid="m1")
     original = calendar.put_event
 
     def put_then_moved(event: CalendarEvent, key: str) -> str:
