@@ -8,26 +8,23 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import datetime
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import select
 
 from connectors.base import Calendar, Mailbox
+from pipeline.clock import Clock, clock_from_environment, system_clock
 from pipeline.compose import TemplateSet
 from pipeline.lifecycle import Policy
 from pipeline.models import Account
 from pipeline.settings import AccountSettings, Settings, parse_hhmm, weekday_numbers
 from pipeline.store import Store, open_store
 
-Clock = Callable[[], datetime]
 MailboxFactory = Callable[[AccountSettings, Path], Mailbox]
 CalendarFactory = Callable[[AccountSettings, Path], Calendar]
-
-
-def system_clock() -> datetime:
-    return datetime.now(UTC)
 
 
 def policy_from_settings(settings: Settings) -> Policy:
@@ -43,16 +40,20 @@ def policy_from_settings(settings: Settings) -> Policy:
     return Policy(**values)
 
 
-def _default_mailbox(account: AccountSettings, workspace: Path) -> Mailbox:
+def _default_mailbox(
+    account: AccountSettings, workspace: Path, *, clock: Clock = system_clock
+) -> Mailbox:
     from pipeline.connect import open_mailbox
 
-    return open_mailbox(account, workspace)
+    return open_mailbox(account, workspace, clock=clock)
 
 
-def _default_calendar(account: AccountSettings, workspace: Path) -> Calendar:
+def _default_calendar(
+    account: AccountSettings, workspace: Path, *, clock: Clock = system_clock
+) -> Calendar:
     from pipeline.connect import open_calendar
 
-    return open_calendar(account, workspace)
+    return open_calendar(account, workspace, clock=clock)
 
 
 @dataclass
@@ -122,11 +123,15 @@ def sync_accounts(store: Store, settings: Settings, now: datetime) -> None:
 def bootstrap(
     settings: Settings,
     *,
-    clock: Clock = system_clock,
+    clock: Clock | None = None,
     mailbox_factory: MailboxFactory | None = None,
     calendar_factory: CalendarFactory | None = None,
 ) -> App:
-    """Open the store (migrating it), register the accounts, and wire the adapters."""
+    """Open the store (migrating it), register the accounts, and wire the adapters.
+
+    The clock is ``clock`` when given, else the one $OUTREACH_NOW describes (see
+    pipeline.clock), else the system's; the local connectors read the same clock."""
+    clock = clock or clock_from_environment()
     store = open_store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
     sync_accounts(store, settings, clock())
     return App(
@@ -134,6 +139,6 @@ def bootstrap(
         store=store,
         policy=policy_from_settings(settings),
         clock=clock,
-        mailbox_factory=mailbox_factory or _default_mailbox,
-        calendar_factory=calendar_factory or _default_calendar,
+        mailbox_factory=mailbox_factory or partial(_default_mailbox, clock=clock),
+        calendar_factory=calendar_factory or partial(_default_calendar, clock=clock),
     )

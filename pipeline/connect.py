@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from connectors.base import Calendar, Mailbox
+from pipeline.clock import Clock, system_clock
 from pipeline.errors import SettingsError
 from pipeline.settings import AccountSettings
 
@@ -19,15 +20,20 @@ def local_path(workspace: Path, configured: str | None, default: str) -> Path:
     return path if path.is_absolute() else workspace / path
 
 
-def open_mailbox(account: AccountSettings, workspace: Path) -> Mailbox:
+def open_mailbox(
+    account: AccountSettings, workspace: Path, *, clock: Clock = system_clock
+) -> Mailbox:
+    """The account's mailbox. ``clock`` stamps what the local and in-memory mailboxes
+    write; Gmail keeps the real clock, which its server's history is measured against."""
     if account.kind == "local":
         from connectors.maildir import MaildirMailbox
 
-        return MaildirMailbox(local_path(workspace, account.maildir, "mail"), account.address)
+        path = local_path(workspace, account.maildir, "mail")
+        return MaildirMailbox(path, account.address, clock=clock)
     if account.kind == "memory":
         from connectors.memory import InMemoryMailbox
 
-        return InMemoryMailbox(account.address)
+        return InMemoryMailbox(account.address, clock=clock)
     if account.kind == "gmail":
         from connectors.google_open import open_gmail_mailbox
 
@@ -35,11 +41,14 @@ def open_mailbox(account: AccountSettings, workspace: Path) -> Mailbox:
     raise SettingsError(_NOT_YET.format(name=account.name, kind=account.kind))
 
 
-def open_calendar(account: AccountSettings, workspace: Path) -> Calendar:
+def open_calendar(
+    account: AccountSettings, workspace: Path, *, clock: Clock = system_clock
+) -> Calendar:
+    """The account's calendar; ``clock`` as for open_mailbox."""
     if account.kind == "local":
         from connectors.vdir import VdirCalendar
 
-        return VdirCalendar(local_path(workspace, account.calendar, "calendar"))
+        return VdirCalendar(local_path(workspace, account.calendar, "calendar"), clock=clock)
     if account.kind == "memory":
         from connectors.memory import InMemoryCalendar
 

@@ -27,6 +27,7 @@ from sqlalchemy import select
 from connectors.maildir import MaildirMailbox
 from connectors.vdir import VdirCalendar
 from pipeline.app import App, bootstrap
+from pipeline.clock import clock_from_environment
 from pipeline.contact_import import parse_contacts
 from pipeline.contacts import import_records
 from pipeline.digest import build_digest
@@ -208,7 +209,7 @@ def run_demo(
             )
         shutil.rmtree(directory)
     zone = ZoneInfo(PROFILE["timezone"])
-    day0 = _next_monday(now or datetime.now(UTC), zone)
+    day0 = _next_monday(now or clock_from_environment()(), zone)
     clock = DemoClock(day0.replace(hour=9).astimezone(UTC))
     create_workspace(directory, PROFILE)
     (directory / DEMO_MARKER).write_text(

@@ -6,7 +6,6 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
-from datetime import datetime
 from typing import Any
 
 from sqlalchemy import func, select, update
@@ -113,15 +112,17 @@ def sync_one(app: App, account_name: str, summary: TickSummary | None = None) ->
     return summary
 
 
-def _count(app: App, status: str, since: datetime) -> int:
+def _count(app: App, status: str, among: list[int]) -> int:
+    """How many of the steps this tick handed out are now in ``status`` (counted by id,
+    not by time: a clock that stands still, or workers finishing an earlier tick's jobs,
+    must not change the figures)."""
+    total = 0
     with app.store.read() as session:
-        column = Step.drafted_at if status == "drafted" else Step.updated_at
-        return int(
-            session.scalar(
-                select(func.count(Step.id)).where(Step.status == status, column >= since)
-            )
-            or 0
-        )
+        for start in range(0, len(among), 500):  # a bounded IN list, whatever the tick's size
+            chunk = among[start : start + 500]
+            query = select(func.count(Step.id)).where(Step.status == status, Step.id.in_(chunk))
+            total += int(session.scalar(query) or 0)
+    return total
 
 
 ALREADY_RUNNING = (
@@ -143,7 +144,6 @@ def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
 
 
 def _run_tick(app: App, dispatch: Dispatch) -> TickSummary:
-    started = app.now()
     summary = TickSummary()
     waiting = _needing_reauth(app)
     for account in app.settings.accounts:
@@ -167,7 +167,7 @@ def _run_tick(app: App, dispatch: Dispatch) -> TickSummary:
     summary.queued_drafts, summary.queued_prep = len(steps), len(meetings)
     if jobs:
         summary.errors.extend(f"failed: {job}" for job in dispatch(jobs) or [])
-    summary.drafts_created = _count(app, "drafted", started)
-    summary.drafts_withdrawn = _count(app, "withdrawn", started)
-    summary.steps_failed = _count(app, "failed", started)
+    summary.drafts_created = _count(app, "drafted", steps)
+    summary.drafts_withdrawn = _count(app, "withdrawn", withdraw)
+    summary.steps_failed = _count(app, "failed", steps)
     return summary

@@ -4,12 +4,24 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.cli import main
+from pipeline.clock import VARIABLE as CLOCK_VARIABLE
+
+WORKDAY_MORNING = datetime.fromisoformat("2026-12-08T10:00:00+00:00")
+"""A Tuesday at 10:00 UTC: inside the default send window, whatever the real hour."""
+
+
+def shift_to(start: datetime) -> str:
+    """An $OUTREACH_NOW value for processes that must share one running clock: the system
+    clock moved so that it reads ``start`` now, and runs on from there."""
+    seconds = (start - datetime.now(UTC)).total_seconds()
+    return f"{'-' if seconds < 0 else '+'}{abs(seconds):.3f}s"
 
 
 @dataclass
@@ -26,11 +38,25 @@ class Result:
 
 
 class Cli:
-    """`cli("start", "--all")` runs `outreach -w WORKSPACE start --all`-like commands."""
+    """`cli("start", "--all")` runs `outreach -w WORKSPACE start --all`-like commands, on
+    a clock the test sets (a workday morning unless told otherwise), never the real one."""
 
-    def __init__(self, capsys: pytest.CaptureFixture[str], workspace: Path) -> None:
+    def __init__(
+        self,
+        capsys: pytest.CaptureFixture[str],
+        workspace: Path,
+        monkeypatch: pytest.MonkeyPatch,
+        now: datetime = WORKDAY_MORNING,
+    ) -> None:
         self.capsys = capsys
         self.workspace = workspace
+        self.monkeypatch = monkeypatch
+        self.at(now)
+
+    def at(self, now: datetime) -> None:
+        """Set the time that the commands run from now on read ($OUTREACH_NOW)."""
+        self.now = now
+        self.monkeypatch.setenv(CLOCK_VARIABLE, now.isoformat())
 
     def __call__(self, *args: str) -> Result:
         self.capsys.readouterr()
@@ -41,3 +67,26 @@ class Cli:
             code = done.code if isinstance(done.code, int) else (0 if done.code is None else 1)
         captured = self.capsys.readouterr()
         return Result(code, captured.out, captured.err)
+
+    def set_up_ada(self, contacts_csv: Path, contacts: str, *, timezone: str = "UTC") -> None:
+        """`outreach init` for Ada Park, a biology senior in ``timezone``, then the import
+        of ``contacts`` (CSV text, written to ``contacts_csv``)."""
+        made = self(
+            "init",
+            "--name",
+            "Ada Park",
+            "--email",
+            "ada@example.edu",
+            "--background",
+            "a biology senior",
+            "--field",
+            "public health",
+            "--intro",
+            "I study biology.",
+            "--timezone",
+            timezone,
+        )
+        assert made.code == 0, made.err
+        contacts_csv.write_text(contacts, encoding="utf-8")
+        imported = self("contacts", "import", str(contacts_csv))
+        assert imported.code == 0, imported.err

@@ -95,4 +95,4 @@ def cli(
     workspace = tmp_path / "ws"
     monkeypatch.setenv("OUTREACH_HOME", str(workspace))
     monkeypatch.setenv("OUTREACH_DATABASE_URL", database_url)
-    return Cli(capsys, workspace)
+    return Cli(capsys, workspace, monkeypatch)

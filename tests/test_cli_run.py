@@ -5,7 +5,6 @@ from __future__ import annotations
 import email
 import email.policy
 import time
-from datetime import UTC, datetime
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -25,26 +24,8 @@ def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.
     monkeypatch.setenv("OUTREACH_HOME", str(workspace))
     monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
     monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
-    cli = Cli(capsys, workspace)
-    result = cli(
-        "init",
-        "--name",
-        "Ada Park",
-        "--email",
-        "ada@example.edu",
-        "--background",
-        "a biology senior",
-        "--field",
-        "public health",
-        "--intro",
-        "I study biology.",
-        "--timezone",
-        "UTC",
-    )
-    assert result.code == 0, result.err
-    contacts = tmp_path / "contacts.csv"
-    contacts.write_text(CONTACTS, encoding="utf-8")
-    assert cli("contacts", "import", str(contacts)).code == 0
+    cli = Cli(capsys, workspace, monkeypatch)
+    cli.set_up_ada(tmp_path / "contacts.csv", CONTACTS)
     return cli
 
 
@@ -183,7 +164,7 @@ def test_cron_gives_the_digest_time_in_the_systems_zone(
     finally:
         monkeypatch.undo()
         time.tzset()
-    wanted = datetime.now(UTC).replace(hour=6, minute=45).astimezone(ZoneInfo("America/New_York"))
+    wanted = cli.now.replace(hour=6, minute=45).astimezone(ZoneInfo("America/New_York"))
     line = [line for line in result.out.splitlines() if "digest --to inbox" in line]
     assert line[0].startswith(f"{wanted.minute} {wanted.hour} * * * ")
     assert "06:45 in UTC" in result.out
@@ -214,7 +195,7 @@ def test_demo_plays_the_whole_lifecycle_offline(
     capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
-    cli = Cli(capsys, tmp_path)
+    cli = Cli(capsys, tmp_path, monkeypatch)
     result = cli("demo", str(tmp_path / "demo"))
     assert result.code == 0, result.err
     out = result.out
@@ -233,12 +214,12 @@ def test_demo_plays_the_whole_lifecycle_offline(
 
 
 def test_demo_force_never_replaces_a_directory_it_did_not_make(
-    capsys: pytest.CaptureFixture[str], tmp_path: Path
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     mine = tmp_path / "my-workspace"
     mine.mkdir()
     (mine / "outreach.toml").write_text("[profile]\n", encoding="utf-8")
-    result = Cli(capsys, tmp_path)("demo", str(mine), "--force")
+    result = Cli(capsys, tmp_path, monkeypatch)("demo", str(mine), "--force")
     assert result.code == 2
     assert "not an earlier demo" in result.err
     assert (mine / "outreach.toml").is_file()

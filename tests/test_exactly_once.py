@@ -28,6 +28,7 @@ import pytest
 import redis
 import sqlalchemy
 
+from tests.clitools import WORKDAY_MORNING, shift_to
 from tests.conftest import AMQP_URL, REDIS_URL, require_service
 from workers.broker import QUEUE
 
@@ -202,6 +203,9 @@ def setup(request: pytest.FixtureRequest, tmp_path: Path, postgres_url: str) -> 
         "OUTREACH_HOME": str(workspace),
         "OUTREACH_DATABASE_URL": postgres_url,
         "OUTREACH_BROKER_URL": broker.url,
+        # Every process runs on one clock that starts on a workday morning and runs on, so
+        # that the send window is open and claims age past their lease at any real hour.
+        "OUTREACH_NOW": shift_to(WORKDAY_MORNING),
     }
     yield Setup(workspace, env, broker)
     broker.clear()

@@ -10,6 +10,7 @@ from typing import Annotated
 import typer
 
 from pipeline.app import App, bootstrap
+from pipeline.clock import Clock
 from pipeline.settings import load_settings, workspace_dir
 
 WorkspaceOption = Annotated[
@@ -25,10 +26,12 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print JSON for scripts
 
 
 @contextmanager
-def opened(workspace: Path | None) -> Iterator[App]:
-    """Load the workspace's settings, open (and migrate) the store, close it afterwards."""
+def opened(workspace: Path | None, *, clock: Clock | None = None) -> Iterator[App]:
+    """Load the workspace's settings, open (and migrate) the store, close it afterwards.
+
+    The clock is ``clock``, else the one $OUTREACH_NOW describes, else the system's."""
     settings = load_settings(workspace_dir(workspace))
-    app = bootstrap(settings)
+    app = bootstrap(settings, clock=clock)
     try:
         yield app
     finally:

@@ -7,7 +7,7 @@ import os
 import shlex
 import shutil
 import sys
-from datetime import date, datetime
+from datetime import date
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pipeline.cli._app import app, console, err_console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
+from pipeline.clock import clock_from_environment
 from pipeline.digest import deliver_digest, today
 from pipeline.errors import InputError
 from pipeline.settings import load_settings, workspace_dir
@@ -157,8 +158,10 @@ def cron(
     home = workspace_dir(workspace).resolve()
     zone = load_settings(home).timezone  # no workspace or a broken one: say so now
     # cron reads times in the system's zone; --digest-at is in yours.
-    yours = datetime.now(ZoneInfo(zone)).replace(
-        hour=int(hours), minute=int(minutes), second=0, microsecond=0
+    yours = (
+        clock_from_environment()()
+        .astimezone(ZoneInfo(zone))
+        .replace(hour=int(hours), minute=int(minutes), second=0, microsecond=0)
     )
     system = yours.astimezone()
     exe = shutil.which("outreach") or f"{sys.executable} -m pipeline"

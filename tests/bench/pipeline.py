@@ -32,6 +32,7 @@ from email.parser import BytesHeaderParser
 from pathlib import Path
 from typing import IO, Any
 
+from tests.clitools import shift_to
 from tests.services import postgres_schema
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -792,7 +793,7 @@ def workers_run(
 ) -> dict[str, Any]:
     """``steps`` due first drafts carried out by ``processes`` dramatiq worker processes."""
     import sqlalchemy
-    from sqlalchemy import func, select, update
+    from sqlalchemy import func, select
 
     from pipeline.models import Step
 
@@ -810,18 +811,19 @@ def workers_run(
 
         app = bootstrap(load(workspace, database_url), clock=FixedClock(T0))
         _, planned = import_and_start(app, csv_path, per_day=steps)
-        # The workers use the real clock: make every step due now, whatever the hour.
-        now = datetime.now(UTC) - timedelta(minutes=1)
-        with app.store.write() as session:
-            session.execute(update(Step).values(due_at=now))
+        with app.store.read() as session:
             ids = list(session.scalars(select(Step.id).order_by(Step.id)))
             keys = set(session.scalars(select(Step.key)))
+            last_due = session.scalar(select(func.max(Step.due_at)))
         app.close()
+        assert last_due is not None
         env = {
             **os.environ,
             "OUTREACH_HOME": str(workspace),
             "OUTREACH_DATABASE_URL": database_url,
             "OUTREACH_BROKER_URL": redis_url,
+            # The workers' clock starts when the last step is due and runs on (leases age).
+            "OUTREACH_NOW": shift_to(last_due.replace(tzinfo=UTC)),
         }
         subprocess.run(
             [sys.executable, "-c", ENQUEUE, redis_url],
