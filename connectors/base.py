@@ -74,11 +74,15 @@ class MailChangeKind(StrEnum):
       ``DRAFT_DELETED``.
     - ``DRAFT_DELETED``: a draft the pipeline created disappeared without being sent: the
       person declined that step. Reported once, carrying the draft's key.
+    - ``UNREADABLE``: a message in the mailbox that cannot be read at all (``reason``
+      says why, never quoting it). Reported once, so the person can be told; it is then
+      skipped like any message already seen.
     """
 
     INBOUND = "inbound"
     SENT = "sent"
     DRAFT_DELETED = "draft_deleted"
+    UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
@@ -101,6 +105,7 @@ class MailChange:
     references: tuple[str, ...] = ()
     key: str | None = None
     at: datetime | None = None
+    reason: str | None = None
 
     def __post_init__(self) -> None:
         if self.at is not None:
@@ -209,19 +214,26 @@ class CalendarEvent:
 
 class EventChangeKind(StrEnum):
     """``UPSERTED``: an event appeared or changed (a cancelled event is an upsert with
-    status ``cancelled``). ``DELETED``: the event is gone from the calendar."""
+    status ``cancelled``). ``DELETED``: the event is gone from the calendar.
+    ``UNREADABLE``: an item of the calendar that looks broken (it does not parse, or its
+    times are out of any sensible range); ``uid`` names the item as the provider knows
+    it and ``reason`` says why. Ordinary events that are no meetings (all-day events,
+    week-long blocks) are not reported at all."""
 
     UPSERTED = "upserted"
     DELETED = "deleted"
+    UNREADABLE = "unreadable"
 
 
 @dataclass(frozen=True)
 class EventChange:
-    """One change reported by ``Calendar.changes``; ``event`` is None for ``DELETED``."""
+    """One change reported by ``Calendar.changes``; ``event`` is None for ``DELETED`` and
+    ``UNREADABLE``, ``reason`` is set for ``UNREADABLE`` only."""
 
     kind: EventChangeKind
     uid: str
     event: CalendarEvent | None
+    reason: str | None = None
 
 
 @runtime_checkable

@@ -58,7 +58,7 @@ from connectors._mime import (
     to_bytes,
 )
 from connectors.base import DraftRef, MailChange, MailChangeKind, ThreadRef
-from pipeline.errors import PermanentError, TransientError
+from pipeline.errors import AccountUnavailableError, PermanentError, TransientError
 
 try:  # POSIX; on other systems the lock is a no-op and one process should use the tree
     import fcntl
@@ -189,8 +189,14 @@ class _Folder:
         return unique
 
 
+# Faults of the whole Maildir, not of one message: every draft would fail the same way.
+_MAILBOX_FAULTS = (errno.EROFS, errno.EACCES, errno.EPERM, errno.ENOSPC, errno.EDQUOT, errno.EIO)
+
+
 def _os_error(what: str, err: OSError) -> TransientError | PermanentError:
-    if err.errno in (errno.ENOSPC, errno.EAGAIN, errno.EBUSY, errno.EINTR):
+    if err.errno in _MAILBOX_FAULTS:
+        return AccountUnavailableError(f"{what}: {err.strerror}")
+    if err.errno in (errno.EAGAIN, errno.EBUSY, errno.EINTR):
         return TransientError(f"{what}: {err.strerror}")
     return PermanentError(f"{what}: {err.strerror}")
 
@@ -523,14 +529,14 @@ class _State:
             raise ValueError("no header fields")
         return read_headers(head)
 
-    def _read_new(self, path: Path) -> Headers | None:
-        """Headers of a new file; None when it vanished; ``_BROKEN`` when it cannot be
-        read or parsed (logged by file name)."""
+    def _read_new(self, path: Path) -> Headers | Unreadable | None:
+        """Headers of a new file; None when it vanished; ``Unreadable`` (with the reason)
+        when it cannot be read or parsed (logged by file name)."""
         try:
             return self._headers(path)
         except (ValueError, UnicodeError, LookupError) as err:
             log.warning("skipping unreadable message %s: %s", path.name, err)
-            return _BROKEN
+            return Unreadable(str(err) or type(err).__name__)
 
     # -- the scan ------------------------------------------------------------------------
 
@@ -549,7 +555,7 @@ class _State:
                 continue
             self.seen[SENT].add(unique)
             self.dirty = True
-            if headers is _BROKEN:
+            if isinstance(headers, Unreadable):
                 continue
             found.append(self._sent(unique, sent[unique], headers, drafts))
 
@@ -562,7 +568,18 @@ class _State:
                 continue
             self.seen[INBOX].add(unique)
             self.dirty = True
-            if headers is _BROKEN:
+            if isinstance(headers, Unreadable):
+                found.append(
+                    MailChange(
+                        kind=MailChangeKind.UNREADABLE,
+                        provider_id=f"{INBOX}/{unique}",
+                        message_id=None,
+                        thread_id=None,
+                        in_reply_to=None,
+                        at=now,
+                        reason=headers.reason,
+                    )
+                )
                 continue
             found.append(
                 self._change(MailChangeKind.INBOUND, INBOX, unique, inbox[unique], headers)
@@ -650,7 +667,7 @@ class _State:
             if headers is None:
                 continue
             self.dirty = True
-            if headers is _BROKEN:
+            if isinstance(headers, Unreadable):
                 self.draft_keys[unique] = ""
                 continue
             key = self._match_draft(headers)
@@ -717,7 +734,7 @@ class _State:
             if found_key != key or unique not in drafts:
                 continue
             headers = self._read_new(drafts[unique])
-            if headers is None or headers is _BROKEN:
+            if headers is None or isinstance(headers, Unreadable):
                 continue
             self.remember_draft(key, unique, headers, thread_root(headers))
             return DraftRef(f"{DRAFTS}/{unique}", headers.message_id or "", thread_root(headers))
@@ -741,7 +758,11 @@ class _State:
         self.record("draft_key", unique, key)
 
 
-_BROKEN = Headers(message_id=None, in_reply_to=None, references=(), key=None, date=None)
+@dataclass(frozen=True)
+class Unreadable:
+    """A file in the Maildir that is no message we can read, and why."""
+
+    reason: str
 
 
 def _looks_like_mail(head: bytes) -> bool:
@@ -762,6 +783,7 @@ def _encode_change(change: MailChange) -> dict[str, Any]:
         "references": list(change.references),
         "key": change.key,
         "at": change.at.isoformat() if change.at else None,
+        "reason": change.reason,
     }
 
 
@@ -775,4 +797,5 @@ def _decode_change(data: dict[str, Any]) -> MailChange:
         references=tuple(data["references"]),
         key=data["key"],
         at=datetime.fromisoformat(data["at"]) if data["at"] else None,
+        reason=data.get("reason"),
     )

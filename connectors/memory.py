@@ -71,14 +71,17 @@ def _locked(method: Callable[Concatenate[_S, _P], _R]) -> Callable[Concatenate[_
 
 class _Faults:
     def __init__(self) -> None:
-        self._pending: list[OutreachError] = []
+        self._pending: list[tuple[OutreachError, str | None]] = []
 
-    def fail_next(self, error: OutreachError, times: int = 1) -> None:
-        self._pending.extend([error] * times)
+    def fail_next(self, error: OutreachError, times: int = 1, only: str | None = None) -> None:
+        self._pending.extend([(error, only)] * times)
 
-    def check(self) -> None:
-        if self._pending:
-            raise self._pending.pop(0)
+    def check(self, call: str) -> None:
+        """Raise the first pending error meant for ``call`` (or for any call)."""
+        for index, (error, only) in enumerate(self._pending):
+            if only is None or only == call:
+                del self._pending[index]
+                raise error
 
 
 @dataclass(frozen=True)
@@ -126,19 +129,19 @@ class InMemoryMailbox(_Guarded):
 
     @_locked
     def changes(self, cursor: str | None) -> tuple[list[MailChange], str]:
-        self._faults.check()
+        self._faults.check("changes")
         position = self._journal.position(cursor)
         found = [] if position is None else self._journal.since(position)
         return found, self._journal.cursor()
 
     @_locked
     def fetch_raw(self, provider_ids: Sequence[str]) -> dict[str, bytes]:
-        self._faults.check()
+        self._faults.check("fetch_raw")
         return {pid: self._messages[pid].raw for pid in provider_ids if pid in self._messages}
 
     @_locked
     def create_draft(self, message: EmailMessage, key: str, thread: ThreadRef | None) -> DraftRef:
-        self._faults.check()
+        self._faults.check("create_draft")
         existing = self.find_draft(key)
         if existing is not None:
             return existing
@@ -152,7 +155,7 @@ class InMemoryMailbox(_Guarded):
 
     @_locked
     def discard_draft(self, key: str) -> bool:
-        self._faults.check()
+        self._faults.check("discard_draft")
         for stored in self._in("drafts"):
             if stored.key == key:
                 del self._messages[stored.provider_id]
@@ -161,7 +164,7 @@ class InMemoryMailbox(_Guarded):
 
     @_locked
     def find_draft(self, key: str) -> DraftRef | None:
-        self._faults.check()
+        self._faults.check("find_draft")
         for folder in ("drafts", "sent"):
             for stored in self._messages.values():
                 if stored.folder == folder and stored.key == key:
@@ -171,7 +174,7 @@ class InMemoryMailbox(_Guarded):
 
     @_locked
     def deliver_to_self(self, message: EmailMessage) -> str:
-        self._faults.check()
+        self._faults.check("deliver_to_self")
         ensure_self_only(message, self._address)
         now = self._clock()
         raw = to_bytes(ensure_delivery_headers(message, self._address, now))
@@ -181,9 +184,10 @@ class InMemoryMailbox(_Guarded):
     # -- playing the other side ----------------------------------------------------------
 
     @_locked
-    def fail_next(self, error: OutreachError, times: int = 1) -> None:
-        """Make the next ``times`` port calls raise ``error``."""
-        self._faults.fail_next(error, times)
+    def fail_next(self, error: OutreachError, times: int = 1, only: str | None = None) -> None:
+        """Make the next ``times`` port calls (of the method named ``only``, when given)
+        raise ``error``."""
+        self._faults.fail_next(error, times, only)
 
     @_locked
     def receive(self, raw: bytes, at: datetime | None = None) -> str:
@@ -315,7 +319,7 @@ class InMemoryCalendar(_Guarded):
 
     @_locked
     def changes(self, cursor: str | None) -> tuple[list[EventChange], str]:
-        self._faults.check()
+        self._faults.check("changes")
         position = self._journal.position(cursor)
         if position is None:
             snapshot = [
@@ -327,7 +331,7 @@ class InMemoryCalendar(_Guarded):
 
     @_locked
     def put_event(self, event: CalendarEvent, key: str) -> str:
-        self._faults.check()
+        self._faults.check("put_event")
         existing = self._by_key(key)
         uid = existing.uid if existing else (event.uid or derived_uid(key))
         ours = replace(event, uid=uid, key=key)
@@ -337,7 +341,7 @@ class InMemoryCalendar(_Guarded):
 
     @_locked
     def delete_event(self, key: str) -> bool:
-        self._faults.check()
+        self._faults.check("delete_event")
         existing = self._by_key(key)
         if existing is None:
             return False
@@ -347,9 +351,10 @@ class InMemoryCalendar(_Guarded):
     # -- playing the other side ----------------------------------------------------------
 
     @_locked
-    def fail_next(self, error: OutreachError, times: int = 1) -> None:
-        """Make the next ``times`` port calls raise ``error``."""
-        self._faults.fail_next(error, times)
+    def fail_next(self, error: OutreachError, times: int = 1, only: str | None = None) -> None:
+        """Make the next ``times`` port calls (of the method named ``only``, when given)
+        raise ``error``."""
+        self._faults.fail_next(error, times, only)
 
     @_locked
     def add_external_event(self, event: CalendarEvent) -> str:

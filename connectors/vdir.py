@@ -40,6 +40,7 @@ from connectors.base import (
     EventChange,
     EventChangeKind,
 )
+from pipeline.bounds import add_safely, out_of_range, time_problem, to_utc_safely
 from pipeline.errors import PermanentError, TransientError
 
 try:  # POSIX; elsewhere the lock is a no-op and one process should use the vdir
@@ -62,7 +63,12 @@ def _open_binary(path: Path) -> IO[bytes]:
 
 
 class IcsSkipped(ValueError):
-    """An .ics file that holds no usable timed event (the reason says why)."""
+    """An .ics file that holds no usable timed event (the reason says why). ``ordinary``
+    when that is normal for a calendar (an all-day event, a task): not worth telling."""
+
+    def __init__(self, reason: str, *, ordinary: bool = False) -> None:
+        super().__init__(reason)
+        self.ordinary = ordinary
 
 
 def _address(value: object) -> str | None:
@@ -75,7 +81,10 @@ def _address(value: object) -> str | None:
 def _utc(value: datetime, default_tz: tzinfo) -> datetime:
     if value.tzinfo is None or value.utcoffset() is None:
         value = value.replace(tzinfo=default_tz)
-    return value.astimezone(UTC)
+    moved = to_utc_safely(value)
+    if moved is None:
+        raise IcsSkipped(f"time {value.isoformat()} is out of range")
+    return moved
 
 
 def _text(vevent: icalendar.Component, name: str) -> str | None:
@@ -94,7 +103,7 @@ def parse_event(data: bytes, default_tz: tzinfo = UTC, fallback_uid: str = "") -
         raise IcsSkipped(f"does not parse: {err}") from err
     vevents = [vevent for calendar in calendars for vevent in calendar.walk("VEVENT")]
     if not vevents:
-        raise IcsSkipped("holds no VEVENT")
+        raise IcsSkipped("holds no VEVENT", ordinary=True)
     vevent = next((v for v in vevents if "RECURRENCE-ID" not in v), vevents[0])
     uid = _text(vevent, "UID") or fallback_uid
     if not uid:
@@ -105,7 +114,7 @@ def parse_event(data: bytes, default_tz: tzinfo = UTC, fallback_uid: str = "") -
         raise IcsSkipped("event without a readable DTSTART") from err
     if not isinstance(start, datetime):
         if isinstance(start, date):
-            raise IcsSkipped("all-day event")
+            raise IcsSkipped("all-day event", ordinary=True)
         raise IcsSkipped("DTSTART is not a date-time")
     try:
         if "DTEND" in vevent:
@@ -114,9 +123,13 @@ def parse_event(data: bytes, default_tz: tzinfo = UTC, fallback_uid: str = "") -
             duration = vevent.decoded("DURATION")
             if not isinstance(duration, timedelta):
                 raise IcsSkipped("DURATION is not a duration")
-            end = start + duration
+            end = add_safely(start, duration)
+            if end is None:
+                raise IcsSkipped(f"DTSTART plus DURATION {duration} is past year 9999")
         else:
-            raise IcsSkipped("event without an end (no DTEND, no DURATION)")
+            raise IcsSkipped("event without an end (no DTEND, no DURATION)", ordinary=True)
+    except IcsSkipped:
+        raise
     except (KeyError, ValueError, TypeError) as err:
         raise IcsSkipped(f"unreadable end: {err}") from err
     if not isinstance(end, datetime):
@@ -137,12 +150,16 @@ def parse_event(data: bytes, default_tz: tzinfo = UTC, fallback_uid: str = "") -
                 partstat=str(params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
             )
         )
+    start, end = _utc(start, default_tz), _utc(end, default_tz)
+    problem = time_problem(start, end)
+    if problem is not None:
+        raise IcsSkipped(f"not a conversation: {problem}", ordinary=not out_of_range(start, end))
     organizer = vevent.get("ORGANIZER")
     return CalendarEvent(
         uid=uid,
         summary=_text(vevent, "SUMMARY") or "",
-        start=_utc(start, default_tz),
-        end=_utc(end, default_tz),
+        start=start,
+        end=end,
         organizer=_address(organizer) if organizer is not None else None,
         attendees=tuple(attendees),
         status=(_text(vevent, "STATUS") or "confirmed").strip().lower(),
@@ -285,6 +302,8 @@ class VdirCalendar:
                 continue
             except IcsSkipped as err:
                 log.warning("skipping %s: %s", name, err)
+                if not err.ordinary:
+                    found.append(EventChange(EventChangeKind.UNREADABLE, name, None, str(err)))
                 event = None
             before = state.event_of(name)
             if before is not None and (event is None or event.uid != before.uid):
@@ -406,6 +425,7 @@ def _encode_change(change: EventChange) -> dict[str, Any]:
         "kind": change.kind.value,
         "uid": change.uid,
         "event": _encode_event(change.event) if change.event else None,
+        "reason": change.reason,
     }
 
 
@@ -414,4 +434,5 @@ def _decode_change(data: dict[str, Any]) -> EventChange:
         kind=EventChangeKind(data["kind"]),
         uid=data["uid"],
         event=_decode_event(data["event"]) if data["event"] else None,
+        reason=data.get("reason"),
     )

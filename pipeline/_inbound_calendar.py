@@ -17,6 +17,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import icalendar
 
+from pipeline.bounds import add_safely, to_utc_safely
+
 try:
     from icalendar.timezone.windows_to_olson import WINDOWS_TO_OLSON
 except ImportError:  # icalendar before 6 kept the table at the top level
@@ -105,7 +107,7 @@ def _to_utc(prop: Any, default_zone: tzinfo | None) -> datetime | None:
             tzid = getattr(prop, "params", {}).get("TZID")
             zone = (_zone(str(tzid)) if tzid else None) or default_zone or UTC
             value = value.replace(tzinfo=zone)
-        return value.astimezone(UTC)
+        return to_utc_safely(value)  # None past year 1 or 9999: no usable time
     if isinstance(value, date):
         return datetime.combine(value, time(0, 0), tzinfo=UTC)
     return None
@@ -127,7 +129,7 @@ def _meeting_from(cal: Any, event: Any, method: str) -> Meeting:
         duration = event.get("DURATION")
         delta = getattr(duration, "dt", None)
         if isinstance(delta, timedelta):
-            end = start + delta
+            end = add_safely(start, delta)
     raw_attendees = event.get("ATTENDEE")
     if raw_attendees is None:
         raw_attendees = []

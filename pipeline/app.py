@@ -36,6 +36,7 @@ def policy_from_settings(settings: Settings) -> Policy:
         "workdays": weekday_numbers(raw["workdays"]),
         "send_window_start": parse_hhmm(raw["send_window_start"]),
         "send_window_end": parse_hhmm(raw["send_window_end"]),
+        "new_outreach_per_day": settings.limits["new_outreach_per_day"],
     }
     return Policy(**values)
 

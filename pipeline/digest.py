@@ -18,12 +18,13 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
 from pipeline.app import App
+from pipeline.bounds import storable_id
 from pipeline.compose import Envelope
 from pipeline.context import contact_context, me_context
 from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
 from pipeline.models import Outreach as OutreachRow
-from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS
+from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS, skipped_inputs
 
 
 def _contact(row: OutreachRow) -> dict[str, Any]:
@@ -145,6 +146,11 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
         "returning": returning,
         "funnel": funnel,
         "accounts_needing_auth": needing_auth,
+        "accounts_unavailable": [
+            {"name": a.name, "reason": a.unavailable_reason}
+            for a in session.scalars(select(Account).where(Account.unavailable_reason.is_not(None)))
+        ],
+        "skipped": skipped_inputs(session, since=day_start - timedelta(days=1)),
     }
 
 
@@ -176,6 +182,15 @@ def today(app: App) -> date:
     return app.now().astimezone(ZoneInfo(app.settings.timezone)).date()
 
 
+def _destination_key(destination: str) -> str:
+    """How a destination is recorded: "inbox", or the file's absolute path (a digest
+    saved as ./d.eml and as its full path is one destination)."""
+    if destination == "inbox":
+        return destination
+    path = str(Path(destination).expanduser().absolute())
+    return storable_id(path, 300) or path
+
+
 def deliver_digest(
     app: App, account_name: str, day: date, *, destination: str, force: bool
 ) -> DigestResult:
@@ -188,6 +203,7 @@ def deliver_digest(
     message = build_digest(app, account.name, day)
     if destination == "stdout":  # a look, not a delivery: never counted
         return DigestResult(day, destination, False, message, "shown, not delivered")
+    where = _destination_key(destination)
     # One delivery at a time per account (cron and a hand-run command at once), so the
     # once-a-day check below cannot pass twice.
     with app.store.exclusive(f"digest-{account.name}") as alone:
@@ -199,16 +215,16 @@ def deliver_digest(
             account_id = session.scalars(
                 select(Account.id).where(Account.name == account.name)
             ).one()
-            done = session.get(Digest, (account_id, day))
+            done = session.get(Digest, (account_id, day, where))
         # Once a day per destination: a copy saved to a file does not stop the inbox's.
-        if done is not None and done.destination == destination and not force:
+        if done is not None and not force:
             return DigestResult(
                 day,
                 destination,
                 False,
                 message,
                 f"already delivered at {done.delivered_at:%H:%M} UTC to "
-                f"{done.destination}; use --force to deliver it again",
+                f"{destination}; use --force to deliver it again",
             )
         if destination == "inbox":
             app.mailbox(account).deliver_to_self(message)
@@ -230,16 +246,13 @@ def deliver_digest(
                     temporary.unlink()
                 raise InputError(f"--to {destination}: cannot write it: {err.strerror}") from None
         with app.store.write() as session:
-            row = session.get(Digest, (account_id, day))
+            row = session.get(Digest, (account_id, day, where))
             if row is None:
                 session.add(
                     Digest(
-                        account_id=account_id,
-                        day=day,
-                        delivered_at=app.now(),
-                        destination=destination,
+                        account_id=account_id, day=day, destination=where, delivered_at=app.now()
                     )
                 )
             else:
-                row.delivered_at, row.destination = app.now(), destination
+                row.delivered_at = app.now()
         return DigestResult(day, destination, True, message)

@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from connectors.base import CalendarEvent, ThreadRef
 from pipeline import lifecycle as lc
+from pipeline.accounts import mark_needs_reauth, mark_unavailable
 from pipeline.app import App
 from pipeline.compose import Envelope, TemplateSet
 from pipeline.context import (
@@ -28,7 +29,14 @@ from pipeline.context import (
     step_context,
     template_for,
 )
-from pipeline.errors import AuthError, OutreachError, PermanentError, TemplateError
+from pipeline.errors import (
+    AccountUnavailableError,
+    AuthError,
+    OutreachError,
+    PermanentError,
+    TemplateError,
+)
+from pipeline.inputs import NOT_THE_INPUTS, describe
 from pipeline.models import Account, Contact, Meeting, Step, Suppression
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import OPEN_STATUSES, observe
@@ -91,6 +99,11 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
         prepared = _prepare(app, step_id, templates, now)
     except TemplateError as err:
         return _finish(app, step_id, "failed", str(err), now)
+    except NOT_THE_INPUTS:
+        _give_back(app, step_id, now)
+        raise
+    except Exception as err:  # met by this step only (an odd contact, a hostile template)
+        return _finish(app, step_id, "failed", f"could not be composed: {describe(err)}", now)
     if len(prepared) == 2:
         status, why = prepared
         return _finish(app, step_id, status, why, now)
@@ -99,14 +112,20 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
         ref = app.mailbox(account).create_draft(message, key, thread)
     except PermanentError as err:  # this message can never be drafted: the person must look
         return _finish(app, step_id, "failed", str(err), now)
+    except AccountUnavailableError as err:  # the whole mailbox: the account's trouble
+        _give_back(app, step_id, now)
+        mark_unavailable(app, account.name, str(err), now)
+        return DraftOutcome(key, "waiting", str(err))
     except OutreachError as err:
-        with app.store.write() as session:
-            release(session, step_id, now)
+        _give_back(app, step_id, now)
         if isinstance(err, AuthError):
-            from pipeline.tick import mark_needs_reauth
-
             mark_needs_reauth(app, account.name, str(err))
         raise
+    except NOT_THE_INPUTS:
+        _give_back(app, step_id, now)
+        raise
+    except Exception as err:  # a connector's bug met by this message: never stuck drafting
+        return _finish(app, step_id, "failed", f"could not be drafted: {describe(err)}", now)
     with app.store.write() as session:
         step = _load_step(session, step_id)
         assert step is not None
@@ -117,6 +136,9 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
             return DraftOutcome(key, "withdrawing", ref.draft_id)
         if step.status != "drafting":  # drafted by a later claim, or deleted by the person
             return DraftOutcome(key, "exists" if step.status == "drafted" else step.status)
+        if step.outreach.account.unavailable_reason is not None:  # it works again
+            step.outreach.account.unavailable_reason = None
+            step.outreach.account.unavailable_since = None
         step.status = "drafted"
         step.provider_draft_id = ref.draft_id
         step.provider_thread_id = ref.thread_id
@@ -175,6 +197,13 @@ def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> P
             else None
         )
         return message, thread, app.settings.account(row.account.name), step.key
+
+
+def _give_back(app: App, step_id: int, now: datetime) -> None:
+    """Release the claim after a failure that is not the step's own: the next attempt (a
+    retry, the next tick) takes it again."""
+    with app.store.write() as session:
+        release(session, step_id, now)
 
 
 def _finish(app: App, step_id: int, status: str, detail: str, now: datetime) -> DraftOutcome:

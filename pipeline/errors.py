@@ -7,6 +7,8 @@ OutreachError                 root of everything this project raises on purpose
 │   └── TemplateError         a template is missing, fails to parse or lacks a field
 ├── NotFoundError             a contact, outreach or workspace that does not exist (exit 2)
 ├── TransientError            try again later: 429, 5xx, time-outs (honour retry_after)
+│   └── AccountUnavailableError  the whole mailbox or calendar cannot be used now (read-only,
+│                                no permission, disk full): the account's problem, not a step's
 ├── PermanentError            will not work however often it is tried: bad request, bad address
 └── AuthError                 authorization revoked or expired: the account needs the person
 """
@@ -64,6 +66,12 @@ class TransientError(OutreachError):
     def __init__(self, message: str, *, retry_after: float | None = None) -> None:
         super().__init__(message)
         self.retry_after = retry_after
+
+
+class AccountUnavailableError(TransientError):
+    """The account's mailbox or calendar as a whole cannot be used right now (a read-only
+    file system, a permission taken away, a full disk). Every step of the account waits;
+    the account shows the reason once, and the next tick tries again."""
 
 
 class PermanentError(OutreachError):

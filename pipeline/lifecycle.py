@@ -157,6 +157,11 @@ _DECLINABLE = _BOOKABLE | {Stage.BOOKED}
 # Stages in which nothing we sent can bounce.
 _NOTHING_SENT = frozenset({Stage.PLANNED, Stage.OUTREACH_DRAFTED})
 
+MAX_INTRODUCTIONS_PER_MESSAGE = 3
+"""People introduced in one reply who get an outreach without the person's word; the
+rest (a reply-all to a list is no introduction) wait in ``introductions_to_confirm``."""
+_MAX_KEPT_TO_CONFIRM = 200
+
 
 @dataclass(frozen=True)
 class Policy:
@@ -174,6 +179,7 @@ class Policy:
     send_window_start: time = time(8, 30)
     send_window_end: time = time(17, 0)
     prep_notes_lead_minutes: int = 60
+    new_outreach_per_day: int = 10
 
     def __post_init__(self) -> None:
         minimums = {
@@ -184,6 +190,7 @@ class Policy:
             "thank_you_within_hours": 1,
             "keep_in_touch_days": 1,
             "prep_notes_lead_minutes": 0,
+            "new_outreach_per_day": 1,
         }
         for key, minimum in minimums.items():
             value = getattr(self, key)
@@ -298,6 +305,7 @@ class Outreach:
     nudges_stopped: bool = False
     last_human_reply_at: datetime | None = None
     soft_bounced_at: datetime | None = None
+    introductions_to_confirm: tuple[tuple[str, str], ...] = ()
 
     def pending(self, kind: StepKind) -> tuple[PlannedStep, ...]:
         """The planned steps of one kind."""
@@ -347,6 +355,7 @@ class Outreach:
             "nudges_stopped": self.nudges_stopped,
             "last_human_reply_at": _iso_or_none(self.last_human_reply_at),
             "soft_bounced_at": _iso_or_none(self.soft_bounced_at),
+            "introductions_to_confirm": [list(pair) for pair in self.introductions_to_confirm],
         }
 
     @classmethod
@@ -392,6 +401,10 @@ class Outreach:
                 nudges_stopped=bool(data.get("nudges_stopped", False)),
                 last_human_reply_at=_parse_dt_or_none(data.get("last_human_reply_at")),
                 soft_bounced_at=_parse_dt_or_none(data.get("soft_bounced_at")),
+                introductions_to_confirm=tuple(
+                    (str(name), str(email))
+                    for name, email in data.get("introductions_to_confirm", ())
+                ),
             )
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"not a stored outreach: {err!r}") from err
@@ -863,7 +876,12 @@ def _on_human_reply(change: _Change, obs: HumanReply, now: datetime) -> None:
     is_new = o.last_human_reply_at is None or obs.at > o.last_human_reply_at
     if is_new:
         change.set(last_human_reply_at=obs.at)
-        change.commands.extend(CreateReferral(name, email) for name, email in obs.referrals)
+        taken = obs.referrals[:MAX_INTRODUCTIONS_PER_MESSAGE]
+        change.commands.extend(CreateReferral(name, email) for name, email in taken)
+        rest = obs.referrals[MAX_INTRODUCTIONS_PER_MESSAGE:]
+        if rest:  # too many for an introduction: the person says which ones
+            kept = (o.introductions_to_confirm + rest)[:_MAX_KEPT_TO_CONFIRM]
+            change.set(introductions_to_confirm=kept)
     if obs.intent == "opt_out":
         # Applied whatever its time: a late opt-out is still an opt-out.
         change.cancel()

@@ -76,6 +76,10 @@ class Account(Base):
     address: Mapped[str] = mapped_column(String(320))
     needs_reauth: Mapped[bool] = mapped_column(Boolean, default=False)
     reauth_reason: Mapped[str | None] = mapped_column(Text)
+    # Set while the mailbox or calendar as a whole cannot be used (read-only, full disk):
+    # its steps wait and each tick tries again; cleared by the next success.
+    unavailable_reason: Mapped[str | None] = mapped_column(Text)
+    unavailable_since: Mapped[datetime | None]
     created_at: Mapped[datetime]
 
 
@@ -252,9 +256,26 @@ class Event(Base):
 
 
 class Digest(Base):
+    """A digest delivered: once per account, day and destination (the inbox, a file)."""
+
     __tablename__ = "digests"
 
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"), primary_key=True)
     day: Mapped[date] = mapped_column(Date, primary_key=True)
+    destination: Mapped[str] = mapped_column(String(300), primary_key=True)
     delivered_at: Mapped[datetime]
-    destination: Mapped[str] = mapped_column(String(300))
+
+
+class SkippedInput(Base):
+    """A message or calendar event that could not be handled: kept with the reason (never
+    its content), shown to the person, and skipped so that everyone else's work goes on."""
+
+    __tablename__ = "skipped_inputs"
+    __table_args__ = (UniqueConstraint("account_id", "stream", "ref"),)
+
+    id: Mapped[int] = mapped_column(primary_key=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
+    stream: Mapped[str] = mapped_column(String(20))  # mail | calendar
+    ref: Mapped[str] = mapped_column(String(500))  # the provider's id of the item
+    reason: Mapped[str] = mapped_column(Text)
+    at: Mapped[datetime]

@@ -284,8 +284,26 @@ def _create_referral(
     referrer = session.get(Contact, row.contact_id)
     assert referrer is not None
     contact = _referral_contact(session, referrer, name, address, now)
-    started = _start_one(session, account, contact, now, policy, referrer=referrer)
+    started = _start_referral(session, account, contact, referrer, now, policy)
     return contact.id if started is not None else None
+
+
+def _start_referral(
+    session: Session,
+    account: Account,
+    contact: Contact,
+    referrer: Contact,
+    now: datetime,
+    policy: lc.Policy,
+) -> OutreachRow | None:
+    """A referral outreach, its first draft paced like any other (it counts against the
+    day's new outreach)."""
+    if _why_not_startable(session, account, contact) is not None:
+        return None
+    pacer = _Pacer(session, account, now, policy, policy.new_outreach_per_day)
+    return _start_one(
+        session, account, contact, now, policy, referrer=referrer, not_before=pacer.next_slot()
+    )
 
 
 def _start_one(
@@ -475,7 +493,7 @@ def record_referral(
     if _is_suppressed(session, address):
         raise InputError(f"{address} asked not to be contacted; no outreach will be planned")
     contact = _referral_contact(session, referrer, name, address, now)
-    started = _start_one(session, account, contact, now, policy, referrer=referrer)
+    started = _start_referral(session, account, contact, referrer, now, policy)
     _event(
         session,
         now,

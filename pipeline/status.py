@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from pipeline.models import Account, Meeting, Step
+from pipeline.models import Account, Meeting, SkippedInput, Step
 from pipeline.models import Outreach as OutreachRow
 
 FUNNEL_ORDER = (
@@ -60,6 +60,8 @@ class Status:
     waiting_on_contacts: list[dict[str, Any]] = field(default_factory=list)
     upcoming: list[dict[str, Any]] = field(default_factory=list)
     accounts_needing_auth: list[dict[str, str]] = field(default_factory=list)
+    accounts_unavailable: list[dict[str, str]] = field(default_factory=list)
+    skipped_inputs: list[dict[str, str]] = field(default_factory=list)
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -68,7 +70,35 @@ class Status:
             "waiting_on_contacts": self.waiting_on_contacts,
             "upcoming": self.upcoming,
             "accounts_needing_auth": self.accounts_needing_auth,
+            "accounts_unavailable": self.accounts_unavailable,
+            "skipped_inputs": self.skipped_inputs,
         }
+
+
+SKIPPED_RECENT_DAYS = 14
+"""How far back `outreach status` lists skipped messages and events."""
+
+
+def skipped_inputs(session: Session, since: datetime | None = None) -> list[dict[str, str]]:
+    """Messages and calendar items skipped as unreadable (newest first), since ``since``
+    when given: where they are, why, and when they were seen."""
+    query = (
+        select(SkippedInput, Account.name)
+        .join(Account, Account.id == SkippedInput.account_id)
+        .order_by(SkippedInput.at.desc(), SkippedInput.id.desc())
+    )
+    if since is not None:
+        query = query.where(SkippedInput.at >= since)
+    return [
+        {
+            "account": account,
+            "stream": item.stream,
+            "item": item.ref,
+            "reason": item.reason,
+            "at": item.at.isoformat(),
+        }
+        for item, account in session.execute(query)
+    ]
 
 
 def build_status(session: Session, now: datetime) -> Status:
@@ -120,6 +150,19 @@ def build_status(session: Session, now: datetime) -> Status:
             status.upcoming.append({**entry, "why": f"{entry['what']} to be drafted"})
     for row in rows:
         who = {"contact": row.contact.name, "email": row.email, "stage": row.stage}
+        unconfirmed = row.state.get("introductions_to_confirm") or []
+        if unconfirmed:
+            status.waiting_on_you.append(
+                {
+                    **who,
+                    "why": (
+                        f"named {len(unconfirmed)} more people in one message than are "
+                        "contacted on their own; add the ones they meant with `outreach "
+                        f'referral add --from "{row.contact.name}" --name NAME --email ADDRESS`'
+                    ),
+                    "people": [{"name": n, "email": e} for n, e in unconfirmed],
+                }
+            )
         if row.stage == "replied":
             status.waiting_on_you.append({**who, "why": "they replied: answer them"})
         elif row.stage == "bounced":
@@ -141,8 +184,17 @@ def build_status(session: Session, now: datetime) -> Status:
             }
         )
     status.upcoming.sort(key=lambda item: str(item["due_at"]))
+    status.skipped_inputs = skipped_inputs(session, now - timedelta(days=SKIPPED_RECENT_DAYS))
     for account in session.scalars(select(Account).where(Account.needs_reauth.is_(True))):
         status.accounts_needing_auth.append(
             {"account": account.name, "reason": account.reauth_reason or "authorization expired"}
+        )
+    for account in session.scalars(select(Account).where(Account.unavailable_reason.is_not(None))):
+        status.accounts_unavailable.append(
+            {
+                "account": account.name,
+                "reason": account.unavailable_reason or "",
+                "since": account.unavailable_since.isoformat() if account.unavailable_since else "",
+            }
         )
     return status

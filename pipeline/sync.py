@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 from connectors.base import CalendarEvent, EventChange, EventChangeKind, MailChange, MailChangeKind
 from pipeline import lifecycle as lc
 from pipeline.app import App
+from pipeline.bounds import out_of_range, time_problem
 from pipeline.inbound import Inbound, understand
+from pipeline.inputs import (
+    one_input,
+    record_skipped,
+    storable_change,
+    storable_event_change,
+    storable_inbound,
+)
 from pipeline.models import Account, Meeting, MessageSeen, Step, SyncCursor
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
@@ -45,6 +53,7 @@ class SyncReport:
     kinds: dict[str, int] = field(default_factory=dict)
     meetings: int = 0
     events: int = 0
+    unreadable: int = 0
 
     def add_kind(self, kind: str) -> None:
         self.kinds[kind] = self.kinds.get(kind, 0) + 1
@@ -118,22 +127,29 @@ def apply_mail_batch(
     inbound_ids = [c.provider_id for c in batch if c.kind is MailChangeKind.INBOUND]
     raw = app.mailbox(account).fetch_raw(inbound_ids) if inbound_ids else {}
     understood = {
-        pid: understand(body, own_addresses=own_addresses, received_at=None)
+        pid: storable_inbound(understand(body, own_addresses=own_addresses, received_at=None))
         for pid, body in raw.items()
     }
     del raw
     with app.store.write() as session:
         account_row = session.get(Account, account_id)
         assert account_row is not None
-        for change in batch:
-            if change.kind is MailChangeKind.INBOUND:
-                result = understood.get(change.provider_id)
-                if result is not None:
-                    _apply_inbound(app, session, account_row, change, result, now, report)
-            elif change.kind is MailChangeKind.SENT:
-                _apply_sent(app, session, account_row, change, now, report)
-            else:
-                _apply_deleted(app, session, account_row, change, now, report)
+        for original in batch:
+            change = storable_change(original)
+            with one_input(session, account_row, "mail", change.provider_id, now, report):
+                if change.kind is MailChangeKind.INBOUND:
+                    result = understood.get(original.provider_id)
+                    if result is not None:
+                        _apply_inbound(app, session, account_row, change, result, now, report)
+                elif change.kind is MailChangeKind.SENT:
+                    _apply_sent(app, session, account_row, change, now, report)
+                elif change.kind is MailChangeKind.DRAFT_DELETED:
+                    _apply_deleted(app, session, account_row, change, now, report)
+                else:
+                    report.unreadable += 1
+                    record_skipped(
+                        session, account_row, "mail", change.provider_id, change.reason, now
+                    )
         if cursor is not None:
             _save_cursor(session, account_id, "mail", cursor, now)
 
@@ -294,6 +310,8 @@ def observation_for(result: Inbound, at: datetime, known_uid: bool) -> Any | Non
     if result.kind == "meeting_cancel":
         return lc.MeetingCancelled(at=at, uid=meeting.uid)
     if result.kind == "meeting_invite" and meeting.start and meeting.end:
+        if time_problem(meeting.start, meeting.end) is not None:
+            return None  # not a conversation: _apply_inbound records why
         booked = lc.Meeting(uid=meeting.uid, start=meeting.start, end=meeting.end)
         if known_uid:
             return lc.MeetingMoved(at=at, meeting=booked)
@@ -344,12 +362,28 @@ def _apply_inbound(
         return
     row = session.get(OutreachRow, outreach_id)
     assert row is not None
-    known_uid = result.meeting is not None and _meeting(session, account, result.meeting.uid)
+    meeting = result.meeting
+    if result.kind == "meeting_invite" and meeting is not None:
+        problem = _invitation_problem(meeting.start, meeting.end)
+        if problem is not None:
+            report.unreadable += 1
+            record_skipped(session, account, "mail", change.provider_id, problem, now)
+    known_uid = meeting is not None and _meeting(session, account, meeting.uid)
     observation = observation_for(result, at, bool(known_uid))
     if observation is None:
         return
     report.matched += 1
     observe(session, row, observation, now, app.policy)
+
+
+def _invitation_problem(start: datetime | None, end: datetime | None) -> str | None:
+    """Why a contact's invitation cannot be acted on, worth telling the person: no time
+    that can be read, or one out of any sensible range (a long event is just ignored)."""
+    if start is None or end is None:
+        return "invitation without a start and end that can be read"
+    if out_of_range(start, end):
+        return f"invitation {time_problem(start, end)}"
+    return None
 
 
 def _meeting(session: Session, account: Account, uid: str) -> Meeting | None:
@@ -367,9 +401,15 @@ def sync_calendar(app: App, account: AccountSettings) -> SyncReport:
     with app.store.write() as session:
         account_row = session.get(Account, account_id)
         assert account_row is not None
-        for change in changes:
+        for original in changes:
             report.events += 1
-            _apply_event(app, session, account_row, change, now, report)
+            change = storable_event_change(original)
+            with one_input(session, account_row, "calendar", change.uid, now, report):
+                if change.kind is EventChangeKind.UNREADABLE:
+                    report.unreadable += 1
+                    record_skipped(session, account_row, "calendar", change.uid, change.reason, now)
+                else:
+                    _apply_event(app, session, account_row, change, now, report)
         _save_cursor(session, account_id, "calendar", new_cursor, now)
     return report
 
@@ -385,6 +425,14 @@ def _apply_event(
     event = change.event
     if event is not None and event.key:
         return  # our own prep notes
+    if event is not None and time_problem(event.start, event.end) is not None:
+        # Not a conversation (a provider that does not check its dates; a week-long
+        # block): wild dates are worth telling the person, a long event is not.
+        if out_of_range(event.start, event.end):
+            problem = time_problem(event.start, event.end)
+            report.unreadable += 1
+            record_skipped(session, account, "calendar", change.uid, f"event {problem}", now)
+        return
     known = _meeting(session, account, change.uid)
     if change.kind is EventChangeKind.DELETED or (
         event is not None and event.status == "cancelled"

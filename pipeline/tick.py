@@ -8,8 +8,9 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 
+from pipeline.accounts import mark_needs_reauth
 from pipeline.app import App
 from pipeline.errors import AuthError, OutreachError
 from pipeline.models import Account, Step
@@ -39,6 +40,7 @@ class TickSummary:
     drafts_created: int = 0
     drafts_withdrawn: int = 0
     steps_failed: int = 0
+    unreadable: int = 0
     kinds: dict[str, int] = field(default_factory=dict)
     errors: list[str] = field(default_factory=list)
     # Set when this tick did nothing because another one was still running.
@@ -68,18 +70,11 @@ class TickSummary:
             parts.append(f"{self.queued_prep} prep note(s) updated")
         if self.steps_failed:
             parts.append(f"{self.steps_failed} step(s) need you (see outreach status)")
+        if self.unreadable:
+            parts.append(f"{self.unreadable} item(s) skipped as unreadable (see outreach status)")
         if self.errors:
             parts.append(f"{len(self.errors)} error(s)")
         return "; ".join(parts)
-
-
-def mark_needs_reauth(app: App, account: str, reason: str) -> None:
-    with app.store.write() as session:
-        session.execute(
-            update(Account)
-            .where(Account.name == account)
-            .values(needs_reauth=True, reauth_reason=reason)
-        )
 
 
 def _needing_reauth(app: App) -> dict[str, str]:
@@ -88,6 +83,16 @@ def _needing_reauth(app: App) -> dict[str, str]:
             a.name: a.reauth_reason or "authorization expired"
             for a in session.scalars(select(Account).where(Account.needs_reauth.is_(True)))
         }
+
+
+def _unavailable(app: App) -> dict[str, str]:
+    with app.store.read() as session:
+        rows = session.execute(
+            select(Account.name, Account.unavailable_reason).where(
+                Account.unavailable_reason.is_not(None)
+            )
+        )
+        return {name: str(reason) for name, reason in rows}
 
 
 def sync_one(app: App, account_name: str, summary: TickSummary | None = None) -> TickSummary:
@@ -107,6 +112,7 @@ def sync_one(app: App, account_name: str, summary: TickSummary | None = None) ->
     summary.drafts_deleted += mail.deleted
     summary.matched += mail.matched
     summary.meetings += mail.meetings + cal.meetings
+    summary.unreadable += mail.unreadable + cal.unreadable
     for kind, count in mail.kinds.items():
         summary.kinds[kind] = summary.kinds.get(kind, 0) + count
     return summary
@@ -167,6 +173,11 @@ def _run_tick(app: App, dispatch: Dispatch) -> TickSummary:
     summary.queued_drafts, summary.queued_prep = len(steps), len(meetings)
     if jobs:
         summary.errors.extend(f"failed: {job}" for job in dispatch(jobs) or [])
+    summary.errors.extend(
+        f"{name}: cannot be used now ({reason}); its drafts wait, and the next tick tries "
+        "again once that is fixed"
+        for name, reason in _unavailable(app).items()
+    )
     summary.drafts_created = _count(app, "drafted", steps)
     summary.drafts_withdrawn = _count(app, "withdrawn", withdraw)
     summary.steps_failed = _count(app, "failed", steps)

@@ -202,9 +202,13 @@ def create_workspace(directory: Path, profile: Mapping[str, str], *, force: bool
     settings = settings_from(tomllib.loads(text), directory, str(path))
     temporary = path.with_suffix(".toml.tmp")
     try:
-        directory.mkdir(parents=True, exist_ok=True)
+        # Contact data is personal: the workspace is its owner's alone, whatever the umask.
+        directory.mkdir(parents=True, exist_ok=True, mode=0o700)
+        directory.chmod(0o700)
         for sub in ("mail", "calendar", "templates"):
-            (directory / sub).mkdir(exist_ok=True)
+            (directory / sub).mkdir(exist_ok=True, mode=0o700)
+        temporary.touch(mode=0o600)
+        temporary.chmod(0o600)
         temporary.write_text(text, encoding="utf-8")
         temporary.replace(path)
     except OSError as err:

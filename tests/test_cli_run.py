@@ -5,6 +5,7 @@ from __future__ import annotations
 import email
 import email.policy
 import time
+from datetime import timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -131,6 +132,23 @@ def test_a_digest_saved_to_a_file_does_not_stop_the_days_inbox_digest(
     assert cli("digest", "--to", str(tmp_path / "copy.eml"), "--json").json()["delivered"]
     assert cli("digest", "--to", "inbox", "--json").json()["delivered"] is True
     assert cli("digest", "--to", "inbox", "--json").json()["delivered"] is False
+
+
+def test_the_inbox_gets_one_digest_a_day_whatever_else_is_delivered_between(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Given the digest delivered to the inbox, then to a file, when it is asked for the
+    inbox again the same day, then it is not delivered again; the next day it is."""
+    inbox = cli.workspace / "mail" / "new"
+    assert cli("digest", "--to", "inbox", "--json").json()["delivered"] is True
+    assert cli("digest", "--to", str(tmp_path / "copy.eml"), "--json").json()["delivered"]
+    again = cli("digest", "--to", "inbox", "--json").json()
+    assert again["delivered"] is False
+    assert "--force" in again["reason"]
+    assert len(list(inbox.glob("*"))) == 1
+    cli.at(cli.now + timedelta(days=1))
+    assert cli("digest", "--to", "inbox", "--json").json()["delivered"] is True
+    assert len(list(inbox.glob("*"))) == 2
 
 
 def test_a_digest_to_a_folder_that_does_not_exist_is_refused_plainly(

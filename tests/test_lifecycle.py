@@ -262,6 +262,17 @@ def test_referrals_in_a_reply_create_one_referral_each() -> None:
     )
 
 
+def test_a_reply_naming_many_people_introduces_three_and_keeps_the_rest_to_confirm() -> None:
+    """Given a reply-all naming 300 people, then three get an outreach and the other 297
+    wait for the person to say which ones were meant."""
+    people = tuple((f"P{n}", f"p{n}@example.org") for n in range(300))
+    outreach, (decision,) = run(sent(), HumanReply(at(2), "neutral", people))
+    referrals = [c for c in decision.commands if isinstance(c, CreateReferral)]
+    assert [CreateReferral(n, e) for n, e in people[:3]] == referrals
+    assert people[3:203] == outreach.introductions_to_confirm  # at most 200 kept
+    assert Outreach.from_dict(json.loads(json.dumps(outreach.to_dict()))) == outreach
+
+
 def test_decline_plans_one_thanks_anyway_then_closes() -> None:
     """Given a pending nudge, when they decline, then `declined` with a thanks-anyway; once it
     is sent, `closed`."""

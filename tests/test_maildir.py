@@ -238,16 +238,24 @@ def test_a_deletion_is_reported_once_the_grace_period_has_passed(root: Path) -> 
     ]
 
 
-def test_a_broken_message_is_logged_by_name_and_skipped(
+def test_a_broken_message_is_logged_by_name_and_reported_once_as_unreadable(
     root: Path, box: MaildirMailbox, caplog: pytest.LogCaptureFixture
 ) -> None:
+    """Given two files in the inbox that are no mail, then each is reported once as
+    UNREADABLE with the reason (never its content), and the real message as usual."""
     _, cursor = box.changes(None)
     (root / "new" / "1700000004.R1.broken").write_bytes(b"\x00\x01 secret body \xff\n")
     (root / "new" / "1700000005.R1.empty").write_bytes(b"")
     deliver(root, inbound())
     with caplog.at_level(logging.WARNING, logger="connectors.maildir"):
         changes, cursor = box.changes(cursor)
-    assert [c.message_id for c in changes] == ["<in-1@example.com>"]
+    unreadable = [c for c in changes if c.kind is MailChangeKind.UNREADABLE]
+    assert sorted(c.provider_id for c in unreadable) == [
+        "INBOX/1700000004.R1.broken",
+        "INBOX/1700000005.R1.empty",
+    ]
+    assert all(c.reason and "secret" not in c.reason for c in unreadable)
+    assert [c.message_id for c in changes if c not in unreadable] == ["<in-1@example.com>"]
     assert "1700000004.R1.broken" in caplog.text
     assert "1700000005.R1.empty" in caplog.text
     assert "secret" not in caplog.text

@@ -237,7 +237,11 @@ def test_a_file_that_becomes_unusable_reports_its_event_deleted(
     tmp.write_bytes(b"garbage")
     tmp.replace(path)
     changes, _ = cal.changes(cursor)
-    assert [(c.kind, c.uid) for c in changes] == [(EventChangeKind.DELETED, "e")]
+    assert [(c.kind, c.uid) for c in changes] == [
+        (EventChangeKind.UNREADABLE, "e.ics"),
+        (EventChangeKind.DELETED, "e"),
+    ]
+    assert "does not parse" in str(changes[0].reason)
 
 
 def test_real_invitations_parse_or_are_skipped_with_a_reason() -> None:
@@ -251,3 +255,40 @@ def test_real_invitations_parse_or_are_skipped_with_a_reason() -> None:
         assert event.start.utcoffset() == timedelta(0)
         assert event.end >= event.start
     assert read >= 5
+
+
+@pytest.mark.parametrize(
+    ("lines", "says"),
+    [
+        (("UID:a", "DTSTART:99991231T230000Z", "DURATION:PT2H"), "past year 9999"),
+        (("UID:b", "DTSTART:20261210T100000Z", "DURATION:P99999999D"), "past year 9999"),
+        (("UID:c", "DTSTART:00010101T000000Z", "DTEND:00010101T010000Z"), "dated outside"),
+        (("UID:d", "DTSTART:99990101T100000Z", "DTEND:99990101T110000Z"), "dated outside"),
+        (
+            ("UID:e", "DTSTART;TZID=Asia/Tokyo:00010101T010000", "DTEND:00010101T020000Z"),
+            "out of range",
+        ),
+    ],
+    ids=["year-9999-plus-duration", "huge-duration", "year-1", "year-9999", "year-1-east"],
+)
+def test_an_event_out_of_any_sensible_range_is_a_problem_worth_telling(
+    lines: tuple[str, ...], says: str
+) -> None:
+    """Dates past what datetime can hold, or outside 1970-2199, are refused with a reason
+    (never an OverflowError), and marked as a problem, not as an ordinary non-meeting."""
+    with pytest.raises(IcsSkipped) as skipped:
+        parse_event(ics(*lines))
+    assert says in str(skipped.value)
+    assert not skipped.value.ordinary
+
+
+def test_a_long_event_is_ordinary_and_not_reported(tmp_path: Path, cal: VdirCalendar) -> None:
+    """A three-week block with times is no conversation, but nothing is wrong with it."""
+    with pytest.raises(IcsSkipped) as skipped:
+        parse_event(ics("UID:f", "DTSTART:20261201T090000Z", "DTEND:20261222T090000Z"))
+    assert skipped.value.ordinary
+    _, cursor = cal.changes(None)
+    (tmp_path / "f.ics").write_bytes(
+        ics("UID:f", "DTSTART:20261201T090000Z", "DTEND:20261222T090000Z")
+    )
+    assert cal.changes(cursor)[0] == []

@@ -13,6 +13,7 @@ from datetime import date
 from typing import Any, ParamSpec, TypeVar
 
 import dramatiq
+from sqlalchemy.exc import OperationalError
 
 from workers.broker import QUEUE, setup_broker
 
@@ -28,7 +29,8 @@ R = TypeVar("R")
 
 
 def _retrying(func: Callable[P, R]) -> Callable[P, R]:
-    """Turn TransientError(retry_after) into a Dramatiq retry with that delay."""
+    """Turn TransientError(retry_after) into a Dramatiq retry with that delay, and a
+    database that is locked, full or away into a plain retry (no traceback per job)."""
 
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
@@ -36,6 +38,9 @@ def _retrying(func: Callable[P, R]) -> Callable[P, R]:
         except TransientError as err:
             delay = int(err.retry_after * 1000) if err.retry_after else None
             raise dramatiq.Retry(str(err), delay=delay) from err
+        except OperationalError as err:  # the database locked, full or away: try again
+            reason = (str(err.orig).strip().splitlines() or ["unavailable"])[0]
+            raise dramatiq.Retry(f"database: {reason}") from err
 
     wrapper.__name__ = func.__name__
     wrapper.__doc__ = func.__doc__

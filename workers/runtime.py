@@ -3,6 +3,7 @@ environment in a worker process ($OUTREACH_HOME, $OUTREACH_DATABASE_URL)."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 from pipeline.app import App, bootstrap
@@ -23,6 +24,7 @@ def current_app() -> App:
     """The App for this process, bootstrapped from the environment on first use."""
     global _app
     with _lock:
-        if _app is None:
+        if _app is None:  # a worker process (`dramatiq workers.actors`): private files
+            os.umask(0o077)
             _app = bootstrap(load_settings(workspace_dir()))
         return _app

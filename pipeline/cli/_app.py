@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import json
 import os
 import sys
@@ -83,11 +84,45 @@ def print_json(value: Any) -> None:
     sys.stdout.write(json.dumps(value, ensure_ascii=False, sort_keys=True, default=str) + "\n")
 
 
+def _fail(message: str, code: int) -> None:
+    # The message may quote the person's data: print it as it is, never as markup.
+    err_console.print(Text.assemble(("error:", "bold red"), f" {message}"), highlight=False)
+    sys.exit(code)
+
+
+def environment_problem(err: BaseException) -> str | None:
+    """A plain sentence for a failure of the machine rather than of the work (the database
+    locked, full or gone; the disk full), or None for anything else."""
+    from sqlalchemy.exc import OperationalError
+
+    if isinstance(err, OperationalError):
+        reason = (str(err.orig).strip().splitlines() or ["unavailable"])[0]
+        return (
+            f"the database cannot be used right now ({reason}). If another `outreach` "
+            "command is running, let it finish and try again; if the disk is full, free "
+            "some space; for a server database, check that it is running"
+        )
+    if isinstance(err, OSError) and err.errno in (errno.ENOSPC, errno.EDQUOT):
+        return f"the disk is full ({err.strerror}); free some space and run the command again"
+    return None
+
+
+PRIVATE_UMASK = 0o077
+"""What outreach writes (contacts, mail, tokens) is for its owner's eyes only: folders
+0700, files 0600."""
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app and turns our errors into exit codes."""
+    before = os.umask(PRIVATE_UMASK)
     try:
         app(args=argv, prog_name="outreach")
     except OutreachError as err:
-        # The message may quote the person's data: print it as it is, never as markup.
-        err_console.print(Text.assemble(("error:", "bold red"), f" {err}"), highlight=False)
-        sys.exit(err.exit_code)
+        _fail(str(err), err.exit_code)
+    except Exception as err:
+        problem = environment_problem(err)
+        if problem is None:
+            raise
+        _fail(problem, 1)
+    finally:
+        os.umask(before)

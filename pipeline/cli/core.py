@@ -11,6 +11,7 @@ from zoneinfo import ZoneInfo
 
 import typer
 from rich.table import Table
+from rich.text import Text as RichText
 from sqlalchemy import select
 
 from pipeline import lifecycle as lc
@@ -23,7 +24,7 @@ from pipeline.models import Account, Note
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import add_note, observe, record_referral, start_outreach
 from pipeline.settings import WORKSPACE_FILE, workspace_dir
-from pipeline.status import build_status
+from pipeline.status import SKIPPED_RECENT_DAYS, build_status
 from pipeline.workspace import (
     PROFILE_KEYS,
     check_target,
@@ -230,6 +231,14 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
             f"[bold red]account {item['account']} needs re-authorization:[/] "
             f"{item['reason']}. Run `outreach accounts add` for it again."
         )
+    for item in result.accounts_unavailable:
+        console.print(
+            RichText.assemble(
+                (f"account {item['account']} cannot be used now: ", "bold red"),
+                f"{item['reason']}. Its drafts wait; each tick tries again, so fix the "
+                "cause and they follow.",
+            )
+        )
     if not result.funnel:
         console.print("No outreach yet. Import contacts, then `outreach start --all`.")
         return
@@ -243,6 +252,26 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
     _print_list("Waiting on you", result.waiting_on_you, zone)
     _print_list("Waiting on contacts", result.waiting_on_contacts, zone)
     _print_list("Coming up", result.upcoming[:15], zone)
+    _print_skipped(result.skipped_inputs, zone)
+
+
+def _print_skipped(items: list[dict[str, str]], zone: ZoneInfo) -> None:
+    """Unreadable messages and events, if any: where they are and why (never content)."""
+    if not items:
+        return
+    console.print(
+        f"\n[bold]Skipped as unreadable[/] ({len(items)}, last {SKIPPED_RECENT_DAYS} days; "
+        "everything else went on)"
+    )
+    for item in items[:10]:
+        seen = datetime.fromisoformat(item["at"]).astimezone(zone)
+        console.print(
+            f"  {item['stream']} {item['item']}: {item['reason']} (seen {seen:%a %d %b %H:%M})",
+            highlight=False,
+            markup=False,
+        )
+    if len(items) > 10:
+        console.print(f"  ... and {len(items) - 10} more: `outreach deadletters list`")
 
 
 _STAGE_WAITS = {

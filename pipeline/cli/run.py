@@ -245,25 +245,52 @@ def _failed_steps(ctx: Any) -> list[dict[str, Any]]:
 
 
 @deadletters_app.command("list")
-def deadletters_list(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
-    """Steps that failed for good, with the reason.
+def deadletters_list(
+    skipped: Annotated[
+        bool, typer.Option("--skipped", help="Only the messages and events skipped.")
+    ] = False,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Steps that failed for good, and messages or calendar items skipped as unreadable,
+    each with the reason.
 
-    Example:
-      outreach deadletters list --json
+    Examples:
+      outreach deadletters list
+      outreach deadletters list --json             (the failed steps)
+      outreach deadletters list --skipped --json   (the skipped messages and events)
     """
+    from pipeline.status import skipped_inputs
+
     with opened(workspace) as ctx:
-        failed = _failed_steps(ctx)
+        failed = [] if skipped else _failed_steps(ctx)
+        with ctx.store.read() as session:
+            unreadable = skipped_inputs(session)
     if json_:
-        print_json(failed)
+        print_json(unreadable if skipped else failed)
         return
-    if not failed:
-        console.print("No failed steps.")
-        return
-    print_table(
-        ("id", "step", "why"),
-        ((str(item["id"]), str(item["key"]), str(item["error"] or "")) for item in failed),
-    )
-    console.print("Fix the cause, then `outreach deadletters retry [ID...]`.", highlight=False)
+    if not skipped:
+        if failed:
+            print_table(
+                ("id", "step", "why"),
+                ((str(item["id"]), str(item["key"]), str(item["error"] or "")) for item in failed),
+            )
+            console.print(
+                "Fix the cause, then `outreach deadletters retry [ID...]`.", highlight=False
+            )
+        else:
+            console.print("No failed steps.")
+    if unreadable:
+        console.print(f"\nSkipped as unreadable ({len(unreadable)}):")
+        print_table(
+            ("seen", "where", "item", "why"),
+            (
+                (item["at"][:16].replace("T", " "), item["stream"], item["item"], item["reason"])
+                for item in unreadable
+            ),
+        )
+    elif skipped:
+        console.print("No message or calendar item was skipped.")
 
 
 @deadletters_app.command("retry")
