@@ -78,25 +78,27 @@ def contacts_csv(path: Path, count: int) -> Path:
     return path
 
 
+def processes() -> Iterator[tuple[int, int, int]]:
+    """(pid, parent pid, process group) of every process that runs (zombies do not), from
+    /proc."""
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue  # gone meanwhile
+        if fields[0] not in ("Z", "X"):
+            yield int(stat.parent.name), int(fields[1]), int(fields[2])
+
+
 def live_members(group: int) -> list[int]:
-    """The processes of process group ``group`` that still run (zombies do not)."""
-    proc = Path("/proc")
-    if not proc.is_dir():  # no procfs: ask the kernel whether the group has any member
+    """The processes of process group ``group`` that still run."""
+    if not Path("/proc").is_dir():  # no procfs: ask the kernel whether the group has any
         try:
             os.killpg(group, 0)
         except ProcessLookupError:
             return []
         return [group]
-    members = []
-    for stat in proc.glob("[0-9]*/stat"):
-        try:
-            fields = stat.read_text().rsplit(")", 1)[1].split()
-        except (OSError, IndexError):
-            continue  # gone meanwhile
-        state, pgrp = fields[0], int(fields[2])
-        if pgrp == group and state not in ("Z", "X"):
-            members.append(int(stat.parent.name))
-    return members
+    return [pid for pid, _, pgrp in processes() if pgrp == group]
 
 
 def kill_group(process: subprocess.Popen[bytes]) -> None:
@@ -201,14 +203,14 @@ class Setup:
         assert result.returncode in (0, 1), result.stderr
         return result
 
-    def outreach_worker(self, threads: int = 4) -> subprocess.Popen[bytes]:
-        """The real `outreach worker -p 1 -t THREADS` (which execs `dramatiq
-        workers.actors`: a main process and one worker process), in a process group of its
-        own; its output goes to worker-logs/."""
+    def outreach_worker(self, processes: int = 1, threads: int = 4) -> subprocess.Popen[bytes]:
+        """The real `outreach worker -p PROCESSES -t THREADS` (which execs `dramatiq
+        workers.actors`: a main process and its worker processes), in a process group of
+        its own; its output goes to worker-logs/."""
         log = self.logs / f"outreach-worker-{len(self.workers) + 1}.log"
         with log.open("ab") as output:
             process = subprocess.Popen(
-                [*CLI, "worker", "-p", "1", "-t", str(threads)],
+                [*CLI, "worker", "-p", str(processes), "-t", str(threads)],
                 env=self.env,
                 cwd=ROOT,
                 stdin=subprocess.DEVNULL,
@@ -439,3 +441,28 @@ def test_two_ticks_at_once_enqueue_each_step_once(setup: Setup) -> None:
         stop(worker)
     assert done == 200, setup.worker_logs()
     assert setup.draft_keys() == setup.step_keys()
+
+
+@pytest.mark.postgres
+def test_when_one_worker_process_dies_dramatiq_stops_them_all(setup: Setup) -> None:
+    """Given `outreach worker -p 2` with both worker processes ready, when one of them is
+    SIGKILLed, then Dramatiq stops the other one too and exits with an error: nothing
+    starts them again, which is why the workers run under a supervisor (`outreach
+    service` prints a systemd unit with Restart=always)."""
+    if not Path("/proc").is_dir():
+        pytest.skip("needs /proc to find Dramatiq's worker processes")
+    worker = setup.outreach_worker(processes=2, threads=1)
+    log = setup.logs / "outreach-worker-1.log"
+    deadline = time.monotonic() + 120
+    while log.read_text(errors="replace").count("ready for action") < 2:
+        assert worker.poll() is None, setup.worker_logs()
+        assert time.monotonic() < deadline, setup.worker_logs()
+        time.sleep(0.2)
+    children = [pid for pid, parent, _ in processes() if parent == worker.pid]
+    assert len(children) == 2, children
+    os.kill(children[0], signal.SIGKILL)
+    assert worker.wait(timeout=60) != 0
+    deadline = time.monotonic() + 30
+    while live_members(worker.pid) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert live_members(worker.pid) == []  # the other worker process stopped as well
