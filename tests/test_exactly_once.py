@@ -4,10 +4,12 @@ PostgreSQL.
 Given 500 due first-outreach steps, when the whole `outreach worker` process group is
 killed with SIGKILL while a step is being drafted, or the mailbox fails a fifth of its
 calls, or two ticks run at once, then every step ends with exactly one draft in the
-Maildir and none is lost. Each runs on both production brokers, on queues of its own:
-a Redis namespace, or a RabbitMQ virtual host made for the test and deleted after it, so
-that test runs sharing one Redis or one RabbitMQ never see or delete each other's queues.
-"""
+Maildir and none is lost. And when one worker process dies, Dramatiq stops the others,
+so a supervisor must start them again.
+
+Each test runs on both production brokers, on queues of its own: a Redis namespace, or a
+RabbitMQ virtual host made for the test and deleted after it, so that test runs sharing
+one Redis or one RabbitMQ never see or delete each other's queues."""
 
 from __future__ import annotations
 
