@@ -1,8 +1,10 @@
-"""A worker process for the exactly-once tests: `python -m tests.workerproc`.
+"""A worker process for the fault-injection test: `python -m tests.workerproc`.
 
-It is `dramatiq workers.actors` with two test-side changes: short retry backoffs, and a
-mailbox that fails with TransientError on a share of its calls (OUTREACH_TEST_FAULT_RATE),
-half of them AFTER the draft was made, as when a response is lost on the way back.
+It is `dramatiq workers.actors` in one process with two test-side changes: short retry
+backoffs, and a mailbox that fails with TransientError on a share of its calls
+(OUTREACH_TEST_FAULT_RATE), half of them AFTER the draft was made, as when a response is
+lost on the way back. `outreach worker` cannot be given such a mailbox, which is why this
+stand-in exists; every other exactly-once test runs the real `outreach worker`.
 """
 
 from __future__ import annotations
