@@ -21,6 +21,10 @@ Safety by construction, not by review of each template:
 * Headers that belong to the pipeline (From, To, Cc, Bcc, Date, Message-ID, threading, MIME)
   are set here from the :class:`Envelope`; a template that tries to set them is rejected.
 * ``*.html.j2`` templates are autoescaped.
+* Templates are code that others write (a career office hands its students templates), so
+  they run in Jinja2's immutable sandbox: no attribute that starts with ``_``, no method that
+  changes a value, no global function, and only the filters the shipped templates use
+  (:data:`FILTERS`). Reaching for more is a :class:`TemplateError` naming the file and line.
 
 Templates are looked up in the workspace override directory first (any file there wins), then
 in the shipped ``templates/`` directory.
@@ -46,11 +50,15 @@ from typing import Any, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from pipeline.errors import TemplateError
 from pipeline.resources import templates_dir
+from pipeline.textfiles import read_utf8
 
 __all__ = [
+    "FILTERS",
     "NON_MESSAGE_TEMPLATES",
     "REPLY_KINDS",
     "Envelope",
@@ -342,8 +350,22 @@ class _RecordingMissing(jinja2.Undefined):
 # --------------------------------------------------------------------------- the environment
 
 
-class _Environment(jinja2.Environment):
-    """Looks dotted names up as dict keys first, so a field called "items" still works."""
+#: Jinja2's own filters that templates may use (what the shipped templates need), besides
+#: the project's: when, clock, longdate, reply_subject.
+JINJA_FILTERS = ("default", "join", "length", "replace", "trim", "truncate")
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, looking dotted names up as dict keys first (a field called "items" works).
+
+    What the sandbox refuses stops the render at once, with the attribute named, rather than
+    reading as a missing field."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise SecurityError(
+            f"a template may not use {attribute!r} of a {type(obj).__name__}: templates "
+            "read the fields they are given and format them with filters, nothing more"
+        )
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, _Fields):
@@ -425,6 +447,16 @@ def _reply_subject(value: Any) -> Any:
     return subject if re.match(r"(?i)re\s*:", subject) else f"Re: {subject}"
 
 
+_OWN_FILTERS = {
+    "when": _when,
+    "clock": _clock,
+    "longdate": _longdate,
+    "reply_subject": _reply_subject,
+}
+#: Every filter a template may use.
+FILTERS = (*JINJA_FILTERS, *_OWN_FILTERS)
+
+
 def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith((".html.j2", ".htm.j2", ".xml.j2"))
 
@@ -439,9 +471,8 @@ def _make_environment(loader: jinja2.BaseLoader, undefined: type[jinja2.Undefine
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(
-        {"when": _when, "clock": _clock, "longdate": _longdate, "reply_subject": _reply_subject}
-    )
+    env.filters = {name: env.filters[name] for name in JINJA_FILTERS} | _OWN_FILTERS
+    env.globals.clear()  # range, dict, cycler, joiner, namespace, lipsum: none is needed
     return env
 
 
@@ -571,7 +602,14 @@ class TemplateSet:
         except jinja2.TemplateNotFound as err:
             raise self._not_found(file_name) from err
         except jinja2.TemplateSyntaxError as err:
-            raise TemplateError(f"{err.filename or file_name}:{err.lineno}: {err.message}") from err
+            hint = ""
+            if (err.message or "").startswith("No filter named"):
+                hint = f"; the filters templates may use: {', '.join(FILTERS)}"
+            where = f"{err.filename or file_name}:{err.lineno}"
+            raise TemplateError(f"{where}: {err.message}{hint}") from err
+        except UnicodeDecodeError:
+            read_utf8(self.path_of(file_name), TemplateError, "a template is text")
+            raise  # pragma: no cover - read_utf8 raised: the file is not UTF-8
         try:
             return template.render(_top_level(context))
         except Exception as err:

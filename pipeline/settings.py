@@ -22,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import SettingsError
 from pipeline.resources import config_dir
+from pipeline.textfiles import read_utf8
 
 WORKSPACE_FILE = "outreach.toml"
 DEFAULT_WORKSPACE = ".outreach"
@@ -246,26 +247,8 @@ def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
     return tuple(accounts)
 
 
-def read_settings_text(path: Path) -> str:
-    """The text of a settings file; a SettingsError when it cannot be read or is not UTF-8."""
-    try:
-        data = path.read_bytes()
-    except OSError as err:
-        raise SettingsError(
-            f"{path}: cannot be read ({err.strerror}); give a settings file you can read"
-        ) from None
-    try:
-        return data.decode("utf-8")
-    except UnicodeDecodeError as err:
-        line = data[: err.start].count(b"\n") + 1
-        raise SettingsError(
-            f"{path}:{line}: not UTF-8 text (byte 0x{data[err.start]:02x}); a settings file "
-            "is TOML text: open it in a text editor and save it as UTF-8"
-        ) from None
-
-
 def read_toml(path: Path) -> dict[str, Any]:
-    text = read_settings_text(path)
+    text = read_utf8(path, SettingsError, "a settings file is TOML text")
     try:
         return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
