@@ -41,7 +41,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.errors import HeaderParseError
-from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import (
+    Address,
+    AddressHeader,
+    BaseHeader,
+    HeaderRegistry,
+    UnstructuredHeader,
+)
 from email.message import EmailMessage
 from email.policy import EmailPolicy, Policy
 from pathlib import Path
@@ -153,6 +159,31 @@ class _MessageIdListHeader(UnstructuredHeader):
         return policy.linesep.join(lines) + policy.linesep
 
 
+#: The longest line RFC 5322 (2.1.1) allows, in octets, without its CRLF.
+MAX_LINE_OCTETS = 998
+
+
+class _AddressListHeader(AddressHeader):
+    """From, To, Cc: an ASCII header is folded only past MAX_LINE_OCTETS.
+
+    The standard library (3.11) folds a long quoted display name without its quotes, so
+    ``"Lee, Ann" <ann@x.example>`` past 78 characters becomes ``Lee, Ann <ann@x.example>``:
+    two recipients, and a name such as ``a, evil@example.org, ...`` adds one. Names with
+    other characters go out as encoded words, which it folds correctly at 78."""
+
+    name: str
+
+    def fold(self, *, policy: Policy) -> str:
+        if str(self).isascii():
+            policy = policy.clone(max_line_length=MAX_LINE_OCTETS)
+        # A mixin: BaseHeader, which the registry combines it with, does the folding.
+        return BaseHeader.fold(cast("BaseHeader", self), policy=policy)
+
+
+class _SingleAddressHeader(_AddressListHeader):
+    max_count = 1
+
+
 def _make_policy() -> EmailPolicy[EmailMessage]:
     registry = HeaderRegistry()
     # map_to_type wants a mixin that it combines with BaseHeader itself (as the standard
@@ -160,6 +191,9 @@ def _make_policy() -> EmailPolicy[EmailMessage]:
     id_list = cast("type[BaseHeader]", _MessageIdListHeader)
     registry.map_to_type("in-reply-to", id_list)
     registry.map_to_type("references", id_list)
+    registry.map_to_type("from", cast("type[BaseHeader]", _SingleAddressHeader))
+    registry.map_to_type("to", cast("type[BaseHeader]", _SingleAddressHeader))
+    registry.map_to_type("cc", cast("type[BaseHeader]", _AddressListHeader))
     return email.policy.SMTP.clone(header_factory=registry)
 
 
@@ -715,4 +749,30 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
     if references:
         message["References"] = " ".join(dict.fromkeys(references))
     message["X-Outreach-Key"] = _header_value(envelope.key)
+    _check_headers(message, origin)
     return message
+
+
+_READER = email.policy.default
+
+
+def _check_headers(message: EmailMessage, origin: str) -> None:
+    """Refuse a header that does not come out as written: a line longer than mail allows
+    (a word too long to fold), or an address header that a reader would take for other
+    recipients than ours."""
+    for name, value in message.items():
+        folded = POLICY.fold_binary(name, value)
+        longest = max(len(line) for line in folded.split(b"\r\n"))
+        if longest > MAX_LINE_OCTETS:
+            raise TemplateError(
+                f"{origin}: the {name} header would have a line of {longest} octets, more "
+                f"than the {MAX_LINE_OCTETS} mail allows, as one word of it is that long; "
+                "shorten the field it comes from"
+            )
+        if isinstance(value, AddressHeader):
+            read = email.message_from_bytes(folded + b"\r\n", policy=_READER)[name]
+            if [a.addr_spec for a in read.addresses] != [a.addr_spec for a in value.addresses]:
+                raise TemplateError(
+                    f"{origin}: the {name} header cannot be written so that it keeps its "
+                    f"addresses apart ({str(value)[:80]}...); shorten the name in it"
+                )
