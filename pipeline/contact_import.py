@@ -823,13 +823,9 @@ def _read_row(
         value = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not value or value.casefold() in column.filler:
             continue
-        control = next((ch for ch in value if _is_control(ch)), None)
+        control = _control_problem(value, "cell")
         if control is not None:
-            message = (
-                f"this cell holds the control character U+{ord(control):04X}; expected plain "
-                "text (if many cells do, the file may be in an encoding we did not recognize)"
-            )
-            problems.append(Problem(file, line, column.label, message))
+            problems.append(Problem(file, line, column.label, control))
             found_problem = True
             continue
         try:
@@ -851,6 +847,18 @@ def _read_row(
 
 def _is_control(ch: str) -> bool:
     return ch not in "\n\t" and unicodedata.category(ch) == "Cc"
+
+
+def _control_problem(value: str, where: str) -> str | None:
+    """Why ``value`` is not plain text (a NUL, which PostgreSQL cannot store, or another
+    control character), or None."""
+    control = next((ch for ch in value if _is_control(ch)), None)
+    if control is None:
+        return None
+    return (
+        f"this {where} holds the control character U+{ord(control):04X}; expected plain "
+        "text (if much of the file does, it may be in an encoding we did not recognize)"
+    )
 
 
 def _put(draft: _Draft, target: str | None, value: str, key: str) -> None:
@@ -1067,6 +1075,11 @@ def _read_card(
     emails: list[tuple[int, int, str, _Property]] = []
     for order, prop in enumerate(props):
         name = prop.name
+        text = prop.value.replace("\r\n", "\n").replace("\r", "\n")
+        control = None if name in _VCARD_SKIPPED else _control_problem(text, "property")
+        if control is not None:
+            problems.append(Problem(file, prop.line, name, control))
+            continue
         if name in _VCARD_SKIPPED:
             if name == "VERSION" and _text(prop) not in _VCARD_VERSIONS:
                 message = f"version {_text(prop)!r} is not supported; expected 3.0 or 4.0"

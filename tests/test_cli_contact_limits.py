@@ -288,3 +288,13 @@ def test_a_row_without_an_address_matches_by_name_and_organization(
     assert (report["created"], report["matched_by_name"], report["kept_apart"]) == (0, 2, [])
     emails = {c["name"]: c["email"] for c in contacts(cli)}
     assert emails == {"Kai Ito": "kai@acme.example", "Sam Lee": "sam@acme.example"}
+
+
+def test_a_nul_in_a_vcard_is_a_row_problem_on_every_database(cli: Cli, tmp_path: Path) -> None:
+    """PostgreSQL cannot store a NUL (the import crashed there, SQLite took it)."""
+    path = tmp_path / "c.vcf"
+    path.write_bytes(
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\x00Lee\r\nEMAIL:a@x.org\r\nEND:VCARD\r\n"
+    )
+    refused(cli("contacts", "import", str(path)), f"{path}:3: FN: this property holds")
+    assert contacts(cli) == []

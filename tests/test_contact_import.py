@@ -995,3 +995,18 @@ def test_an_internationalized_address_is_a_problem_saying_why(
 def test_an_international_domain_is_kept_in_ascii(tmp_path: Path) -> None:
     result = parse_contacts(write(tmp_path, "c.csv", "Name,Email\nAna,ana@bücher.example\n"))
     assert result.records[0].emails == ("ana@xn--bcher-kva.example",)
+
+
+def test_a_control_character_in_a_vcard_is_a_problem_on_its_property(tmp_path: Path) -> None:
+    """Given a NUL (PostgreSQL cannot store it; SQLite did) or another control character in
+    a card, when parsed, then the card is left out with a problem on that property."""
+    cards = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\x00Lee\r\nEMAIL:a@x.org\r\nEND:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo\r\nNOTE:x\x01y\r\nEMAIL:b@x.org\r\nEND:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cy\r\nNOTE:two\\nlines\tand a tab\r\n"
+        b"EMAIL:c@x.org\r\nEND:VCARD\r\n"
+    )
+    result = parse_contacts(write(tmp_path, "c.vcf", cards))
+    assert where(result) == [(3, "FN"), (9, "NOTE")]
+    assert "control character U+0000" in str(result.problems[0])
+    assert [r.name for r in result.records] == ["Cy"]
