@@ -298,3 +298,11 @@ def test_a_nul_in_a_vcard_is_a_row_problem_on_every_database(cli: Cli, tmp_path:
     )
     refused(cli("contacts", "import", str(path)), f"{path}:3: FN: this property holds")
     assert contacts(cli) == []
+
+
+def test_your_own_address_follows_the_same_rule(cli: Cli) -> None:
+    """An account's address is refused as a contact's would be."""
+    before = (cli.workspace / "outreach.toml").read_bytes()
+    added = cli("accounts", "add", "local", "--name", "uni", "--address", INTERNATIONAL)
+    refused(added, f"--address '{INTERNATIONAL}'", REASON)
+    assert (cli.workspace / "outreach.toml").read_bytes() == before
