@@ -9,7 +9,9 @@ send mail: ``gmail.send`` is not asked for.
 
 The refresh token (with the OAuth client it belongs to) is kept in the OS keyring when
 the ``keyring`` package is importable and has a working backend, else in
-``<workspace>/secrets/<account>.json`` (directory 0700, file 0600, written atomically).
+``<workspace>/secrets/<account>.json`` (directory 0700, file 0600, written atomically; a
+character of the name outside ``[A-Za-z0-9._-]`` is written as ``%XX`` per UTF-8 byte, so two
+names never share a file).
 Tokens are never logged, and never put in exception messages.
 
 ``load_credentials`` builds ``google.oauth2.credentials.Credentials`` from the stored
@@ -42,7 +44,14 @@ SCOPES: tuple[str, ...] = (
 TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 (an endpoint, not a secret)
 KEYRING_SERVICE = "outreach-pipeline"
 
-_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def token_file_name(account: str) -> str:
+    """The file name of an account's token: injective (``a b`` and ``a_b`` differ), and the
+    name itself for the names settings allow."""
+    encoded = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode("utf-8")), account)
+    return f"{encoded}.json"
 
 
 class TokenStore(Protocol):
@@ -60,7 +69,7 @@ class FileTokenStore:
         self.directory = Path(workspace) / "secrets"
 
     def path(self, account: str) -> Path:
-        return self.directory / f"{_SAFE.sub('_', account)}.json"
+        return self.directory / token_file_name(account)
 
     def load(self, account: str) -> dict[str, Any] | None:
         try:

@@ -21,6 +21,10 @@ Safety by construction, not by review of each template:
 * Headers that belong to the pipeline (From, To, Cc, Bcc, Date, Message-ID, threading, MIME)
   are set here from the :class:`Envelope`; a template that tries to set them is rejected.
 * ``*.html.j2`` templates are autoescaped.
+* Templates are code that others write (a career office hands its students templates), so
+  they run in Jinja2's immutable sandbox: no attribute that starts with ``_``, no method that
+  changes a value, no global function, and only the filters the shipped templates use
+  (:data:`FILTERS`). Reaching for more is a :class:`TemplateError` naming the file and line.
 
 Templates are looked up in the workspace override directory first (any file there wins), then
 in the shipped ``templates/`` directory.
@@ -37,7 +41,13 @@ from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import date, datetime
 from email.errors import HeaderParseError
-from email.headerregistry import Address, BaseHeader, HeaderRegistry, UnstructuredHeader
+from email.headerregistry import (
+    Address,
+    AddressHeader,
+    BaseHeader,
+    HeaderRegistry,
+    UnstructuredHeader,
+)
 from email.message import EmailMessage
 from email.policy import EmailPolicy, Policy
 from pathlib import Path
@@ -46,11 +56,15 @@ from typing import Any, NoReturn, cast
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 import jinja2
+from jinja2.exceptions import SecurityError
+from jinja2.sandbox import ImmutableSandboxedEnvironment
 
 from pipeline.errors import TemplateError
 from pipeline.resources import templates_dir
+from pipeline.textfiles import read_utf8
 
 __all__ = [
+    "FILTERS",
     "NON_MESSAGE_TEMPLATES",
     "REPLY_KINDS",
     "Envelope",
@@ -145,6 +159,31 @@ class _MessageIdListHeader(UnstructuredHeader):
         return policy.linesep.join(lines) + policy.linesep
 
 
+#: The longest line RFC 5322 (2.1.1) allows, in octets, without its CRLF.
+MAX_LINE_OCTETS = 998
+
+
+class _AddressListHeader(AddressHeader):
+    """From, To, Cc: an ASCII header is folded only past MAX_LINE_OCTETS.
+
+    The standard library (3.11) folds a long quoted display name without its quotes, so
+    ``"Lee, Ann" <ann@x.example>`` past 78 characters becomes ``Lee, Ann <ann@x.example>``:
+    two recipients, and a name such as ``a, evil@example.org, ...`` adds one. Names with
+    other characters go out as encoded words, which it folds correctly at 78."""
+
+    name: str
+
+    def fold(self, *, policy: Policy) -> str:
+        if str(self).isascii():
+            policy = policy.clone(max_line_length=MAX_LINE_OCTETS)
+        # A mixin: BaseHeader, which the registry combines it with, does the folding.
+        return BaseHeader.fold(cast("BaseHeader", self), policy=policy)
+
+
+class _SingleAddressHeader(_AddressListHeader):
+    max_count = 1
+
+
 def _make_policy() -> EmailPolicy[EmailMessage]:
     registry = HeaderRegistry()
     # map_to_type wants a mixin that it combines with BaseHeader itself (as the standard
@@ -152,6 +191,9 @@ def _make_policy() -> EmailPolicy[EmailMessage]:
     id_list = cast("type[BaseHeader]", _MessageIdListHeader)
     registry.map_to_type("in-reply-to", id_list)
     registry.map_to_type("references", id_list)
+    registry.map_to_type("from", cast("type[BaseHeader]", _SingleAddressHeader))
+    registry.map_to_type("to", cast("type[BaseHeader]", _SingleAddressHeader))
+    registry.map_to_type("cc", cast("type[BaseHeader]", _AddressListHeader))
     return email.policy.SMTP.clone(header_factory=registry)
 
 
@@ -342,8 +384,22 @@ class _RecordingMissing(jinja2.Undefined):
 # --------------------------------------------------------------------------- the environment
 
 
-class _Environment(jinja2.Environment):
-    """Looks dotted names up as dict keys first, so a field called "items" still works."""
+#: Jinja2's own filters that templates may use (what the shipped templates need), besides
+#: the project's: when, clock, longdate, reply_subject.
+JINJA_FILTERS = ("default", "join", "length", "replace", "trim", "truncate")
+
+
+class _Environment(ImmutableSandboxedEnvironment):
+    """The sandbox, looking dotted names up as dict keys first (a field called "items" works).
+
+    What the sandbox refuses stops the render at once, with the attribute named, rather than
+    reading as a missing field."""
+
+    def unsafe_undefined(self, obj: Any, attribute: str) -> jinja2.Undefined:
+        raise SecurityError(
+            f"a template may not use {attribute!r} of a {type(obj).__name__}: templates "
+            "read the fields they are given and format them with filters, nothing more"
+        )
 
     def getattr(self, obj: Any, attribute: str) -> Any:
         if isinstance(obj, _Fields):
@@ -425,6 +481,16 @@ def _reply_subject(value: Any) -> Any:
     return subject if re.match(r"(?i)re\s*:", subject) else f"Re: {subject}"
 
 
+_OWN_FILTERS = {
+    "when": _when,
+    "clock": _clock,
+    "longdate": _longdate,
+    "reply_subject": _reply_subject,
+}
+#: Every filter a template may use.
+FILTERS = (*JINJA_FILTERS, *_OWN_FILTERS)
+
+
 def _autoescape(name: str | None) -> bool:
     return name is not None and name.endswith((".html.j2", ".htm.j2", ".xml.j2"))
 
@@ -439,9 +505,8 @@ def _make_environment(loader: jinja2.BaseLoader, undefined: type[jinja2.Undefine
         trim_blocks=True,
         lstrip_blocks=True,
     )
-    env.filters.update(
-        {"when": _when, "clock": _clock, "longdate": _longdate, "reply_subject": _reply_subject}
-    )
+    env.filters = {name: env.filters[name] for name in JINJA_FILTERS} | _OWN_FILTERS
+    env.globals.clear()  # range, dict, cycler, joiner, namespace, lipsum: none is needed
     return env
 
 
@@ -571,7 +636,14 @@ class TemplateSet:
         except jinja2.TemplateNotFound as err:
             raise self._not_found(file_name) from err
         except jinja2.TemplateSyntaxError as err:
-            raise TemplateError(f"{err.filename or file_name}:{err.lineno}: {err.message}") from err
+            hint = ""
+            if (err.message or "").startswith("No filter named"):
+                hint = f"; the filters templates may use: {', '.join(FILTERS)}"
+            where = f"{err.filename or file_name}:{err.lineno}"
+            raise TemplateError(f"{where}: {err.message}{hint}") from err
+        except UnicodeDecodeError:
+            read_utf8(self.path_of(file_name), TemplateError, "a template is text")
+            raise  # pragma: no cover - read_utf8 raised: the file is not UTF-8
         try:
             return template.render(_top_level(context))
         except Exception as err:
@@ -677,4 +749,30 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
     if references:
         message["References"] = " ".join(dict.fromkeys(references))
     message["X-Outreach-Key"] = _header_value(envelope.key)
+    _check_headers(message, origin)
     return message
+
+
+_READER = email.policy.default
+
+
+def _check_headers(message: EmailMessage, origin: str) -> None:
+    """Refuse a header that does not come out as written: a line longer than mail allows
+    (a word too long to fold), or an address header that a reader would take for other
+    recipients than ours."""
+    for name, value in message.items():
+        folded = POLICY.fold_binary(name, value)
+        longest = max(len(line) for line in folded.split(b"\r\n"))
+        if longest > MAX_LINE_OCTETS:
+            raise TemplateError(
+                f"{origin}: the {name} header would have a line of {longest} octets, more "
+                f"than the {MAX_LINE_OCTETS} mail allows, as one word of it is that long; "
+                "shorten the field it comes from"
+            )
+        if isinstance(value, AddressHeader):
+            read = email.message_from_bytes(folded + b"\r\n", policy=_READER)[name]
+            if [a.addr_spec for a in read.addresses] != [a.addr_spec for a in value.addresses]:
+                raise TemplateError(
+                    f"{origin}: the {name} header cannot be written so that it keeps its "
+                    f"addresses apart ({str(value)[:80]}...); shorten the name in it"
+                )

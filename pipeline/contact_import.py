@@ -10,6 +10,9 @@ What the parser promises:
   header (CSV) or property name (vCard), and a message that says what is expected;
 - a row or card with any problem yields no record (the caller may import the rest);
 - a record needs a first name, given as such or as the first part of a full name;
+- a name is at most :data:`MAX_NAME_LENGTH` characters (first and last together), an
+  organization, role, field or referrer at most :data:`MAX_LENGTHS` (see
+  :func:`length_problem`): the same rule on every database, and short enough for a header;
 - a problem with the file as a whole is marked :attr:`Problem.whole_file`: not a text file,
   no header row, a header that a ``mapping`` does not fit or that has no column for a name
   or an email, no contact at all, a quote never closed (the rest of the file is lost);
@@ -38,7 +41,7 @@ from pathlib import Path
 from types import MappingProxyType
 from typing import Final
 
-from pipeline.emails import InvalidEmail, normalize_email, split_name
+from pipeline.emails import InvalidEmail, UnsupportedEmail, normalize_email, split_name
 
 FORMATS: Final = ("linkedin", "google", "outlook", "vcard", "csv")
 """Formats :func:`parse_contacts` reads; "csv" is a generic CSV with a header row."""
@@ -70,6 +73,29 @@ FIELD_ALIASES: Final = MappingProxyType(
         "time_zone": "timezone",
     }
 )
+
+MAX_NAME_LENGTH: Final = 200
+"""Characters in a contact's whole name (first and last together). It fits the name columns,
+and the columns that repeat a whole name (``referred_by``, ``source``), and keeps every
+word of a To: line short enough to fold."""
+
+MAX_LENGTHS: Final = MappingProxyType(
+    {"organization": 300, "role": 300, "field": 300, "referred_by": 300}
+)
+"""Characters in the other single-line fields the database keeps in sized columns."""
+
+
+def length_problem(field: str, value: str) -> str | None:
+    """Why ``value`` is too long for ``field`` ("name" for a whole name), or None."""
+    limit = MAX_NAME_LENGTH if field == "name" else MAX_LENGTHS.get(field)
+    if limit is None or len(value) <= limit:
+        return None
+    what = field.replace("_", " ")
+    return (
+        f"the {what} has {len(value)} characters; expected at most {limit}: shorten it "
+        "(notes can hold the rest)"
+    )
+
 
 HEADER_SEARCH_LINES: Final = 12
 """How many rows at the top of a CSV file are searched for a known export's header."""
@@ -419,6 +445,8 @@ _INVALID_EMAIL_HINT: Final = "expected one address such as name@example.org"
 
 
 def _email_problem(value: str, err: InvalidEmail) -> str:
+    if isinstance(err, UnsupportedEmail):
+        return f"{value!r} cannot be used: it {err}"
     return f"{value!r} is not a valid email address: it {err}; {_INVALID_EMAIL_HINT}"
 
 
@@ -795,13 +823,9 @@ def _read_row(
         value = raw.replace("\r\n", "\n").replace("\r", "\n").strip()
         if not value or value.casefold() in column.filler:
             continue
-        control = next((ch for ch in value if _is_control(ch)), None)
+        control = _control_problem(value, "cell")
         if control is not None:
-            message = (
-                f"this cell holds the control character U+{ord(control):04X}; expected plain "
-                "text (if many cells do, the file may be in an encoding we did not recognize)"
-            )
-            problems.append(Problem(file, line, column.label, message))
+            problems.append(Problem(file, line, column.label, control))
             found_problem = True
             continue
         try:
@@ -813,11 +837,28 @@ def _read_row(
     if missing is not None:
         problems.append(Problem(file, line, None, _no_name(missing, columns, cells)))
         found_problem = True
+    too_long = None if found_problem else _name_length_problem(draft)
+    if too_long is not None:
+        named = [column.label for column in columns if column.target in _NAME_FIELDS]
+        problems.append(Problem(file, line, " + ".join(named), too_long))
+        found_problem = True
     return None if found_problem else draft
 
 
 def _is_control(ch: str) -> bool:
     return ch not in "\n\t" and unicodedata.category(ch) == "Cc"
+
+
+def _control_problem(value: str, where: str) -> str | None:
+    """Why ``value`` is not plain text (a NUL, which PostgreSQL cannot store, or another
+    control character), or None."""
+    control = next((ch for ch in value if _is_control(ch)), None)
+    if control is None:
+        return None
+    return (
+        f"this {where} holds the control character U+{ord(control):04X}; expected plain "
+        "text (if much of the file does, it may be in an encoding we did not recognize)"
+    )
 
 
 def _put(draft: _Draft, target: str | None, value: str, key: str) -> None:
@@ -834,9 +875,9 @@ def _put(draft: _Draft, target: str | None, value: str, key: str) -> None:
         for address in addresses:
             draft.add_email(address)
     elif target == "name":
-        draft.set_text("full_name", " ".join(value.split()), key)
+        draft.set_text("full_name", _checked_length("name", value), key)
     elif target in {"first_name", "last_name"}:
-        draft.set_text(target, " ".join(value.split()), key)
+        draft.set_text(target, _checked_length("name", value), key)
     elif target == "timezone":
         draft.set_text("timezone", _check_timezone(value), key)
     elif target == "notes":
@@ -845,7 +886,21 @@ def _put(draft: _Draft, target: str | None, value: str, key: str) -> None:
         for tag in _tags_in(value):
             draft.add_tag(tag)
     else:
-        draft.set_text(target, " ".join(value.split()), key)
+        draft.set_text(target, _checked_length(target, value), key)
+
+
+def _checked_length(target: str, value: str) -> str:
+    """``value`` on one line with single spaces; ValueError when too long for ``target``."""
+    text = " ".join(value.split())
+    problem = length_problem(target, text)
+    if problem is not None:
+        raise ValueError(problem)
+    return text
+
+
+def _name_length_problem(draft: _Draft) -> str | None:
+    """Why the whole name of a draft is too long (a cell or property alone may not be)."""
+    return length_problem("name", draft.freeze().name)
 
 
 # --------------------------------------------------------------------------------------
@@ -855,6 +910,10 @@ _VCARD_VERSIONS: Final = frozenset({"2.1", "3.0", "4.0"})
 _VCARD_SKIPPED: Final = frozenset(
     # Bookkeeping and binary media: nothing a template or the person would use.
     {"VERSION", "PRODID", "REV", "PHOTO", "LOGO", "SOUND", "KEY", "CLIENTPIDMAP"}
+)
+# Properties that fill a sized field: the field, and the custom key of a second value.
+_VCARD_SIZED: Final = MappingProxyType(
+    {"ORG": ("organization", "org"), "TITLE": ("role", "title"), "ROLE": ("role", "vcard_role")}
 )
 _UTC_OFFSET: Final = re.compile(r"(?:UTC|GMT)?\s*([+-])(\d{1,2}):?(\d{2})?", re.IGNORECASE)
 
@@ -1016,6 +1075,11 @@ def _read_card(
     emails: list[tuple[int, int, str, _Property]] = []
     for order, prop in enumerate(props):
         name = prop.name
+        text = prop.value.replace("\r\n", "\n").replace("\r", "\n")
+        control = None if name in _VCARD_SKIPPED else _control_problem(text, "property")
+        if control is not None:
+            problems.append(Problem(file, prop.line, name, control))
+            continue
         if name in _VCARD_SKIPPED:
             if name == "VERSION" and _text(prop) not in _VCARD_VERSIONS:
                 message = f"version {_text(prop)!r} is not supported; expected 3.0 or 4.0"
@@ -1027,16 +1091,19 @@ def _read_card(
             draft.set_text("full_name", " ".join(_text(prop).split()), "fn")
         elif name == "N":
             _read_structured_name(draft, prop)
-        elif name == "ORG":
-            units = [u.strip() for u in _unescape_split(prop.value, ";")]
-            if units[0]:
-                draft.set_text("organization", units[0], "org")
-            if any(units[1:]):
-                draft.add_custom("department", ", ".join(u for u in units[1:] if u))
-        elif name == "TITLE":
-            draft.set_text("role", " ".join(_text(prop).split()), "title")
-        elif name == "ROLE":
-            draft.set_text("role", " ".join(_text(prop).split()), "vcard_role")
+        elif name in _VCARD_SIZED:
+            target, key = _VCARD_SIZED[name]
+            value = _text(prop)
+            if name == "ORG":
+                units = [u.strip() for u in _unescape_split(prop.value, ";")]
+                value = units[0]
+                if any(units[1:]):
+                    draft.add_custom("department", ", ".join(u for u in units[1:] if u))
+            try:
+                if value:
+                    draft.set_text(target, _checked_length(target, value), key)
+            except ValueError as err:
+                problems.append(Problem(file, prop.line, name, str(err)))
         elif name == "NOTE":
             note = _text(prop)
             if note:
@@ -1069,6 +1136,9 @@ def _read_card(
     if missing is not None:
         message = f"this card has no {missing} (FN or N); {_NO_NAME}"
         problems.append(Problem(file, line, None, message))
+    too_long = _name_length_problem(draft) if len(problems) == before else None
+    if too_long is not None:
+        problems.append(Problem(file, line, "N" if draft.first_name else "FN", too_long))
     return draft if len(problems) == before else None
 
 

@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import func, or_, select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline.contact_import import ContactRecord, ParseResult, Problem
+from pipeline.contact_import import ContactRecord, ParseResult, Problem, length_problem
 from pipeline.errors import ImportProblemError, InputError, NotFoundError
 from pipeline.models import Contact, ContactEmail
 
@@ -36,7 +36,14 @@ class ImportReport:
     updated: int = 0
     unchanged: int = 0
     without_email: int = 0
+    matched_by_name: int = 0
+    kept_apart: list[str] = field(default_factory=list)
     skipped: list[Problem] = field(default_factory=list)
+
+    MATCHING = (
+        "Rows are matched to your contacts by email address; a row without one by name and "
+        "organization."
+    )
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -45,11 +52,20 @@ class ImportReport:
             "updated": self.updated,
             "unchanged": self.unchanged,
             "without_email": self.without_email,
+            "matched_by_name": self.matched_by_name,
+            "kept_apart": list(self.kept_apart),
             "skipped": [str(problem) for problem in self.skipped],
         }
 
 
-def _find_existing(session: Session, record: ContactRecord) -> Contact | None:
+def _find_existing(session: Session, record: ContactRecord) -> tuple[Contact | None, str]:
+    """The contact ``record`` is about, and how it was found.
+
+    By email address first. Otherwise by name and the same profile URL, or by name and
+    organization when the record or the contact has no address (a row without one, or the
+    address added to a file imported before): two people of one name and organization with
+    different addresses stay two contacts ("kept apart"), or the second would never be
+    written to. Returns ``(None, "")`` for a new contact."""
     if record.emails:
         found = session.scalars(
             select(Contact)
@@ -58,7 +74,7 @@ def _find_existing(session: Session, record: ContactRecord) -> Contact | None:
             .options(selectinload(Contact.emails))
         ).first()
         if found is not None:
-            return found
+            return found, "email"
     url = record.custom.get("url") or record.custom.get("profile_url")
     candidates = session.scalars(
         select(Contact)
@@ -66,13 +82,16 @@ def _find_existing(session: Session, record: ContactRecord) -> Contact | None:
         .where(func.lower(Contact.last_name) == record.last_name.lower())
         .options(selectinload(Contact.emails))
     ).all()
+    kept_apart = False
     for candidate in candidates:
         if url and candidate.custom.get("url") == url:
-            return candidate
+            return candidate, "url"
         same_org = (candidate.organization or "").lower() == (record.organization or "").lower()
         if not url and same_org:
-            return candidate
-    return None
+            if not record.emails or not candidate.emails:
+                return candidate, "name"
+            kept_apart = True
+    return None, "kept_apart" if kept_apart else ""
 
 
 def _fill_name(contact: Contact, record: ContactRecord) -> bool:
@@ -150,11 +169,18 @@ def import_records(
         if parsed.format == "linkedin" and not record.how_found:
             # Where the person found them is what a first outreach mentions.
             record = dataclasses.replace(record, how_found="LinkedIn")
-        existing = _find_existing(session, record)
+        existing, how = _find_existing(session, record)
+        if how == "name":
+            report.matched_by_name += 1
         if existing is None:
             session.add(_new_contact(record, source, now))
             session.flush()
             report.created += 1
+            if how == "kept_apart":
+                report.kept_apart.append(
+                    f"line {record.line}: {record.name} ({record.primary_email}) shares a "
+                    "name and organization with a contact of another address: a new contact"
+                )
         elif _merge(existing, record, now):
             session.flush()
             report.updated += 1
@@ -256,6 +282,14 @@ def update_contact(
                         f"timezone={value!r} is not a known time zone; expected e.g. Europe/Paris"
                     ) from None
             names_are_text = name in ("first_name", "last_name")  # never NULL, "" when unknown
+            if names_are_text:
+                parts = {"first_name": contact.first_name, "last_name": contact.last_name}
+                parts[name] = value
+                too_long = length_problem("name", " ".join(p for p in parts.values() if p))
+            else:
+                too_long = length_problem(name, value)
+            if too_long is not None:
+                raise InputError(f"{name}: {too_long}")
             setattr(contact, name, value if names_are_text else value or None)
         elif name.startswith("custom.") and len(name) > len("custom."):
             key = name.removeprefix("custom.")

@@ -1,9 +1,16 @@
 """Email addresses and personal names as they come from contact files: pure, stdlib only.
 
 An address is accepted when it is a plausible single addr-spec (``local@domain``) as people
-write them in address books. Normalized, it is ASCII in its domain (IDNA), lowercase
+write them in address books. Normalized, it is ASCII (the domain IDNA-encoded), lowercase
 throughout and stripped of the wrappers that exports add (``<...>``, ``mailto:``), so that
 two spellings of one address compare equal.
+
+An address with a non-ASCII character before the @ (``dörte@example.org``, RFC 6531) is
+refused, wherever it comes from (a contacts file, ``contacts set``, ``referral add``, an
+account): a draft to it needs SMTPUTF8 all the way, from the Drafts folder (IMAP servers
+without UTF8=ACCEPT, the mbsync copy of the local Maildir) through the person's provider to
+every relay, and a message that one of them refuses is lost after the person sent it. An
+international domain alone (``ana@bücher.example``) is fine: it is written in ASCII (IDNA).
 """
 
 from __future__ import annotations
@@ -27,6 +34,10 @@ _MAILTO = "mailto:"
 
 class InvalidEmail(ValueError):
     """The text is not a plausible single email address; the message says why."""
+
+
+class UnsupportedEmail(InvalidEmail):
+    """A valid address that no draft is written to (an internationalized local part)."""
 
 
 def normalize_email(value: str) -> str:
@@ -60,11 +71,16 @@ def normalize_email(value: str) -> str:
 
 def is_valid_email(value: str) -> bool:
     """Whether :func:`normalize_email` accepts ``value``."""
+    return email_problem(value) is None
+
+
+def email_problem(value: str) -> str | None:
+    """Why :func:`normalize_email` refuses ``value`` ("has no @"...), or None."""
     try:
         normalize_email(value)
-    except InvalidEmail:
-        return False
-    return True
+    except InvalidEmail as err:
+        return str(err)
+    return None
 
 
 def split_name(full: str) -> tuple[str, str]:
@@ -140,6 +156,12 @@ def _check_local(local: str) -> str:
                 raise InvalidEmail(f"has {ch!r} before the @, which an address cannot hold")
         elif not ch.isprintable():
             raise InvalidEmail(f"has the unprintable character {ch!r} before the @")
+        else:
+            raise UnsupportedEmail(
+                f"has {ch!r} before the @: an internationalized address, which many mail "
+                "servers cannot deliver to yet, so no draft is written to it; ask the person "
+                "for an address in plain ASCII letters"
+            )
     return local
 
 

@@ -25,7 +25,7 @@ from pipeline import lifecycle as lc
 from pipeline.compose import first_outreach_kind
 from pipeline.contacts import resolve_contact
 from pipeline.context import contact_context
-from pipeline.emails import InvalidEmail, normalize_email, split_name
+from pipeline.emails import InvalidEmail, email_problem, normalize_email, split_name
 from pipeline.errors import InputError
 from pipeline.models import (
     Account,
@@ -401,6 +401,9 @@ def _why_not_startable(session: Session, account: Account, contact: Contact) -> 
         return "no email address: add one to the contacts file and import it again"
     if contact.primary_email is None:
         return "every address bounced: find another address"
+    unusable = email_problem(contact.primary_email)  # stored by an older version
+    if unusable is not None:
+        return f"the address {contact.primary_email} {unusable}"
     if _is_suppressed(session, contact.primary_email):
         return "the address asked not to be contacted"
     exists = session.scalar(

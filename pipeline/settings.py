@@ -1,9 +1,11 @@
 """Settings: shipped defaults, the workspace's outreach.toml, and environment overrides.
 
 ``config/defaults.toml`` declares every key and, by its value, the key's type. A workspace's
-``outreach.toml`` overrides keys table by table; an unknown key, a value of the wrong type or
-an unknown time zone stops with a :class:`SettingsError` naming the file, the key and what is
-expected. ``OUTREACH_DATABASE_URL`` and ``OUTREACH_BROKER_URL`` override the file.
+``outreach.toml`` overrides keys table by table; an unknown key, a value of the wrong type, a
+number outside its range (:data:`RANGES`), an account name outside :data:`ACCOUNT_NAME_RULE`,
+an unknown time zone, or a file that is not UTF-8 TOML stops with a :class:`SettingsError`
+naming the file (and line), the key and what is expected. ``OUTREACH_DATABASE_URL`` and
+``OUTREACH_BROKER_URL`` override the file.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import SettingsError
 from pipeline.resources import config_dir
+from pipeline.textfiles import read_utf8
 
 WORKSPACE_FILE = "outreach.toml"
 DEFAULT_WORKSPACE = ".outreach"
@@ -27,6 +30,26 @@ ACCOUNT_KINDS = ("local", "memory", "gmail", "outlook")
 _ACCOUNT_KEYS = {"name": str, "kind": str, "address": str, "maildir": str, "calendar": str}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
+
+RANGES: Mapping[tuple[str, str], tuple[int, int]] = {
+    ("policy", "nudge_after_business_days"): (1, 30),
+    ("policy", "max_nudges"): (0, 5),
+    ("policy", "ooo_default_days"): (1, 90),
+    ("policy", "soft_bounce_retry_days"): (1, 30),
+    ("policy", "thank_you_within_hours"): (1, 168),
+    ("policy", "keep_in_touch_days"): (1, 730),
+    ("policy", "prep_notes_lead_minutes"): (0, 1440),
+    ("limits", "new_outreach_per_day"): (1, 10_000),
+    ("limits", "drafts_per_tick"): (1, 100_000),
+    ("limits", "step_lease_seconds"): (1, 86_400),
+    ("database", "busy_timeout_ms"): (0, 600_000),
+}
+"""The smallest and largest value of every number setting, both allowed (documented beside
+each key in config/defaults.toml): a value outside would be nonsense, or overflow a date
+computation long after the settings were read."""
+
+ACCOUNT_NAME_RULE = "1 to 64 characters among letters A-Z and a-z, digits, '.', '_' and '-'"
+_ACCOUNT_NAME = re.compile(r"[A-Za-z0-9._-]{1,64}")
 # Messages name tables without square brackets, which a rich console takes for markup.
 
 
@@ -86,6 +109,16 @@ class Settings:
                 return account
         known = ", ".join(a.name for a in self.accounts)
         raise SettingsError(f"no account named {name!r}; known accounts: {known}")
+
+
+def account_name_problem(name: str) -> str | None:
+    """Why ``name`` cannot name an account, or None when it can.
+
+    An account's name names its stored authorization (a token file, a keyring entry), so it
+    is kept to characters that are the same in every file system and shell."""
+    if _ACCOUNT_NAME.fullmatch(name) and name not in {".", ".."}:
+        return None
+    return f"account name {name!r} is not allowed; use {ACCOUNT_NAME_RULE}, e.g. uni-gmail"
 
 
 def load_defaults() -> dict[str, Any]:
@@ -168,20 +201,12 @@ def _check_values(merged: Mapping[str, Any], source: str) -> None:
         raise SettingsError(
             f"{source}: policy.workdays must list days among {', '.join(_WEEKDAYS)}, got {days!r}"
         )
-    for key in (
-        "nudge_after_business_days",
-        "thank_you_within_hours",
-        "keep_in_touch_days",
-        "ooo_default_days",
-        "soft_bounce_retry_days",
-    ):
-        if policy[key] < 1:
-            raise SettingsError(f"{source}: policy.{key} must be at least 1, got {policy[key]}")
-    if policy["max_nudges"] < 0:
-        raise SettingsError(f"{source}: policy.max_nudges must be 0 or more")
-    for key, value in merged["limits"].items():
-        if value < 1:
-            raise SettingsError(f"{source}: limits.{key} must be at least 1, got {value}")
+    for (table, key), (low, high) in RANGES.items():
+        value = merged[table][key]
+        if not low <= value <= high:
+            raise SettingsError(
+                f"{source}: {table}.{key} must be between {low} and {high}, got {value}"
+            )
 
 
 def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
@@ -204,21 +229,28 @@ def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
         for required in ("name", "kind", "address"):
             if not entry.get(required):
                 raise SettingsError(f"{where}: {required} is required")
+        problem = account_name_problem(entry["name"])
+        if problem is not None:
+            raise SettingsError(f"{where}.name: {problem}")
         if entry["kind"] not in ACCOUNT_KINDS:
             raise SettingsError(
                 f"{where}.kind must be one of {', '.join(ACCOUNT_KINDS)}, got {entry['kind']!r}"
             )
         accounts.append(AccountSettings(**{k: entry[k] for k in entry}))
     names = [a.name for a in accounts]
-    if len(set(names)) != len(names):
-        raise SettingsError(f"{source}: account names must be unique, got {names}")
+    # Unique ignoring case: on macOS and Windows two names that differ only in case would
+    # share one token file.
+    if len({name.casefold() for name in names}) != len(names):
+        raise SettingsError(
+            f"{source}: account names must be unique, ignoring letter case, got {names}"
+        )
     return tuple(accounts)
 
 
 def read_toml(path: Path) -> dict[str, Any]:
+    text = read_utf8(path, SettingsError, "a settings file is TOML text")
     try:
-        with path.open("rb") as handle:
-            return tomllib.load(handle)
+        return tomllib.loads(text)
     except tomllib.TOMLDecodeError as err:
         raise SettingsError(f"{path}: not valid TOML: {err}") from None
 

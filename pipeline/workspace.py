@@ -152,8 +152,8 @@ def _updated_toml(path: Path, profile: Mapping[str, str]) -> str:
     """The text of ``path`` with its profile table replaced (and the local account added when
     it has no account), everything else kept as written; refused when that cannot be done
     safely."""
+    old = _read_existing(path)  # first: it reports a file that is not UTF-8 TOML
     old_text = path.read_text(encoding="utf-8")
-    old = _read_existing(path)
     lines = old_text.splitlines(keepends=True)
     start = next((i for i, line in enumerate(lines) if _PROFILE_HEADER.match(line)), None)
     if start is None:

@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from pipeline.compose import Envelope, TemplateSet, message_id_for
+from pipeline.compose import MAX_LINE_OCTETS, Envelope, TemplateSet, message_id_for
 from pipeline.errors import TemplateError
 
 NEW_YORK = ZoneInfo("America/New_York")
@@ -516,3 +516,59 @@ def test_an_unknown_time_zone_is_an_error_with_the_template_line(
     context["contact"]["timezone"] = "Mars/Olympus_Mons"
     with pytest.raises(TemplateError, match=r"scheduling_reply\.txt\.j2:\d+: unknown time zone"):
         templates.render_message("scheduling_reply", context, envelope())
+
+
+# --------------------------------------------------------------------------- header lines
+
+LONG_NAMES = [
+    "A" * 200,
+    "Zoë Müller-Łukasiewicz " * 8,
+    "Lee, Ann " + "x" * 80,  # quoted; folded unquoted by the standard library, two addresses
+    "a, evil@example.net, " + "padding " * 20,
+    "Ö" * 199,
+]
+
+
+@pytest.mark.parametrize("name", LONG_NAMES)
+@pytest.mark.parametrize("kind", ["first_cold", "nudge_1", "thank_you"])
+def test_every_line_of_a_message_fits_and_the_recipients_stay_ours(kind: str, name: str) -> None:
+    """Given names as long as contacts may have, with commas and quotes, as recipient, copy
+    and sender, when a message renders, then every line is at most 998 octets and a reader
+    finds exactly our addresses in To, Cc and From."""
+    context = full_context()
+    context["contact"]["organization"] = "O" * 300
+    message = TemplateSet().render_message(
+        kind,
+        context,
+        envelope(
+            to=(name, "jo@example.org"), cc=((name, "cc@example.org"),), sender=(name, "a@b.edu")
+        ),
+    )
+    raw = message.as_bytes()
+    assert max(len(line) for line in raw.split(b"\r\n")) <= MAX_LINE_OCTETS
+    parsed = parse(message)
+    assert [a.addr_spec for a in parsed["To"].addresses] == ["jo@example.org"]
+    assert [a.addr_spec for a in parsed["Cc"].addresses] == ["cc@example.org"]
+    assert [a.addr_spec for a in parsed["From"].addresses] == ["a@b.edu"]
+
+
+@pytest.mark.parametrize(("field", "header"), [("sender", "From"), ("to", "To")])
+def test_a_name_with_a_word_longer_than_a_line_is_refused(field: str, header: str) -> None:
+    """Given a name of 3000 letters without a space (a profile name has no length limit),
+    when a message renders, then a TemplateError names the header rather than a line that
+    mail servers cut."""
+    pair = ("N" * 3000, "x@example.org")
+    with pytest.raises(TemplateError, match=rf"the {header} header would have a line of 30\d\d"):
+        TemplateSet().render_message("first_cold", full_context(), envelope(**{field: pair}))
+
+
+def test_a_subject_with_a_word_longer_than_a_line_folds_as_encoded_words(tmp_path: Path) -> None:
+    """Given a workspace template that puts a 1200-letter custom field in the Subject, when
+    the message renders, then the Subject is folded into lines mail allows and reads back
+    whole."""
+    (tmp_path / "first_cold.txt.j2").write_text("Subject: {{ contact.custom.school }}\n\nHi\n")
+    context = full_context()
+    context["contact"]["custom"]["school"] = "S" * 1200
+    message = TemplateSet(tmp_path).render_message("first_cold", context, envelope())
+    assert max(len(line) for line in message.as_bytes().split(b"\r\n")) <= MAX_LINE_OCTETS
+    assert parse(message)["Subject"] == "S" * 1200

@@ -15,6 +15,8 @@ from hypothesis import strategies as st
 from pipeline.contact_import import (
     FIELDS,
     FORMATS,
+    MAX_LENGTHS,
+    MAX_NAME_LENGTH,
     ContactRecord,
     ParseResult,
     Problem,
@@ -23,6 +25,7 @@ from pipeline.contact_import import (
     mapped_field,
     parse_contacts,
 )
+from pipeline.models import Contact
 from pipeline.resources import config_dir
 
 SAMPLES = Path(__file__).parent / "samples" / "contacts"
@@ -911,3 +914,99 @@ def test_other_columns_survive_as_custom_fields_with_template_keys(
     assert sorted(record.custom.values()) == sorted(normalized)
     for key in record.custom:
         assert key.isidentifier() and key.isascii() and not keyword.iskeyword(key)
+
+
+# --------------------------------------------------------------------------------------
+# Lengths: one rule for every database
+
+
+def test_every_length_limit_fits_its_database_column() -> None:
+    """The limits are what the columns hold, including the columns that repeat a whole
+    name: referred_by (a referral names its referrer) and source ("referral from NAME")."""
+    columns = Contact.__table__.columns
+    for name, limit in MAX_LENGTHS.items():
+        assert columns[name].type.length >= limit, name
+    assert columns["first_name"].type.length >= MAX_NAME_LENGTH
+    assert columns["last_name"].type.length >= MAX_NAME_LENGTH
+    assert columns["referred_by"].type.length >= MAX_NAME_LENGTH
+    assert columns["source"].type.length >= len("referral from ") + MAX_NAME_LENGTH
+
+
+def test_the_limits_are_inclusive(tmp_path: Path) -> None:
+    name = "N" * MAX_NAME_LENGTH
+    path = write(tmp_path, "c.csv", f"Name,Email,Company,Position\n{name},n@x.org,{'C' * 300},R\n")
+    result = parse_contacts(path)
+    assert result.problems == ()
+    assert (result.records[0].first_name, result.records[0].organization) == (name, "C" * 300)
+
+
+def test_cells_too_long_are_problems_with_their_column(tmp_path: Path) -> None:
+    path = write(
+        tmp_path,
+        "c.csv",
+        "Name,Email,Company,Position,Industry,Referred By\n"
+        f"{'N' * 201},n@x.org,,,,\n"
+        f"Ok,o@x.org,{'C' * 301},{'R' * 301},{'F' * 301},{'B' * 301}\n"
+        "Good,g@x.org,,,,\n",
+    )
+    result = parse_contacts(path)
+    assert where(result) == [
+        (2, "Name"),
+        (3, "Company"),
+        (3, "Position"),
+        (3, "Industry"),
+        (3, "Referred By"),
+    ]
+    assert [r.name for r in result.records] == ["Good"]
+    assert "the role has 301 characters; expected at most 300" in str(result.problems[2])
+
+
+def test_a_long_vcard_name_or_organization_is_a_problem_on_its_property(tmp_path: Path) -> None:
+    cards = (
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:" + "F" * 201 + "\r\nEMAIL:f@x.org\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nN:" + "L" * 150 + ";" + "G" * 60 + ";;;\r\n"
+        "EMAIL:n@x.org\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Org Long\r\nORG:" + "O" * 301 + ";Dept\r\n"
+        "TITLE:" + "T" * 301 + "\r\nEMAIL:o@x.org\r\nEND:VCARD\r\n"
+        "BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Fine\r\nEMAIL:fine@x.org\r\nEND:VCARD\r\n"
+    )
+    result = parse_contacts(write(tmp_path, "c.vcf", cards))
+    assert where(result) == [(1, "FN"), (6, "N"), (14, "ORG"), (15, "TITLE")]
+    assert "the name has 211 characters" in str(result.problems[1])
+    assert [r.name for r in result.records] == ["Fine"]
+
+
+@pytest.mark.parametrize(
+    ("cell", "message"),
+    [
+        ("dörte@example.org", "'dörte@example.org' cannot be used: it has 'ö' before the @"),
+        ("名前@example.jp", "cannot be used: it has '名' before the @"),
+    ],
+)
+def test_an_internationalized_address_is_a_problem_saying_why(
+    tmp_path: Path, cell: str, message: str
+) -> None:
+    result = parse_contacts(write(tmp_path, "c.csv", f"Name,Email\nDörte,{cell}\n"))
+    assert where(result) == [(2, "Email")]
+    assert message in str(result.problems[0])
+    assert "ask the person for an address in plain ASCII letters" in str(result.problems[0])
+
+
+def test_an_international_domain_is_kept_in_ascii(tmp_path: Path) -> None:
+    result = parse_contacts(write(tmp_path, "c.csv", "Name,Email\nAna,ana@bücher.example\n"))
+    assert result.records[0].emails == ("ana@xn--bcher-kva.example",)
+
+
+def test_a_control_character_in_a_vcard_is_a_problem_on_its_property(tmp_path: Path) -> None:
+    """Given a NUL (PostgreSQL cannot store it; SQLite did) or another control character in
+    a card, when parsed, then the card is left out with a problem on that property."""
+    cards = (
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Ann\x00Lee\r\nEMAIL:a@x.org\r\nEND:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Bo\r\nNOTE:x\x01y\r\nEMAIL:b@x.org\r\nEND:VCARD\r\n"
+        b"BEGIN:VCARD\r\nVERSION:3.0\r\nFN:Cy\r\nNOTE:two\\nlines\tand a tab\r\n"
+        b"EMAIL:c@x.org\r\nEND:VCARD\r\n"
+    )
+    result = parse_contacts(write(tmp_path, "c.vcf", cards))
+    assert where(result) == [(3, "FN"), (9, "NOTE")]
+    assert "control character U+0000" in str(result.problems[0])
+    assert [r.name for r in result.records] == ["Cy"]

@@ -2,18 +2,22 @@
 
 from __future__ import annotations
 
+import os
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.compose import (
+    FILTERS,
     REPLY_KINDS,
     Envelope,
     TemplateSet,
     first_outreach_kind,
     kinds_for_contact,
 )
+from pipeline.errors import TemplateError
 from tests.test_compose import envelope, full_context, text_of
 
 MESSAGE_KINDS = [
@@ -344,3 +348,85 @@ def test_every_kind_a_contact_could_receive_exists(templates: TemplateSet) -> No
     for kind in kinds:
         assert templates.path_of(kind).is_file()
     assert "referrer_note" not in kinds_for_contact({})
+
+
+# --------------------------------------------------------------------------- templates from others
+
+ESCAPES = [
+    "{{ cycler.__init__.__globals__.os.getcwd() }}",
+    "{{ joiner.__init__.__globals__ }}",
+    "{{ namespace() }}",
+    "{{ range(10 ** 9) | length }}",
+    "{{ lipsum() }}",
+    "{{ me.name.__class__.__mro__ }}",
+    "{{ contact.tags.__class__ }}",
+    "{{ ().__class__.__base__.__subclasses__() }}",
+    "{{ '{0.__class__}'.format(me.name) }}",
+    "{{ contact.tags.append('x') }}",
+    "{{ contact.tags.pop() }}",
+    "{{ self.__init__ }}",
+    "{{ me.name | attr('__class__') }}",
+    "{{ me.name | map('upper') | list }}",
+    "{% for x in contact.tags.__iter__() %}{% endfor %}",
+    "{{ me.name.encode('utf-8').decode.__self__ }}",
+]
+
+
+@pytest.mark.parametrize("escape", ESCAPES)
+def test_a_workspace_template_cannot_reach_past_its_fields(tmp_path: Path, escape: str) -> None:
+    """Given a workspace template that reaches for Python internals, a global function or a
+    filter the shipped templates do not use, when it renders (or is checked), then a
+    TemplateError names the file and the line, and nothing of it runs."""
+    path = tmp_path / "first_cold.txt.j2"
+    path.write_text(f"Subject: Hello\n\nHi {{{{ contact.first_name }}}},\n{escape}\n")
+    templates = TemplateSet(tmp_path)
+    with pytest.raises(TemplateError) as rendered:
+        templates.render_message("first_cold", full_context(), envelope())
+    assert f"{path}:4:" in str(rendered.value)
+    assert os.getcwd() not in str(rendered.value)
+    try:
+        missing = templates.missing_fields("first_cold", full_context())
+    except TemplateError as checked:
+        assert f"{path}:4:" in str(checked)
+    else:  # a global that is gone reads as a missing field, never as a value
+        assert missing and missing[0].split(".")[0] in escape
+
+
+def test_an_attribute_refused_says_what_templates_may_do(tmp_path: Path) -> None:
+    (tmp_path / "x.txt.j2").write_text("{{ me.name.__class__ }}\n")
+    with pytest.raises(TemplateError, match=r"x\.txt\.j2:1: a template may not use '__class__'"):
+        TemplateSet(tmp_path).render_text("x.txt.j2", full_context())
+
+
+def test_an_unknown_filter_lists_the_filters_templates_may_use(tmp_path: Path) -> None:
+    (tmp_path / "x.txt.j2").write_text("line one\n{{ me.name | upper }}\n")
+    with pytest.raises(TemplateError) as caught:
+        TemplateSet(tmp_path).render_text("x.txt.j2", full_context())
+    assert f"{tmp_path / 'x.txt.j2'}:2: No filter named 'upper'" in str(caught.value)
+    assert ", ".join(FILTERS) in str(caught.value)
+
+
+def test_the_shipped_templates_use_only_the_allowed_filters() -> None:
+    """Every filter a shipped template names is allowed, and every allowed one is used by
+    some shipped template: the list is what the shipped templates need, no more."""
+    used: set[str] = set()
+    for path in TemplateSet().search_path[0].glob("*.j2"):
+        used |= set(re.findall(r"\|\s*([a-z_]+)", path.read_text(encoding="utf-8")))
+    assert used == set(FILTERS)
+
+
+@pytest.mark.parametrize("name", ["first_cold.txt.j2", "prep_notes.txt.j2"])
+def test_a_template_saved_as_latin_1_names_the_file_and_line(tmp_path: Path, name: str) -> None:
+    """Given a workspace template saved as Latin-1, when it renders or is checked, then a
+    TemplateError names the file and line and says to save it as UTF-8."""
+    path = tmp_path / name
+    path.write_bytes("Subject: Hallo\n\nGrüße, {{ me.name }}\n".encode("latin-1"))
+    templates = TemplateSet(tmp_path)
+    for attempt in (
+        lambda: templates.render_text(name, full_context()),
+        lambda: templates.missing_fields(name, full_context()),
+    ):
+        with pytest.raises(TemplateError) as caught:
+            attempt()
+        assert f"{path}:3: not UTF-8 text" in str(caught.value)
+        assert "save it as UTF-8" in str(caught.value)

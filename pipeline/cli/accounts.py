@@ -16,7 +16,14 @@ from pipeline.connect import local_path
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
 from pipeline.models import Account
-from pipeline.settings import WORKSPACE_FILE, load_settings, settings_from, workspace_dir
+from pipeline.settings import (
+    WORKSPACE_FILE,
+    Settings,
+    account_name_problem,
+    load_settings,
+    settings_from,
+    workspace_dir,
+)
 
 accounts_app = typer.Typer(
     help="The mailboxes and calendars outreach works in.", no_args_is_help=True
@@ -65,11 +72,33 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     )
 
 
+def _checked(name: str, address: str) -> str:
+    """The normalized address, once the account's name and address are both usable."""
+    problem = account_name_problem(name)
+    if problem is not None:
+        raise InputError(f"--name: {problem}")
+    try:
+        return normalize_email(address)
+    except InvalidEmail as err:
+        raise InputError(f"--address {address!r}: {err}") from None
+
+
+def _exists(settings: Settings, name: str) -> bool:
+    """Whether an account is named ``name``; an error when one is named so but for case."""
+    for account in settings.accounts:
+        if account.name.casefold() == name.casefold() and account.name != name:
+            raise InputError(
+                f"--name {name}: account {account.name!r} differs only in letter case; "
+                "give this account another name, or use that one"
+            )
+    return any(account.name == name for account in settings.accounts)
+
+
 def append_account(workspace: Path, entry: dict[str, str]) -> None:
     """Add an [[accounts]] table to outreach.toml, validated before the file is replaced."""
     path = workspace / WORKSPACE_FILE
     settings = load_settings(workspace)
-    if any(a.name == entry["name"] for a in settings.accounts):
+    if _exists(settings, entry["name"]):
         raise InputError(f"{path}: an account named {entry['name']!r} exists already")
     for option, default in (("maildir", "mail"), ("calendar", "calendar")):
         wanted = local_path(workspace, entry.get(option), default)
@@ -111,10 +140,7 @@ def add_local(
       outreach accounts add local --name uni --address ada@uni.example.edu \\
         --maildir ~/Mail/uni --calendar ~/.calendars/uni/personal
     """
-    try:
-        normalized = normalize_email(address)
-    except InvalidEmail as err:
-        raise InputError(f"--address {address!r}: {err}") from None
+    normalized = _checked(name, address)
     home = workspace_dir(workspace)
     append_account(
         home,
@@ -157,13 +183,10 @@ def add_gmail(
             "OAuth client JSON (application type: Desktop app) from your Google "
             "Cloud project"
         )
-    try:
-        normalized = normalize_email(address)
-    except InvalidEmail as err:
-        raise InputError(f"--address {address!r}: {err}") from None
+    normalized = _checked(name, address)
     home = workspace_dir(workspace)
     settings = load_settings(home)
-    exists = any(a.name == name for a in settings.accounts)
+    exists = _exists(settings, name)
     authorize(name, home, client_secrets, open_browser=not no_browser)
     if not exists:
         append_account(home, {"name": name, "kind": "gmail", "address": normalized})

@@ -58,6 +58,9 @@ def import_(
     when a row has a problem (each is listed with its line and column) unless
     --skip-invalid; nothing at all when the file as a whole has one, or when
     no row is valid. Importing a file again only fills what is still empty.
+    Rows are matched to your contacts by email address; a row without one by
+    name and organization (people of one name with different addresses are
+    kept apart).
 
     Examples:
       outreach contacts import ~/Downloads/Connections.csv
@@ -83,6 +86,13 @@ def import_(
         "(kept, but they cannot be started until you add one).",
         highlight=False,
     )
+    matched = report.matched_by_name
+    console.print(
+        report.MATCHING + (f" {matched} matched by name and organization." if matched else ""),
+        highlight=False,
+    )
+    for note in report.kept_apart:
+        console.print(f"  {note}", highlight=False)
     for problem in report.skipped:
         console.print(f"  skipped {problem}", highlight=False)
 

@@ -17,6 +17,7 @@ from sqlalchemy import select
 from pipeline import lifecycle as lc
 from pipeline.cli._app import app, console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
+from pipeline.contact_import import length_problem
 from pipeline.contacts import resolve_contact
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
@@ -353,6 +354,9 @@ def referral_add(
     """
     if not name.strip():
         raise InputError('--name: give the person\'s name, as in --name "Lee Chen"')
+    too_long = length_problem("name", " ".join(name.split()))
+    if too_long is not None:
+        raise InputError(f"--name: {too_long}")
     try:
         address = normalize_email(email)
     except InvalidEmail as err:
