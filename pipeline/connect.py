@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from pathlib import Path
 
 from connectors.base import Calendar, Mailbox
@@ -28,8 +29,14 @@ def open_mailbox(
     if account.kind == "local":
         from connectors.maildir import MaildirMailbox
 
-        path = local_path(workspace, account.maildir, "mail")
-        return MaildirMailbox(path, account.address, clock=clock)
+        return MaildirMailbox(
+            local_path(workspace, account.maildir, "mail"),
+            account.address,
+            drafts_folder=account.drafts_folder,
+            sent_folder=account.sent_folder,
+            deleted_after=timedelta(minutes=account.deleted_after_minutes),
+            clock=clock,
+        )
     if account.kind == "memory":
         from connectors.memory import InMemoryMailbox
 

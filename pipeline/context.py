@@ -85,7 +85,7 @@ def meeting_context(meeting: Meeting, timezone: str) -> dict[str, Any]:
         "start": meeting.start.astimezone(zone),
         "end": meeting.end.astimezone(zone),
         "minutes": int((meeting.end - meeting.start).total_seconds() // 60),
-        "location": None,
+        "location": meeting.location,
         "summary": meeting.summary,
     }
 

@@ -24,11 +24,17 @@ from pipeline.context import contact_context, me_context
 from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
 from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import addressee
 from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS, skipped_inputs
 
 
 def _contact(row: OutreachRow) -> dict[str, Any]:
     return contact_context(row.contact, row.email)
+
+
+def _addressee(session: Session, row: OutreachRow, kind: str) -> dict[str, Any]:
+    """Whom a step writes to, for the digest (the referrer, for the note back to them)."""
+    return contact_context(*addressee(session, row, kind))
 
 
 def digest_context(session: Session, app: App, day: date, now: datetime) -> dict[str, Any]:
@@ -52,7 +58,7 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
         since = step.drafted_at or step.updated_at
         drafts.append(
             {
-                "contact": _contact(row),
+                "contact": _addressee(session, row, step.kind),
                 "kind": step.kind,
                 "label": STEP_LABELS.get(step.kind, step.kind.replace("_", " ")),
                 "created_at": since,
@@ -70,7 +76,7 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
             )
     failed = [
         {
-            "contact": _contact(rows[step.outreach_id]),
+            "contact": _addressee(session, rows[step.outreach_id], step.kind),
             "label": STEP_LABELS.get(step.kind, step.kind.replace("_", " ")),
             "error": step.last_error or "",
         }
@@ -169,11 +175,15 @@ def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
     account = app.settings.account(account_name)
     with app.store.read() as session:
         context = digest_context(session, app, day, now)
+        secret = session.scalars(
+            select(Account.message_id_secret).where(Account.name == account.name)
+        ).one()
     envelope = Envelope(
         sender=(f"{app.settings.profile['name'] or 'You'} (outreach digest)", account.address),
         to=(app.settings.profile["name"], account.address),
         key=f"{account.name}/digest/{day.isoformat()}",
         date=now,
+        secret=secret,
     )
     return templates.render_digest(context, envelope)
 

@@ -27,7 +27,17 @@ from pipeline.textfiles import read_utf8
 WORKSPACE_FILE = "outreach.toml"
 DEFAULT_WORKSPACE = ".outreach"
 ACCOUNT_KINDS = ("local", "memory", "gmail", "outlook")
-_ACCOUNT_KEYS = {"name": str, "kind": str, "address": str, "maildir": str, "calendar": str}
+_ACCOUNT_KEYS: Mapping[str, type] = {
+    "name": str,
+    "kind": str,
+    "address": str,
+    "maildir": str,
+    "calendar": str,
+    "drafts_folder": str,
+    "sent_folder": str,
+    "deleted_after_minutes": int,
+}
+ACCOUNT_RANGES: Mapping[str, tuple[int, int]] = {"deleted_after_minutes": (0, 10_080)}
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -72,6 +82,12 @@ class AccountSettings:
     address: str
     maildir: str | None = None
     calendar: str | None = None
+    # Maildir folder names when they are not Drafts and Sent (e.g. "Sent Items").
+    drafts_folder: str | None = None
+    sent_folder: str | None = None
+    # A draft that vanished counts as deleted (declined) only after this long: a sent copy
+    # may come down later (mbsync, schedule send). Sent later, it is revived anyway.
+    deleted_after_minutes: int = 0
 
 
 @dataclass(frozen=True)
@@ -224,8 +240,22 @@ def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
                 raise SettingsError(
                     f"{where}: unknown key {key!r}; keys: {', '.join(sorted(_ACCOUNT_KEYS))}"
                 )
-            if not isinstance(value, str):
+            wanted = _ACCOUNT_KEYS[key]
+            if wanted is int and (not isinstance(value, int) or isinstance(value, bool)):
+                raise SettingsError(f"{where}.{key} must be a whole number, got {value!r}")
+            if wanted is str and not isinstance(value, str):
                 raise SettingsError(f"{where}.{key} must be a string, got {value!r}")
+            if key.endswith("_folder") and (value.startswith("/") or ".." in value.split("/")):
+                raise SettingsError(
+                    f"{where}.{key} {value!r} must name a folder inside the Maildir, "
+                    'e.g. "Sent Items" or "[Gmail]/Sent Mail"'
+                )
+            if key in ACCOUNT_RANGES:
+                low, high = ACCOUNT_RANGES[key]
+                if not low <= value <= high:
+                    raise SettingsError(
+                        f"{where}.{key} must be between {low} and {high}, got {value}"
+                    )
         for required in ("name", "kind", "address"):
             if not entry.get(required):
                 raise SettingsError(f"{where}: {required} is required")

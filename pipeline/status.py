@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from pipeline.models import Account, Meeting, SkippedInput, Step
 from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import addressee
 
 FUNNEL_ORDER = (
     "planned",
@@ -123,9 +124,10 @@ def build_status(session: Session, now: datetime) -> Status:
         row = by_id.get(step.outreach_id)
         if row is None:
             continue
+        person, address = addressee(session, row, step.kind)
         entry = {
-            "contact": row.contact.name,
-            "email": row.email,
+            "contact": person.name,
+            "email": address,
             "step": step.kind,
             "what": STEP_LABELS.get(step.kind, step.kind),
             "due_at": step.due_at.isoformat(),

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 
 from connectors.base import CalendarEvent, EventChange, EventChangeKind, MailChange, MailChangeKind
 from pipeline import lifecycle as lc
+from pipeline._inbound_calendar import meeting_place
 from pipeline.app import App
 from pipeline.bounds import out_of_range, time_problem
 from pipeline.inbound import Inbound, understand
@@ -33,6 +34,7 @@ from pipeline.inputs import (
 from pipeline.models import Account, Meeting, MessageSeen, Step, SyncCursor
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
+from pipeline.sentmatch import sent_step, step_by_key
 from pipeline.settings import AccountSettings
 from pipeline.steps import claim_due
 
@@ -165,16 +167,6 @@ def _seen(session: Session, account_id: int, provider_id: str) -> bool:
     )
 
 
-def _step_for(session: Session, change: MailChange) -> Step | None:
-    if change.key:
-        step = session.scalar(select(Step).where(Step.key == change.key))
-        if step is not None:
-            return step
-    if change.message_id:
-        return session.scalar(select(Step).where(Step.message_id == change.message_id))
-    return None
-
-
 def _apply_sent(
     app: App,
     session: Session,
@@ -186,7 +178,7 @@ def _apply_sent(
     if _seen(session, account.id, change.provider_id):
         return
     report.sent += 1
-    step = _step_for(session, change)
+    step = sent_step(session, account, change, change.at or now)
     outreach_id = step.outreach_id if step else _outreach_by_thread(session, account, change)
     session.add(
         MessageSeen(
@@ -201,8 +193,10 @@ def _apply_sent(
             facts={"key": change.key} if change.key else {},
         )
     )
-    if step is None or step.status in ("sent", "deleted", "cancelled"):
+    if step is None or step.status in ("sent", "cancelled"):
         return
+    # A step recorded as deleted is revived: its draft was edited, scheduled or synced
+    # late, and sent after all.
     step.status = "sent"
     step.done_at = change.at or now
     step.updated_at = now
@@ -228,7 +222,7 @@ def _apply_deleted(
     now: datetime,
     report: SyncReport,
 ) -> None:
-    step = _step_for(session, change)
+    step = step_by_key(session, change)
     # Any step not finished yet: a worker may have made the draft and died before
     # recording it; the person deleting that draft still means "not this one".
     if step is None or step.status not in ("planned", "queued", "drafting", "drafted"):
@@ -374,6 +368,10 @@ def _apply_inbound(
         return
     report.matched += 1
     observe(session, row, observation, now, app.policy)
+    if meeting is not None and meeting.location:
+        stored = _meeting(session, account, meeting.uid)
+        if stored is not None:
+            stored.location = meeting.location
 
 
 def _invitation_problem(start: datetime | None, end: datetime | None) -> str | None:
@@ -460,6 +458,7 @@ def _apply_event(
     stored = _meeting(session, account, event.uid)
     if stored is not None:
         stored.summary = event.summary
+        stored.location = meeting_place(event.location, event.description)
     report.meetings += 1
 
 

@@ -166,6 +166,13 @@ def start(
         list[str] | None, typer.Argument(help="Contacts by id, email or name.")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every contact not yet started.")] = False,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Start afresh an outreach that ended skipped, declined, quiet or closed.",
+        ),
+    ] = False,
     account: Annotated[str | None, typer.Option(help="Account to write from.")] = None,
     json_: JsonOption = False,
     workspace: WorkspaceOption = None,
@@ -174,16 +181,20 @@ def start(
 
     Contacts without an email address, already started, or who asked not to be contacted
     are skipped with the reason. At most [limits] new_outreach_per_day first drafts become
-    due each day.
+    due each day. An outreach that ended (you deleted its draft, they declined, it went
+    quiet) starts afresh with --again; an opt-out never does.
 
     Examples:
       outreach start --all
       outreach start "Dana Kim" 17 sam@example.org
+      outreach start "Dana Kim" --again
     """
     if not all_ and not contacts:
         raise InputError("name at least one contact (id, email or name), or use --all")
     if all_ and contacts:
         raise InputError("give contacts or --all, not both")
+    if again and all_:
+        raise InputError("--again starts named contacts afresh; name them instead of --all")
     with opened(workspace) as ctx:
         chosen = ctx.settings.account(account)
         now = ctx.now()
@@ -197,6 +208,7 @@ def start(
                 now=now,
                 policy=ctx.policy,
                 per_day=ctx.settings.limits["new_outreach_per_day"],
+                again=again,
             )
     if json_:
         print_json(report.as_dict())
