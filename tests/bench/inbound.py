@@ -23,6 +23,7 @@ from pipeline.inbound import Inbound, understand
 ROOT = Path(__file__).resolve().parents[2]
 CORPUS = ROOT.parent / "shared" / "corpus"
 SAMPLES = ROOT / "tests" / "samples" / "inbound"
+OOO = SAMPLES / "ooo"
 TRUTH = SAMPLES / "corpus_truth.json"
 MACHINE_KINDS = {"auto_reply", "bounce", "meeting_invite", "meeting_reply", "meeting_cancel"}
 
@@ -143,6 +144,28 @@ def _expected_bounce_type(row: dict[str, str]) -> str | None:
     if not kinds:
         return None
     return "hard" if "hard" in kinds else "soft"
+
+
+def ooo_figures() -> dict[str, Any]:
+    """Our 60 out-of-office samples: h01-h20 are kept untouched by rule changes (our own
+    holdout), d21-d60 are the development set. Right = automatic reply with the right date."""
+    expected: dict[str, dict[str, Any]] = json.loads(
+        (OOO / "expected.json").read_text(encoding="utf-8")
+    )
+    oks: dict[str, list[bool]] = {"holdout": [], "dev": []}
+    problems = []
+    for name, wanted in sorted(expected.items()):
+        got = understand((OOO / name).read_bytes()).to_json()
+        ok = got["kind"] == wanted["kind"] and got["return_date"] == wanted["return_date"]
+        oks["holdout" if name.startswith("h") else "dev"].append(ok)
+        if not ok:
+            problems.append(f"ooo/{name}: {got['kind']} {got['return_date']}")
+    figures: dict[str, Any] = {}
+    for part, results in oks.items():
+        figures[f"ooo_{part}_return_date"] = _ratio(sum(results), len(results))
+        figures[f"ooo_{part}_count"] = len(results)
+    figures["ooo_problems"] = problems
+    return figures
 
 
 def one_megabyte_messages() -> dict[str, bytes]:
@@ -271,6 +294,9 @@ def inbound_corpus() -> dict[str, Any]:
         problems.extend(wrong)
     figures["own_samples_accuracy"] = _ratio(sample_ok, len(samples))
     figures["own_samples_count"] = len(samples)
+    ooo = ooo_figures()
+    problems.extend(ooo.pop("ooo_problems"))
+    figures.update(ooo)
     figures.update(time_one_megabyte())
     figures["problems"] = problems
     return figures
@@ -278,7 +304,7 @@ def inbound_corpus() -> dict[str, Any]:
 
 def inbound_throughput() -> dict[str, Any]:
     """Messages understood per second over the corpus and our samples, on one core."""
-    paths = sorted(SAMPLES.glob("*.eml"))
+    paths = sorted(SAMPLES.glob("*.eml")) + sorted(OOO.glob("*.eml"))
     if corpus_present():
         paths += [CORPUS / key for key in corpus_truth()]
     messages = [p.read_bytes() for p in paths]
