@@ -121,7 +121,8 @@ def _ratio(good: int, total: int) -> float:
 def _expected_bounce_type(row: dict[str, str]) -> str | None:
     """hard/soft by the issue's rule, from what the source project states per recipient.
 
-    Per recipient: a 4.x.x status, 5.2.2, a full mailbox or a timed-out delivery is soft,
+    Per recipient: a 4.x.x status, a full mailbox (5.2.2), a message too large (5.2.3,
+    5.3.4), an expired or timed-out delivery (5.4.7) or a rate or connection limit is soft,
     any other 5.x.x is hard; a message is hard when any recipient is.
     """
     stated = row["expected_stated"]
@@ -137,8 +138,9 @@ def _expected_bounce_type(row: dict[str, str]) -> str | None:
         klass, subject, detail = status.groups()
         soft = (
             klass == "4"
-            or (subject, detail) == ("2", "2")
-            or re.search(r"reason=(?:mailboxfull|expired)", entry) is not None
+            or (subject, detail) in {("2", "2"), ("2", "3"), ("3", "4"), ("4", "7")}
+            or re.search(r"reason=(?:mailboxfull|expired|mesgtoobig|toomanyconn)", entry)
+            is not None
         )
         kinds.append("soft" if soft else "hard")
     if not kinds:
