@@ -364,10 +364,12 @@ def _original_to(msg: Message) -> list[str]:
 
 _LIST_SUFFIX = re.compile(r"(?:[-+.](?:bounces?|admin|owner|request|errors?)(?:[+=].*)?)$", re.I)
 _LIST_HEADER = re.compile(
-    r"^\s*>?\s*(?:list-post|list-id|x-beenthere|list-owner|errors-to|sender|"
-    r"x-original-sender)\s*:(.*)$",
+    r"^[ \t]*>?[ \t]*(?:list-post|list-id|x-beenthere|list-owner|errors-to)[ \t]*:(.*)$",
     re.IGNORECASE | re.MULTILINE,
 )
+
+
+_LIST_HEADER_NAMES = ("list-", "x-beenthere", "errors-to")
 
 
 def _list_base(address: str) -> str | None:
@@ -397,7 +399,11 @@ def _sender_side(msg: Message, to_addrs: list[str], text: str) -> set[str]:
             list_id = re.search(r"<([^<>.\s]+)\.([^<>\s]+)>", str(value))
             if list_id:
                 side.add(f"{list_id.group(1)}@{list_id.group(2)}".lower())
-    for match in _LIST_HEADER.finditer(text[:_MAX_TEXT]):
+    copied = text[:_MAX_TEXT]
+    lowered = copied.lower()
+    if not any(name in lowered for name in _LIST_HEADER_NAMES):
+        return side
+    for match in _LIST_HEADER.finditer(copied):
         side |= {m.group(0).lower() for m in _ADDRESS.finditer(match.group(1))}
         list_id = re.search(r"<([^<>.\s@]+)\.([^<>\s@]+)>", match.group(1))
         if list_id:
