@@ -24,6 +24,7 @@ rate or connection limit, and any temporary failure (4.x.x) are ``soft``.
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
@@ -142,8 +143,8 @@ _IGNORED_LOCAL = re.compile(
     r"root|nobody)$",
     re.IGNORECASE,
 )
-_URL_NEAR = re.compile(r"https?://\S*$")
 _MAX_TEXT = 60_000
+_MAX_BLOCKS = 200  # recipients read from one report; real ones name a few
 _MAX_NOTICE = 10_000
 
 
@@ -208,7 +209,7 @@ def _dsn_blocks(msg: Message) -> list[_Dsn]:
             found.extend(_mdn_block(payload))
             continue
         blocks = payload if isinstance(payload, list) else []
-        for block in blocks:
+        for block in blocks[:_MAX_BLOCKS]:
             if not isinstance(block, Message):
                 continue
             final = str(block.get("Final-Recipient", "") or "")
@@ -231,7 +232,12 @@ def _dsn_blocks(msg: Message) -> list[_Dsn]:
 def _mdn_block(payload: object) -> list[_Dsn]:
     """A disposition notification that says the message was deleted: a rejection."""
     if isinstance(payload, list):
-        text = "\n".join(str(p) for p in payload if isinstance(p, Message))
+        text = "\n".join(
+            f"{name}: {value}"
+            for block in payload
+            if isinstance(block, Message)
+            for name, value in block.items()
+        )
     else:
         text = str(payload)
     disposition = re.search(r"^disposition:\s*(.+)$", text, re.IGNORECASE | re.MULTILINE)
@@ -249,7 +255,9 @@ def _dsn_from_text(text: str) -> list[_Dsn]:
     joined = re.sub(r"=\r?\n", "", text[:_MAX_TEXT])
     if not _FIELD_BLOCK.search(joined):
         return found
-    for block in re.split(r"\n\s*\n", joined):
+    for block in re.split(r"\n[ \t\r]*\n", joined):
+        if len(found) >= _MAX_BLOCKS:
+            break
         fields: dict[str, str] = {}
         for match in re.finditer(r"^([A-Za-z-]+):[ \t]*(.*)$", block, re.MULTILINE):
             fields.setdefault(match.group(1).lower(), match.group(2).strip())
@@ -322,7 +330,7 @@ def notification_text(text: str) -> str:
     """The notice part of a plain-text bounce: before the copy of the original message."""
     lines = text[:_MAX_TEXT].splitlines()
     for i, line in enumerate(lines):
-        if i > 0 and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
+        if i > 0 and line and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
             return "\n".join(lines[:i])
     return "\n".join(lines)
 
@@ -341,7 +349,7 @@ def _original_message_id(msg: Message, text: str) -> str | None:
                 found = re.search(rb"^Message-ID:\s*(<[^>\s]+>)", body, re.I | re.M)
                 if found:
                     return found.group(1).decode("ascii", "replace")
-    match = re.search(r"^\s*Message-ID:\s*(<[^>\s]+>)", text[:_MAX_TEXT], re.I | re.M)
+    match = re.search(r"^[ \t]*Message-ID:\s*(<[^>\s]+>)", text[:_MAX_TEXT], re.I | re.M)
     return match.group(1) if match else None
 
 
@@ -364,7 +372,7 @@ def _original_to(msg: Message) -> list[str]:
 
 _LIST_SUFFIX = re.compile(r"(?:[-+.](?:bounces?|admin|owner|request|errors?)(?:[+=].*)?)$", re.I)
 _LIST_HEADER = re.compile(
-    r"^[ \t]*>?[ \t]*(?:list-post|list-id|x-beenthere|list-owner|errors-to)[ \t]*:(.*)$",
+    r"^[ \t]*(?:>[ \t]*)?(?:list-post|list-id|x-beenthere|list-owner|errors-to)[ \t]*:(.*)$",
     re.IGNORECASE | re.MULTILINE,
 )
 
@@ -433,13 +441,13 @@ _SKIP_LINE = re.compile(
     re.IGNORECASE,
 )
 # The notice's own help: "please contact postmaster@...", "try jane.doe@... instead".
-_HELP_BEFORE = re.compile(
-    r"(?:\bcontact(?:ing)?\b|\bwrite to\b|please (?:e-?mail|send|forward|write)|\btry\b|"
+_HELP_WORDS = re.compile(
+    r"\bcontact(?:ing)?\b|\bwrite to\b|please (?:e-?mail|send|forward|write)|\btry\b|"
     r"\be\.g\.|for example|\bfinger\b|formerly|\binstead\b|\bquestions?\b|"
-    r"\bif you (?:need|have|think|believe)|^\s*from\s*:|(?:mail|messages?) from\b)"
-    r"[^@]{0,60}$",
+    r"\bif you (?:need|have|think|believe)|(?:mail|messages?) from\b",
     re.IGNORECASE,
 )
+_HELP_REACH = 60  # how far after its help words an address still belongs to them
 _HELP_AFTER = re.compile(r"^\W{0,3}(?:instead|for (?:help|assistance|more information))", re.I)
 
 
@@ -450,9 +458,15 @@ def _usable(address: str, excluded: set[str]) -> bool:
     return not (len(local) > 40 and re.fullmatch(r"[0-9a-f.\-]+", local))
 
 
-def _helpful(line: str, start: int, end: int) -> bool:
-    """Whether the address at line[start:end] is offered as help, not named as failed."""
-    return bool(_HELP_BEFORE.search(line[:start]) or (end and _HELP_AFTER.match(line[end:])))
+def _helpful(line: str, help_ends: list[int], start: int, end: int) -> bool:
+    """Whether the address at line[start:end] is offered as help, not named as failed:
+    help words end shortly before it (no other address between), or follow it."""
+    k = bisect_right(help_ends, start)
+    if k and start - help_ends[k - 1] <= _HELP_REACH:
+        between = line[help_ends[k - 1] : start]
+        if "@" not in between and ". " not in between:  # same sentence, no other address
+            return True
+    return bool(end and _HELP_AFTER.match(line[end : end + 60]))
 
 
 _RCPT_TO = re.compile(r"rcpt to:", re.IGNORECASE)
@@ -463,11 +477,17 @@ def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
     structured: list[str] = []
     summary: list[str] = []
     loose: list[str] = []
+    seen_loose: set[str] = set()
     previous = ""
     for line in notice.splitlines():
+        if not line or line.isspace():
+            previous = ""  # a blank line ends the sentence
+            continue
         if _SKIP_LINE.match(line):
             continue
         context = f"{previous.strip()} "
+        joined = context + line  # help words may end the line before
+        help_ends = [m.end() for m in _HELP_WORDS.finditer(joined)]
         previous = line
         to_line = _SUMMARY_TO.search(line)
         if to_line and not _RCPT_TO.search(line):
@@ -486,17 +506,19 @@ def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
                 if (
                     _usable(address, excluded)
                     and address not in structured
-                    and not _helpful(context + line, len(context) + match.start(1), 0)
+                    and not _helpful(joined, help_ends, len(context) + match.start(1), 0)
                 ):
                     structured.append(address)
                 break
         for match in _ADDRESS.finditer(line):
-            if _URL_NEAR.search(line[: match.start()]) or _helpful(
-                context + line, len(context) + match.start(), len(context) + match.end()
+            token = line[line.rfind(" ", 0, match.start()) + 1 : match.start()]
+            if "://" in token or _helpful(
+                joined, help_ends, len(context) + match.start(), len(context) + match.end()
             ):
                 continue
             address = match.group(0).strip(".'\"").lower()
-            if _usable(address, excluded) and address not in loose:
+            if address not in seen_loose and _usable(address, excluded):
+                seen_loose.add(address)
                 loose.append(address)
     return structured or summary or loose
 
@@ -508,7 +530,7 @@ def _inline_original_to(text: str) -> list[str]:
     """The To of an original message copied into the text of a notice."""
     lines = text[:_MAX_TEXT].splitlines()
     for i, line in enumerate(lines):
-        if i > 0 and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
+        if i > 0 and line and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
             for later in lines[i : i + 200]:
                 match = re.match(r"^\s*to:\s*(.+)$", later, re.IGNORECASE)
                 if match:

@@ -171,7 +171,7 @@ def ooo_figures() -> dict[str, Any]:
 
 
 def one_megabyte_messages() -> dict[str, bytes]:
-    """Three 1 MB messages: a reply with a long quote, a bounce, and random bytes."""
+    """1 MB messages: a reply with a long quote, a bounce, random bytes, and bad shapes."""
     rng = random.Random(7)
     quote = "".join(f"> line {i} of the quoted history, {'x' * 40}\n" for i in range(20_000))
     reply = (
@@ -189,7 +189,31 @@ def one_megabyte_messages() -> dict[str, bytes]:
         + "Lorem ipsum dolor sit amet. " * 37_000
     ).encode()[:1_048_576]
     random_bytes = bytes(rng.getrandbits(8) for _ in range(1_048_576))
-    return {"reply": reply, "bounce": bounce, "random": random_bytes}
+    head = bounce.split(b"\r\n\r\n", 1)[0] + b"\r\n\r\ncould not be delivered.\r\n\r\n"
+    # Shapes that once cost seconds: one line of addresses, runs of blank lines, a
+    # delivery report with thousands of blocks, a read receipt with thousands of fields.
+    addresses = head + " ".join(f"user{i}@example{i}.org" for i in range(60_000)).encode()
+    blank = head + b"\n" * 300_000 + b" " * 300_000 + b"\n" * 300_000
+    blocks = head + b"".join(
+        b"Final-Recipient: rfc822; u%d@example.org\nAction: failed\nStatus: 5.1.1\n\n" % i
+        for i in range(25_000)
+    )
+    receipt = (
+        b"From: a@example.org\r\nTo: me@example.edu\r\nContent-Type: multipart/report; "
+        b"report-type=disposition-notification; boundary=x\r\n\r\n--x\r\n"
+        b"Content-Type: message/disposition-notification\r\n\r\n"
+        + b"Disposition: automatic-action/MDN-sent-automatically; deleted\n" * 15_000
+        + b"--x--\r\n"
+    )
+    return {
+        "reply": reply,
+        "bounce": bounce,
+        "random": random_bytes,
+        "bounce_one_line_of_addresses": addresses[:1_048_576],
+        "bounce_blank_lines": blank[:1_048_576],
+        "bounce_many_report_blocks": blocks[:1_048_576],
+        "rejection_receipt": receipt[:1_048_576],
+    }
 
 
 def time_one_megabyte() -> dict[str, float]:
