@@ -75,7 +75,8 @@ _BODY = re.compile(
 # A failure said in a subject that is not at its start ("RE: ...: non remis").
 _SUBJECT_ANYWHERE = re.compile(
     r"(?:undeliverable|undelivered|non remis|non recapitabile|unzustellbar|"
-    r"could not be delivered|delivery (?:has )?failed|delivery failure|failure notice)\s*\.?$",
+    r"could not be delivered|delivery (?:has )?failed|delivery failure|failure notice)"
+    r"\s*\)?\s*\.?$",
     re.IGNORECASE,
 )
 _BODY_STRONG = re.compile(
