@@ -121,11 +121,22 @@ _HEADER_NAMES = (
     "à|a|objet|date|para|enviado|asunto|enviada|assunto|data|da|inviato|oggetto|"
     "risposta|van|verzonden|aan|onderwerp|fra|sendt|til|emne|från|skickat|till|ämne|"
     "od|wysłano|do|temat|от|отправлено|кому|тема|lähettäjä|lähetetty|vastaanottaja|"
-    "aihe|kopie|kopia|dátum|feladó|címzett|tárgy"
+    "aihe|kopie|kopia|dátum|feladó|címzett|tárgy|"
+    # Outlook in Chinese, Japanese, Korean, Turkish, Arabic, Hebrew, Indonesian, Vietnamese,
+    # Czech, Romanian, Greek, Ukrainian, Hindi
+    "发件人|發件人|寄件者|发送时间|發送時間|寄件日期|收件人|收件者|抄送|副本|主题|主題|主旨|"
+    "差出人|送信日時|宛先|件名|보낸\\s*사람|보낸\\s*날짜|받는\\s*사람|참조|제목|"
+    "kimden|gönderildi|gönderilme tarihi|kime|konu|bilgi|"
+    "من|تاريخ الإرسال|أرسلت|إلى|الموضوع|נשלח|מאת|אל|נושא|"
+    "dari|dikirim|kepada|perihal|subjek|từ|đã gửi|đến|chủ đề|"
+    "odesláno|předmět|komu|expeditor|trimis|către|subiect|"
+    "από|στάλθηκε|προς|θέμα|надіслано|кому|тема|від|"
+    "प्रेषक|भेजा गया|प्रति|विषय"
 )
 _HEADER = re.compile(rf"^\s*\*?(?:{_HEADER_NAMES})\s*\*?\s*[:：]\s*\*?\s*\S", re.IGNORECASE)
 _FROM_HEADER = re.compile(
-    r"^\s*\*?(?:from|von|de|da|van|fra|från|od|от|lähettäjä|feladó)\s*\*?\s*[:：]",
+    r"^\s*\*?(?:from|von|de|da|van|fra|från|od|от|від|lähettäjä|feladó|发件人|發件人|寄件者|"
+    r"差出人|보낸\s*사람|kimden|من|מאת|dari|từ|expeditor|από|प्रेषक)\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(

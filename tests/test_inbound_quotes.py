@@ -66,39 +66,16 @@ ATTRIBUTIONS = [
 ]
 
 
-@pytest.mark.parametrize("attribution", ATTRIBUTIONS)
-def test_attribution_line_ends_the_new_text(attribution: str) -> None:
-    """Given a reply above an attribution line and a quote, the new text is the reply."""
-    body = f"{NEW}\n\n{attribution}\n{QUOTE}\n"
-    expected = NEW
-    assert expected == trim_reply(body)
-
-
-@pytest.mark.parametrize("attribution", ATTRIBUTIONS)
-def test_attribution_line_without_quote_marks_ends_the_new_text(attribution: str) -> None:
-    """Some clients (Outlook on the web, mobile) do not mark the quote with '>'."""
-    body = f"{NEW}\n\n{attribution}\n\nWould you have 20 minutes next week?\n\nSam\n"
-    expected = NEW
-    assert expected == trim_reply(body)
-
-
-@pytest.mark.parametrize(
-    "wrapped",
-    [
-        "On Tue, Mar 3, 2026 at 10:15 AM Sam Rivera <sam@example.edu>\nwrote:",
-        "On Tue, Mar 3, 2026 at 10:15 AM Sam Rivera\n<sam@example.edu> wrote:",
-        "Il giovedì 5 marzo 2026, Sam Rivera <sam@example.edu>\nha scritto:",
-        "Am Dienstag, 3. März 2026 schrieb Sam Rivera\n<sam@example.edu>:",
-        "Le mardi 3 mars 2026 à 10:15, Sam Rivera <sam@example.edu> a\nécrit :",
-        "W dniu 3 marca 2026 10:15 użytkownik Sam Rivera\n<sam@example.edu> napisał:",
-        "El mar, 3 mar 2026 a las 10:15, Sam Rivera\n(<sam@example.edu>) escribió:",
-    ],
-)
-def test_hard_wrapped_attribution_line(wrapped: str) -> None:
-    """An attribution line that the client wrapped over two lines is still one."""
-    body = f"{NEW}\n\n{wrapped}\n{QUOTE}\n"
-    expected = NEW
-    assert expected == trim_reply(body)
+# Attribution lines that the client wrapped over two lines.
+WRAPPED = [
+    "On Tue, Mar 3, 2026 at 10:15 AM Sam Rivera <sam@example.edu>\nwrote:",
+    "On Tue, Mar 3, 2026 at 10:15 AM Sam Rivera\n<sam@example.edu> wrote:",
+    "Il giovedì 5 marzo 2026, Sam Rivera <sam@example.edu>\nha scritto:",
+    "Am Dienstag, 3. März 2026 schrieb Sam Rivera\n<sam@example.edu>:",
+    "Le mardi 3 mars 2026 à 10:15, Sam Rivera <sam@example.edu> a\nécrit :",
+    "W dniu 3 marca 2026 10:15 użytkownik Sam Rivera\n<sam@example.edu> napisał:",
+    "El mar, 3 mar 2026 a las 10:15, Sam Rivera\n(<sam@example.edu>) escribió:",
+]
 
 
 def test_name_only_attribution_before_a_quote() -> None:
@@ -153,4 +130,39 @@ def test_quote_wrapped_without_marks_is_still_the_quote() -> None:
 )
 def test_short_sign_off_around_a_dash_line(body: str, expected: str) -> None:
     """A signature after '--' goes; a sign-off written with a dash ('- JD') is text."""
+    assert expected == trim_reply(body)
+
+
+# Outlook's block of original headers, in the language of the client.
+OUTLOOK_HEADERS = [
+    "From: Sam Rivera <sam@example.edu>\nSent: Tuesday, March 3, 2026 10:15 AM\nTo: Dana",
+    "发件人: Sam Rivera <sam@example.edu>\n发送时间: 2026年3月3日 10:15\n收件人: Dana",
+    "寄件者: Sam Rivera <sam@example.edu>\n寄件日期: 2026年3月3日 上午 10:15\n收件者: Dana",
+    "差出人: Sam Rivera <sam@example.edu>\n送信日時: 2026年3月3日 10:15\n宛先: Dana",
+    "보낸 사람: Sam Rivera <sam@example.edu>\n보낸 날짜: 2026년 3월 3일 화요일 오전 10:15\n받는 사람: Dana",
+    "Kimden: Sam Rivera <sam@example.edu>\nGönderildi: 3 Mart 2026 Salı 10:15\nKime: Dana",
+    "من: Sam Rivera <sam@example.edu>\nتاريخ الإرسال: الثلاثاء، 3 مارس 2026 10:15 ص\nإلى: Dana",
+    "Dari: Sam Rivera <sam@example.edu>\nDikirim: Selasa, 03 Maret 2026 10.15\nKepada: Dana",
+    "Từ: Sam Rivera <sam@example.edu>\nĐã gửi: Thứ Ba, 3 tháng 3, 2026 10:15\nĐến: Dana",
+    "Od: Sam Rivera <sam@example.edu>\nOdesláno: úterý 3. března 2026 10:15\nKomu: Dana",
+    "Від: Sam Rivera <sam@example.edu>\nНадіслано: 3 березня 2026 р. 10:15\nКому: Dana",
+    "Expeditor: Sam Rivera <sam@example.edu>\nTrimis: marți, 3 martie 2026 10:15\nCătre: Dana",
+]
+
+ORIGINAL = "Would you have 20 minutes next week?\n\nSam"
+HISTORIES = [
+    *(f"{line}\n{QUOTE}" for line in ATTRIBUTIONS),
+    # Some clients (Outlook on the web, mobile) do not mark the quote with '>'.
+    *(f"{line}\n\n{ORIGINAL}" for line in ATTRIBUTIONS),
+    *(f"{line}\n{QUOTE}" for line in WRAPPED),
+    *(f"{block}\nSubject: Informational interview?\n\n{ORIGINAL}" for block in OUTLOOK_HEADERS),
+]
+
+
+@pytest.mark.parametrize("history", HISTORIES)
+def test_history_below_the_new_text_goes(history: str) -> None:
+    """Given a reply above an attribution line or a header block and the quoted original,
+    the new text is the reply alone, whatever the client and its language."""
+    body = f"{NEW}\n\n{history}\n"
+    expected = NEW
     assert expected == trim_reply(body)
