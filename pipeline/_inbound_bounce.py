@@ -378,7 +378,7 @@ _LIST_HEADER = re.compile(
 )
 
 
-_LIST_HEADER_NAMES = ("list-", "x-beenthere", "errors-to")
+_LIST_HEADER_NAMES = re.compile(r"list-|x-beenthere|errors-to", re.IGNORECASE)
 
 
 def _list_base(address: str) -> str | None:
@@ -409,8 +409,7 @@ def _sender_side(msg: Message, to_addrs: list[str], text: str) -> set[str]:
             if list_id:
                 side.add(f"{list_id.group(1)}@{list_id.group(2)}".lower())
     copied = text[:_MAX_TEXT]
-    lowered = copied.lower()
-    if not any(name in lowered for name in _LIST_HEADER_NAMES):
+    if not _LIST_HEADER_NAMES.search(copied):
         return side
     for match in _LIST_HEADER.finditer(copied):
         side |= {m.group(0).lower() for m in _ADDRESS.finditer(match.group(1))}
@@ -484,7 +483,8 @@ def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
         if not line or line.isspace():
             previous = ""  # a blank line ends the sentence
             continue
-        if _SKIP_LINE.match(line):
+        if ("@" not in line and "=" not in line) or _SKIP_LINE.match(line):
+            previous = line
             continue
         context = f"{previous.strip()} "
         joined = context + line  # help words may end the line before
