@@ -604,13 +604,14 @@ def read_bounce(
     own_text is the notice's own text (attached mail left out); text is everything.
     """
     notice = notification_text(own_text)
+    said = notice[:_MAX_NOTICE]  # what the notice says of the failure is at its top
     dsn = [block for block in (_dsn_blocks(msg) or _dsn_from_text(text)) if block.failed()]
     excluded = {own_from.lower()} | _sender_side(msg, to_addrs, text)
     recipients: list[str] = []
     types: list[str] = []
     unnamed = False
     for block in dsn:
-        types.append(_block_type(block, notice, len(dsn) == 1))
+        types.append(_block_type(block, said, len(dsn) == 1))
         if not block.recipient:
             unnamed = True
         elif block.recipient not in recipients:
@@ -627,8 +628,8 @@ def read_bounce(
     if types:
         type_ = "hard" if "hard" in types else "soft"
     else:
-        statuses = [m.group(0) for m in _STATUS.finditer(notice)]
-        type_ = _text_type(statuses, notice, subject)
+        statuses = [m.group(0) for m in _STATUS.finditer(said)]
+        type_ = _text_type(statuses, said, subject)
     return Bounce(
         type=type_,
         recipients=tuple(recipients),
