@@ -25,6 +25,7 @@ from pipeline.context import (
     contact_context,
     me_context,
     meeting_context,
+    missing_field_advice,
     notes_text,
     step_context,
     template_for,
@@ -167,8 +168,7 @@ def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> P
         if missing:
             return "failed", (
                 f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
-                f"set it with `outreach contacts set {row.contact_id} FIELD=VALUE` (that plans "
-                "the step again) or edit the template"
+                + missing_field_advice(missing, _quoted_ref(row.contact, row.contact_id))
             )
         references: tuple[str, ...] = ()
         in_reply_to = None
@@ -203,6 +203,11 @@ def _give_back(app: App, step_id: int, now: datetime) -> None:
     retry, the next tick) takes it again."""
     with app.store.write() as session:
         release(session, step_id, now)
+
+
+def _quoted_ref(contact: Contact, contact_id: int) -> str:
+    """How the person names a contact on the command line: by name when it has one."""
+    return f'"{contact.name}"' if contact.name else str(contact_id)
 
 
 ANSWERS = ("scheduling_reply", "thanks_anyway")

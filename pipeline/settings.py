@@ -190,8 +190,36 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any], source: str
     return merged
 
 
+_LEGACY_ZONES = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "EST5EDT": "America/New_York",
+    "CST": "America/Chicago",
+    "CST6CDT": "America/Chicago",
+    "MST": "America/Denver",
+    "MST7MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PST8PDT": "America/Los_Angeles",
+    "HST": "Pacific/Honolulu",
+    "CET": "Europe/Berlin",
+    "MET": "Europe/Berlin",
+    "EET": "Europe/Athens",
+    "WET": "Europe/Lisbon",
+}
+
+
 def timezone_problem(name: str) -> str | None:
-    """Why ``name`` is not a time zone this program can use, or None when it is one."""
+    """Why ``name`` is not a time zone this program can use, or None when it is one.
+
+    Abbreviations such as EST are refused although zoneinfo knows them: they are fixed
+    offsets or old US rules, and a person in New York who wrote EST would be an hour off
+    all summer."""
+    suggestion = _LEGACY_ZONES.get(name.upper())
+    if suggestion is not None:
+        return (
+            f"an abbreviation, not the zone of a place (it ignores daylight saving where "
+            f"you live); use an IANA name such as {suggestion}"
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"

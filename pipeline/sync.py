@@ -23,6 +23,7 @@ from pipeline import lifecycle as lc
 from pipeline._inbound_calendar import meeting_place
 from pipeline.app import App
 from pipeline.bounds import out_of_range, time_problem
+from pipeline.coach import coach_sent
 from pipeline.inbound import Inbound, understand
 from pipeline.inputs import (
     one_input,
@@ -127,10 +128,18 @@ def apply_mail_batch(
     """Understand and apply one batch of mail changes in one transaction (with the new
     cursor when given)."""
     inbound_ids = [c.provider_id for c in batch if c.kind is MailChangeKind.INBOUND]
-    raw = app.mailbox(account).fetch_raw(inbound_ids) if inbound_ids else {}
+    first_sent = _first_outreach_sends(app, account_id, batch, now)
+    wanted = inbound_ids + list(first_sent)
+    raw = app.mailbox(account).fetch_raw(wanted) if wanted else {}
     understood = {
         pid: storable_inbound(understand(body, own_addresses=own_addresses, received_at=None))
         for pid, body in raw.items()
+        if pid not in first_sent
+    }
+    coached = {
+        pid: coach_sent(body, mutual_contact=first_sent[pid])
+        for pid, body in raw.items()
+        if pid in first_sent
     }
     del raw
     with app.store.write() as session:
@@ -144,7 +153,8 @@ def apply_mail_batch(
                     if result is not None:
                         _apply_inbound(app, session, account_row, change, result, now, report)
                 elif change.kind is MailChangeKind.SENT:
-                    _apply_sent(app, session, account_row, change, now, report)
+                    coach = coached.get(original.provider_id)
+                    _apply_sent(app, session, account_row, change, now, report, coach)
                 elif change.kind is MailChangeKind.DRAFT_DELETED:
                     _apply_deleted(app, session, account_row, change, now, report)
                 else:
@@ -167,6 +177,28 @@ def _seen(session: Session, account_id: int, provider_id: str) -> bool:
     )
 
 
+def _first_outreach_sends(
+    app: App, account_id: int, batch: list[MailChange], now: datetime
+) -> dict[str, str | None]:
+    """The sent messages of ``batch`` that are a first outreach, with the name of the
+    person who suggested the contact (if any): the coach reads those (their bodies are
+    fetched outside any transaction, like inbound mail)."""
+    sent = [c for c in batch if c.kind is MailChangeKind.SENT]
+    if not sent:
+        return {}
+    found: dict[str, str | None] = {}
+    with app.store.read() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        for original in sent:
+            change = storable_change(original)
+            step = sent_step(session, account, change, change.at or now)
+            if step is not None and step.kind == "first_outreach" and step.status != "sent":
+                contact = step.outreach.contact
+                found[original.provider_id] = contact.referred_by or None
+    return found
+
+
 def _apply_sent(
     app: App,
     session: Session,
@@ -174,6 +206,7 @@ def _apply_sent(
     change: MailChange,
     now: datetime,
     report: SyncReport,
+    coach: list[str] | None = None,
 ) -> None:
     if _seen(session, account.id, change.provider_id):
         return
@@ -190,7 +223,10 @@ def _apply_sent(
             kind="sent",
             outreach_id=outreach_id,
             at=change.at or now,
-            facts={"key": change.key} if change.key else {},
+            facts={
+                **({"key": change.key} if change.key else {}),
+                **({"coach": coach} if coach else {}),
+            },
         )
     )
     if step is None or step.status in ("sent", "cancelled"):

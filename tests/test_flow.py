@@ -7,11 +7,14 @@ right time, exactly once.
 
 from __future__ import annotations
 
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from pipeline.digest import build_digest, deliver_digest
+from pipeline.drafting import create_draft
 from pipeline.status import build_status
+from pipeline.sync import due_work
 from tests.harness import DANA, MONDAY, SAM, World
 
 
@@ -263,3 +266,26 @@ def test_the_note_back_to_a_referrer_is_listed_under_the_referrer(world: World) 
     assert [(w["contact"], w["email"]) for w in notes] == [("Dana Kim", DANA)]
     digest = str(build_digest(world.app, "main", world.clock().date()).get_body(("plain",)))
     assert "note back to the referrer to Dana Kim" in digest
+
+
+def test_the_morning_digest_waits_for_the_tick_still_making_drafts(world: World) -> None:
+    """Given a tick holding its lock while it makes the morning's drafts, when the digest
+    is delivered meanwhile, then it waits, and lists the drafts that tick made."""
+    holding, release = threading.Event(), threading.Event()
+
+    def running_tick() -> None:
+        with world.app.store.exclusive("tick") as held:
+            assert held
+            holding.set()
+            release.wait(10)
+            for step_id in due_work(world.app, world.clock(), 10)[0]:
+                create_draft(world.app, step_id)
+
+    thread = threading.Thread(target=running_tick)
+    thread.start()
+    holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+    result = deliver_digest(world.app, "main", MONDAY.date(), destination="inbox", force=False)
+    thread.join(10)
+    assert result.delivered
+    assert "DRAFTS WAITING FOR YOU (2)" in str(result.message.get_body(("plain",)))

@@ -17,7 +17,7 @@ from pathlib import Path
 
 from pipeline.digest import build_digest
 from tests.clitools import Cli
-from tests.harness import DANA, ME, World
+from tests.harness import DANA, ME, SAM, World
 
 
 def own_message(world: World, to: str, subject: str = "Could we talk for 20 minutes?") -> bytes:
@@ -221,3 +221,32 @@ def test_a_folder_outside_the_maildir_is_refused(cli: Cli, tmp_path: Path) -> No
     result = cli("status")
     assert result.code == 2
     assert "sent_folder" in result.err and "inside the Maildir" in result.err
+
+
+def test_the_next_digest_kindly_mentions_what_an_edited_first_message_lost(
+    world: World,
+) -> None:
+    """Given the person's own version of Dana's first message (no "not a job", no follow-up
+    date) and Sam's sent as drafted, then the next morning's digest mentions Dana's once,
+    kindly, and not Sam's; the day after, it is not repeated."""
+    world.tick()
+    world.mailbox.delete_draft(world.draft_for(DANA, "first_outreach").key)
+    rewritten = own_message(world, DANA).replace(
+        b"Would you have time?",
+        b"Would you have 20 minutes this week? Your work at the"
+        b" department is what I want to learn about.",
+    )
+    world.mailbox.send_message(rewritten)
+    world.mailbox.send_draft(world.draft_for(SAM, "first_outreach").key)
+    world.tick()
+
+    def tip(day_offset: int) -> str:
+        day = (world.clock() + timedelta(days=day_offset)).date()
+        text = str(build_digest(world.app, "main", day).get_body(("plain",)))
+        return text.split("A TIP ON YESTERDAY'S FIRST MESSAGES", 1)[1] if "A TIP" in text else ""
+
+    tomorrow = " ".join(tip(1).split())
+    assert "To Dana Kim: it went out well; next time," in tomorrow
+    assert "not a job or an internship" in tomorrow and "follow up" in tomorrow
+    assert "Sam Ortiz" not in tomorrow
+    assert tip(2) == ""
