@@ -40,7 +40,55 @@ def _addressee(session: Session, row: OutreachRow, kind: str) -> dict[str, Any]:
     return contact_context(*addressee(session, row, kind))
 
 
-def digest_context(session: Session, app: App, day: date, now: datetime) -> dict[str, Any]:
+WEB_MAIL = {
+    "gmail": {
+        "drafts": "https://mail.google.com/mail/u/0/#drafts",
+        "inbox": "https://mail.google.com/mail/u/0/#inbox",
+    },
+    "outlook": {
+        "drafts": "https://outlook.office.com/mail/drafts",
+        "inbox": "https://outlook.office.com/mail/inbox",
+    },
+}
+
+
+def action_links(app: App, account: AccountSettings | None) -> dict[str, str]:
+    """Where the person acts on the digest's items: their provider's Drafts and inbox on
+    the web, or the local Maildir's folders."""
+    if account is None:
+        return {}
+    if account.kind in WEB_MAIL:
+        return dict(WEB_MAIL[account.kind])
+    if account.kind == "local":
+        from pipeline.connect import local_path
+
+        mail = local_path(app.settings.workspace, account.maildir, "mail").resolve()
+        drafts = mail / (account.drafts_folder or ".Drafts")
+        return {"drafts": drafts.as_uri(), "inbox": mail.as_uri()}
+    return {}
+
+
+def funnel_bars(funnel: dict[str, int]) -> list[dict[str, Any]]:
+    """The funnel as bars for the HTML digest: each stage's share of the largest."""
+    top = max(funnel.values(), default=0)
+    return [
+        {
+            "stage": stage,
+            "label": stage.replace("_", " "),
+            "count": count,
+            "percent": max(2, round(100 * count / top)) if top else 0,
+        }
+        for stage, count in funnel.items()
+    ]
+
+
+def digest_context(
+    session: Session,
+    app: App,
+    day: date,
+    now: datetime,
+    account: AccountSettings | None = None,
+) -> dict[str, Any]:
     """The digest template's context for ``day`` in the person's time zone."""
     zone = ZoneInfo(app.settings.timezone)
     day_start = datetime.combine(day, datetime.min.time(), tzinfo=zone).astimezone(UTC)
@@ -154,6 +202,8 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
         "bounces": bounces,
         "returning": returning,
         "funnel": funnel,
+        "funnel_bars": funnel_bars(funnel),
+        "links": action_links(app, account),
         "accounts_needing_auth": needing_auth,
         "accounts_unavailable": [
             {"name": a.name, "reason": a.unavailable_reason}
@@ -203,7 +253,7 @@ def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
     now = app.now()
     account = app.settings.account(account_name)
     with app.store.read() as session:
-        context = digest_context(session, app, day, now)
+        context = digest_context(session, app, day, now, account)
         secret = session.scalars(
             select(Account.message_id_secret).where(Account.name == account.name)
         ).one()
