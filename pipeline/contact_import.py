@@ -170,6 +170,8 @@ class ParseResult:
     problems: tuple[Problem, ...]
     skipped_blank: int
     encoding: str = "utf-8"
+    # (line, line it was merged into): rows of one file that shared an address
+    merged: tuple[tuple[int, int], ...] = ()
 
     @property
     def ok(self) -> bool:
@@ -377,20 +379,23 @@ class _Draft:
 def _result(
     fmt: str, drafts: Sequence[_Draft], problems: Sequence[Problem], blank: int, encoding: str
 ) -> ParseResult:
-    merged = _merge_duplicates(drafts)
+    kept, merged = _merge_duplicates(drafts)
     return ParseResult(
         format=fmt,
-        records=tuple(draft.freeze() for draft in merged),
+        records=tuple(draft.freeze() for draft in kept),
         problems=tuple(sorted(problems, key=lambda p: p.line)),
         skipped_blank=blank,
         encoding=encoding,
+        merged=tuple(merged),
     )
 
 
-def _merge_duplicates(drafts: Sequence[_Draft]) -> list[_Draft]:
-    """Merge drafts that share an address (addresses are already lowercase)."""
+def _merge_duplicates(drafts: Sequence[_Draft]) -> tuple[list[_Draft], list[tuple[int, int]]]:
+    """Merge drafts that share an address (addresses are already lowercase); return the
+    drafts kept and, for the report, (line, line it was merged into)."""
     owner: dict[str, _Draft] = {}
     kept: list[_Draft] = []
+    merged: list[tuple[int, int]] = []
     for draft in drafts:
         matches: list[_Draft] = []
         for address in draft.emails:
@@ -405,10 +410,11 @@ def _merge_duplicates(drafts: Sequence[_Draft]) -> list[_Draft]:
             for other in sorted([*matches, draft], key=lambda d: d.line):
                 if other is not base:
                     base.absorb(other)
+                    merged.append((other.line, base.line))
             kept = [k for k in kept if k is base or all(k is not m for m in matches)]
         for address in base.emails:
             owner[address] = base
-    return kept
+    return kept, merged
 
 
 def _emails_in(cell: str) -> list[str]:

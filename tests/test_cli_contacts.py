@@ -282,3 +282,18 @@ def test_names_with_capital_letters_beyond_ascii_are_found(
     assert cli("notes", str(typed), "--add", "Ask about fellowships").code == 0
     assert cli("start", str(typed)).code == 0
     assert cli("contacts", "show", "élodie", "--json").json()["name"] == "Élodie Durand"
+
+
+def test_a_row_repeating_an_address_is_merged_and_the_import_says_so(
+    cli: Cli, tmp_path: Path
+) -> None:
+    """Seven rows, one a second row for the same address: 6 new, and line 8 named as
+    merged into line 2."""
+    rows = "".join(f"Person {n},p{n}@example.org\n" for n in range(6))
+    people = write(tmp_path, "people.csv", "name,email\n" + rows + "Person 0,p0@example.org\n")
+    result = cli("contacts", "import", str(people))
+    assert result.code == 0, result.err
+    assert "6 new" in result.out
+    assert "line 8 has an address of line 2: merged into it" in result.out
+    again = cli("contacts", "import", str(people), "--json").json()
+    assert again["merged"] == [{"line": 8, "into": 2}]

@@ -79,7 +79,8 @@ def import_(
             session, parsed, source=file.name, skip_invalid=skip_invalid, now=ctx.now()
         )
     if json_:
-        print_json(report.as_dict())
+        merged = [{"line": line, "into": into} for line, into in parsed.merged]
+        print_json({**report.as_dict(), "merged": merged})
         return
     console.print(
         f"{file.name} ({report.format}): {report.created} new, {report.updated} updated, "
@@ -92,6 +93,11 @@ def import_(
         report.MATCHING + (f" {matched} matched by name and organization." if matched else ""),
         highlight=False,
     )
+    for line, into in parsed.merged:
+        console.print(
+            f"  line {line} has an address of line {into}: merged into it (one person)",
+            highlight=False,
+        )
     for note in report.kept_apart:
         console.print(f"  {note}", highlight=False)
     for problem in report.skipped:
