@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from email.message import Message
 from email.utils import parsedate_to_datetime
-from typing import Any
+from typing import Any, Literal, get_args
 
 from pipeline._inbound_bounce import Bounce, is_bounce, read_bounce
 from pipeline._inbound_calendar import Attendee, Meeting, read_meeting
@@ -47,7 +47,7 @@ __all__ = [
     "understand",
 ]
 
-KINDS = (
+Kind = Literal[
     "human_reply",
     "auto_reply",
     "bounce",
@@ -55,8 +55,10 @@ KINDS = (
     "meeting_reply",
     "meeting_cancel",
     "other",
-)
-INTENTS = ("positive", "neutral", "decline", "opt_out")
+]
+Intent = Literal["positive", "neutral", "decline", "opt_out"]
+KINDS: tuple[Kind, ...] = get_args(Kind)
+INTENTS: tuple[Intent, ...] = get_args(Intent)
 
 
 @dataclass(frozen=True)
@@ -71,9 +73,9 @@ class Referral:
 class Inbound:
     """What one inbound message is and says; fields not relevant to its kind are None."""
 
-    kind: str
+    kind: Kind
     reason: str
-    intent: str | None = None
+    intent: Intent | None = None
     reply_text: str | None = None
     return_date: date | None = None
     bounce: Bounce | None = None
@@ -355,7 +357,7 @@ _NAME_STOP = {
 }
 
 
-def _intent(text: str) -> str:
+def _intent(text: str) -> Intent:
     # Opt-outs are said up front; a footer further down ("unsubscribe here") is not one.
     if _OPT_OUT.search(text[:_INTENT_HEAD]):
         return "opt_out"
@@ -429,7 +431,7 @@ def _ids(value: str) -> tuple[str, ...]:
     return tuple(re.findall(r"<[^<>\s]+>", value))
 
 
-def _kind_of_method(method: str) -> str:
+def _kind_of_method(method: str) -> Kind:
     if method == "CANCEL":
         return "meeting_cancel"
     if method in {"REPLY", "COUNTER"}:

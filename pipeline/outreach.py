@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, assert_never
 from zoneinfo import ZoneInfo
 
 from sqlalchemy import select, update
@@ -103,7 +103,7 @@ class Applied:
 def observe(
     session: Session,
     row: OutreachRow,
-    observation: Any,
+    observation: lc.Observation,
     now: datetime,
     policy: lc.Policy,
 ) -> Applied:
@@ -128,88 +128,92 @@ def observe(
 def apply_commands(
     session: Session,
     row: OutreachRow,
-    commands: Sequence[Any],
+    commands: Sequence[lc.Command],
     now: datetime,
     policy: lc.Policy,
 ) -> Applied:
-    """Turn the lifecycle's commands into rows, in the caller's transaction."""
+    """Turn the lifecycle's commands into rows, in the caller's transaction: one case per
+    command type, checked complete by the type checker (assert_never)."""
     applied = Applied()
     account = session.get(Account, row.account_id)
     assert account is not None
     for command in commands:
-        if isinstance(command, lc.PlanStep):
-            key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
-            if str(command.kind) != "referrer_note" and _is_suppressed(session, row.email):
-                _event(session, now, row.id, "step_refused", {"key": key, "why": "suppressed"})
-                continue
-            inserted = _insert_ignore(
-                session,
-                {
-                    "key": key,
-                    "outreach_id": row.id,
-                    "kind": str(command.kind),
-                    "seq": command.seq,
-                    "status": "planned",
-                    "due_at": command.due_at,
-                    "deadline": command.deadline,
-                    "in_thread": command.in_thread,
-                    "attempts": 0,
-                    "created_at": now,
-                    "updated_at": now,
-                },
-            )
-            if inserted:
-                applied.planned.append(key)
-        elif isinstance(command, lc.CancelStep):
-            key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
-            session.execute(
-                update(Step)
-                .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
-                .values(status="cancelled", updated_at=now)
-            )
-            # A draft already waiting in the mailbox, or being made right now, is taken
-            # back (by the next sweep), so the person cannot send a nudge to someone who
-            # has just answered.
-            session.execute(
-                update(Step)
-                .where(Step.key == key, Step.status.in_(("drafted", "drafting")))
-                .values(status="withdrawing", updated_at=now)
-            )
-            applied.cancelled.append(key)
-        elif isinstance(command, lc.RescheduleStep):
-            key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
-            session.execute(
-                update(Step)
-                .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
-                .values(due_at=command.due_at, status="planned", updated_at=now)
-            )
-        elif isinstance(command, lc.PutPrepNotes):
-            _put_meeting(session, row, account, command.meeting, now)
-        elif isinstance(command, lc.RemovePrepNotes):
-            meeting = session.scalar(
-                select(Meeting).where(Meeting.account_id == account.id, Meeting.uid == command.uid)
-            )
-            if meeting is not None:
-                meeting.status = "cancelled"
-                meeting.prep_at = None
-        elif isinstance(command, lc.SuppressAddress):
-            if session.get(Suppression, row.email) is None:
-                session.add(Suppression(email=row.email, reason=str(command.reason), at=now))
-        elif isinstance(command, lc.FlagContact):
-            contact = session.get(Contact, row.contact_id)
-            assert contact is not None
-            contact.flagged = str(command.reason)
-            for email in contact.emails:
-                if email.email == row.email and "bounce" in str(command.reason):
-                    email.status = "bounced"
-        elif isinstance(command, lc.CreateReferral):
-            created = _create_referral(
-                session, row, account, command.name, command.email, now, policy
-            )
-            if created is not None:
-                applied.referrals.append(created)
-        else:  # pragma: no cover - a new command type must be handled here
-            raise TypeError(f"no handler for lifecycle command {command!r}")
+        match command:
+            case lc.PlanStep():
+                key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
+                if str(command.kind) != "referrer_note" and _is_suppressed(session, row.email):
+                    _event(session, now, row.id, "step_refused", {"key": key, "why": "suppressed"})
+                    continue
+                inserted = _insert_ignore(
+                    session,
+                    {
+                        "key": key,
+                        "outreach_id": row.id,
+                        "kind": str(command.kind),
+                        "seq": command.seq,
+                        "status": "planned",
+                        "due_at": command.due_at,
+                        "deadline": command.deadline,
+                        "in_thread": command.in_thread,
+                        "attempts": 0,
+                        "created_at": now,
+                        "updated_at": now,
+                    },
+                )
+                if inserted:
+                    applied.planned.append(key)
+            case lc.CancelStep():
+                key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
+                session.execute(
+                    update(Step)
+                    .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
+                    .values(status="cancelled", updated_at=now)
+                )
+                # A draft already waiting in the mailbox, or being made right now, is taken
+                # back (by the next sweep), so the person cannot send a nudge to someone who
+                # has just answered.
+                session.execute(
+                    update(Step)
+                    .where(Step.key == key, Step.status.in_(("drafted", "drafting")))
+                    .values(status="withdrawing", updated_at=now)
+                )
+                applied.cancelled.append(key)
+            case lc.RescheduleStep():
+                key = step_key(account.name, row.contact_id, str(command.kind), command.seq)
+                session.execute(
+                    update(Step)
+                    .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
+                    .values(due_at=command.due_at, status="planned", updated_at=now)
+                )
+            case lc.PutPrepNotes():
+                _put_meeting(session, row, account, command.meeting, now)
+            case lc.RemovePrepNotes():
+                meeting = session.scalar(
+                    select(Meeting).where(
+                        Meeting.account_id == account.id, Meeting.uid == command.uid
+                    )
+                )
+                if meeting is not None:
+                    meeting.status = "cancelled"
+                    meeting.prep_at = None
+            case lc.SuppressAddress():
+                if session.get(Suppression, row.email) is None:
+                    session.add(Suppression(email=row.email, reason=str(command.reason), at=now))
+            case lc.FlagContact():
+                contact = session.get(Contact, row.contact_id)
+                assert contact is not None
+                contact.flagged = str(command.reason)
+                for email in contact.emails:
+                    if email.email == row.email and "bounce" in str(command.reason):
+                        email.status = "bounced"
+            case lc.CreateReferral():
+                created = _create_referral(
+                    session, row, account, command.name, command.email, now, policy
+                )
+                if created is not None:
+                    applied.referrals.append(created)
+            case _:  # pragma: no cover - the type checker proves no command is left out
+                assert_never(command)
         _event(
             session,
             now,

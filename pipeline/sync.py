@@ -13,7 +13,7 @@ import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any, cast, get_args
+from typing import Any
 
 from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
@@ -324,12 +324,11 @@ def _match_inbound(session: Session, account: Account, result: Inbound) -> int |
     return _outreach_by_address(session, account, [result.from_address or ""])
 
 
-def observation_for(result: Inbound, at: datetime, known_uid: bool) -> Any | None:
+def observation_for(result: Inbound, at: datetime, known_uid: bool) -> lc.Observation | None:
     """The lifecycle observation an understood message amounts to, if any."""
     if result.kind == "human_reply":
         referrals = tuple((r.name or "", r.email) for r in result.referrals)
-        intent = result.intent if result.intent in get_args(lc.Intent) else "neutral"
-        return lc.HumanReply(at=at, intent=cast(lc.Intent, intent), referrals=referrals)
+        return lc.HumanReply(at=at, intent=result.intent or "neutral", referrals=referrals)
     if result.kind == "auto_reply":
         return lc.AutoReply(at=at, return_date=result.return_date)
     if result.kind == "bounce" and result.bounce is not None:
@@ -485,7 +484,7 @@ def _apply_event(
     assert row is not None
     meeting = lc.Meeting(uid=event.uid, start=event.start, end=event.end)
     if known is None:
-        observation: Any = lc.MeetingBooked(at=now, meeting=meeting)
+        observation: lc.Observation = lc.MeetingBooked(at=now, meeting=meeting)
     elif (known.start, known.end) != (event.start, event.end) or known.status != "booked":
         observation = lc.MeetingMoved(at=now, meeting=meeting)
     else:
