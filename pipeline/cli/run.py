@@ -10,7 +10,7 @@ import sys
 from datetime import date, datetime
 from email.message import EmailMessage
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
@@ -296,24 +296,6 @@ deadletters_app = typer.Typer(
 app.add_typer(deadletters_app, name="deadletters")
 
 
-def _failed_steps(ctx: Any) -> list[dict[str, Any]]:
-    from sqlalchemy import select
-
-    from pipeline.models import Step
-
-    with ctx.store.read() as session:
-        return [
-            {
-                "id": s.id,
-                "key": s.key,
-                "kind": s.kind,
-                "error": s.last_error,
-                "since": s.updated_at.isoformat(),
-            }
-            for s in session.scalars(select(Step).where(Step.status == "failed"))
-        ]
-
-
 @deadletters_app.command("list")
 def deadletters_list(
     skipped: Annotated[
@@ -331,12 +313,11 @@ def deadletters_list(
       outreach deadletters list --json             (the failed steps)
       outreach deadletters list --skipped --json   (the skipped messages and events)
     """
-    from pipeline.status import skipped_inputs
+    from pipeline import deadletters
 
     with opened(workspace) as ctx:
-        failed = [] if skipped else _failed_steps(ctx)
-        with ctx.store.read() as session:
-            unreadable = skipped_inputs(session)
+        failed = [] if skipped else deadletters.failed_steps(ctx.store)
+        unreadable = deadletters.skipped(ctx.store)
     if json_:
         print_json(unreadable if skipped else failed)
         return
@@ -375,25 +356,10 @@ def deadletters_retry(
     Example:
       outreach deadletters retry && outreach tick
     """
-    from sqlalchemy import update
-
-    from pipeline.models import Step
+    from pipeline import deadletters
 
     with opened(workspace) as ctx:
-        unknown = sorted(set(ids or ()) - {item["id"] for item in _failed_steps(ctx)})
-        if unknown:
-            raise InputError(
-                f"no failed step with id {', '.join(map(str, unknown))}; "
-                "`outreach deadletters list` shows the failed steps and their ids"
-            )
-        with ctx.store.write() as session:
-            statement = update(Step).where(Step.status == "failed")
-            if ids:
-                statement = statement.where(Step.id.in_(ids))
-            result = session.execute(
-                statement.values(status="planned", last_error=None, updated_at=ctx.now())
-            )
-            count = getattr(result, "rowcount", 0)
+        count = deadletters.retry(ctx.store, ids or [], ctx.now())
     console.print(f"{count} step(s) planned again; run `outreach tick`.")
 
 
