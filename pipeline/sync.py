@@ -22,10 +22,11 @@ from connectors.base import CalendarEvent, EventChange, EventChangeKind, MailCha
 from pipeline import lifecycle as lc
 from pipeline._inbound_calendar import meeting_place
 from pipeline.app import App
-from pipeline.bounds import out_of_range, time_problem
+from pipeline.bounds import out_of_range, storable_id, time_problem
 from pipeline.coach import coach_sent
 from pipeline.inbound import Inbound, understand
 from pipeline.inputs import (
+    NOT_THE_INPUTS,
     one_input,
     record_skipped,
     storable_change,
@@ -192,7 +193,13 @@ def _first_outreach_sends(
         assert account is not None
         for original in sent:
             change = storable_change(original)
-            step = sent_step(session, account, change, change.at or now)
+            try:
+                step = sent_step(session, account, change, change.at or now)
+            except NOT_THE_INPUTS:
+                raise
+            except Exception:  # coaching is a kindness: an odd message just goes without
+                log.debug("no coaching for %s", storable_id(change.provider_id, 80))
+                continue
             if step is not None and step.kind == "first_outreach" and step.status != "sent":
                 contact = step.outreach.contact
                 found[original.provider_id] = contact.referred_by or None
