@@ -69,10 +69,23 @@ def _google_calendar(account: AccountSettings, workspace: Path, clock: Clock) ->
     return open_google_calendar(account, workspace)
 
 
+def _outlook_mailbox(account: AccountSettings, workspace: Path, clock: Clock) -> Mailbox:
+    from connectors.outlook_open import open_outlook_mailbox
+
+    return open_outlook_mailbox(account, workspace, clock=clock)
+
+
+def _outlook_calendar(account: AccountSettings, workspace: Path, clock: Clock) -> Calendar:
+    from connectors.outlook_open import open_outlook_calendar
+
+    return open_outlook_calendar(account, workspace, clock=clock)
+
+
 KINDS: dict[str, AccountKind] = {
     "local": AccountKind(_local_mailbox, _local_calendar),
     "memory": AccountKind(_memory_mailbox, _memory_calendar),
     "gmail": AccountKind(_gmail_mailbox, _google_calendar),
+    "outlook": AccountKind(_outlook_mailbox, _outlook_calendar),
 }
 
 

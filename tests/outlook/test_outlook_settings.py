@@ -7,8 +7,9 @@ from pathlib import Path
 import pytest
 
 from connectors.tokens import FileTokenStore, KeyringTokenStore
+from pipeline.connect import KINDS, open_mailbox
 from pipeline.errors import SettingsError
-from pipeline.settings import load_settings
+from pipeline.settings import ACCOUNT_KINDS, AccountSettings, load_settings
 from tests.google.test_gmail import DictKeyring
 
 CLIENT = "3f2b8e1c-9d4a-4c6e-8b7f-0a1b2c3d4e5f"
@@ -67,3 +68,13 @@ def test_one_token_store_keeps_each_providers_entry_apart(tmp_path: Path) -> Non
     assert KeyringTokenStore(backend, provider="microsoft").load("uni") == {"cache": "m"}
     FileTokenStore(tmp_path).save("uni", {"cache": "m"})
     assert (tmp_path / "secrets" / "uni.json").stat().st_mode & 0o777 == 0o600
+
+
+def test_every_account_kind_the_settings_accept_can_be_opened() -> None:
+    assert set(KINDS) == set(ACCOUNT_KINDS)
+
+
+def test_an_unregistered_kind_says_which_kinds_there_are(tmp_path: Path) -> None:
+    account = AccountSettings(name="a", kind="pigeon", address="me@uni.example")
+    with pytest.raises(SettingsError, match="kinds: gmail, local, memory, outlook"):
+        open_mailbox(account, tmp_path)

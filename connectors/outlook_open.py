@@ -1,0 +1,79 @@
+"""Open the Outlook mailbox and calendar of an account (``kind = "outlook"``).
+
+For ``pipeline.connect``. Both share one ``GraphClient`` per call, built on the stored
+msal cache (``connectors.outlook_auth.MsalTokens``; an ``AuthError`` says how to
+authorize when there is none); nothing is contacted until the first request.
+The ledgers of our drafts and events are ``<workspace>/state/outlook-<account>-drafts.json``
+and ``-events.json`` (shared by the processes of this machine).
+"""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import requests
+
+from connectors._graph_http import GraphClient
+from connectors._ledger import FileLedger
+from connectors.outlook import OutlookCalendar, OutlookMailbox
+from connectors.outlook_auth import MsalTokens
+from connectors.tokens import TokenStore, token_store
+from pipeline.clock import Clock, system_clock
+from pipeline.settings import AccountSettings
+
+_SAFE = re.compile(r"[^A-Za-z0-9._-]")
+
+
+def graph_client(
+    account: AccountSettings,
+    workspace: Path,
+    *,
+    session: requests.Session | None = None,
+    store: TokenStore | None = None,
+) -> GraphClient:
+    """A Graph client authorized by the account's stored sign-in (``session`` replaces
+    the production one in tests)."""
+    session = session or requests.Session()
+    tokens = MsalTokens(
+        account.name,
+        store or token_store(workspace, provider="microsoft"),
+        address=account.address,
+        client_id=account.client_id,
+        tenant=account.tenant,
+        http_client=session,
+    )
+    return GraphClient(session, tokens)
+
+
+def _state(workspace: Path, account: AccountSettings, what: str) -> Path:
+    return Path(workspace) / "state" / f"outlook-{_SAFE.sub('_', account.name)}-{what}.json"
+
+
+def open_outlook_mailbox(
+    account: AccountSettings,
+    workspace: Path,
+    *,
+    clock: Clock = system_clock,
+    client: GraphClient | None = None,
+) -> OutlookMailbox:
+    return OutlookMailbox(
+        account.address,
+        client or graph_client(account, workspace),
+        ledger=FileLedger(_state(workspace, account, "drafts")),
+        clock=clock,
+    )
+
+
+def open_outlook_calendar(
+    account: AccountSettings,
+    workspace: Path,
+    *,
+    clock: Clock = system_clock,
+    client: GraphClient | None = None,
+) -> OutlookCalendar:
+    return OutlookCalendar(
+        client or graph_client(account, workspace),
+        ledger=FileLedger(_state(workspace, account, "events")),
+        clock=clock,
+    )
