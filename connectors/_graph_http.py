@@ -116,11 +116,9 @@ class GraphClient:
         headers: Mapping[str, str] | None,
         force_refresh: bool,
     ) -> requests.Response:
-        sent = {
-            "Authorization": f"Bearer {self.token(force_refresh)}",
-            "Prefer": IMMUTABLE_IDS,
-            **(headers or {}),
-        }
+        extra = dict(headers or {})
+        prefer = ", ".join(p for p in (IMMUTABLE_IDS, extra.pop("Prefer", "")) if p)
+        sent = {"Authorization": f"Bearer {self.token(force_refresh)}", "Prefer": prefer, **extra}
         with self._slots:
             try:
                 return self.session.request(

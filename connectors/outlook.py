@@ -174,6 +174,13 @@ class OutlookMailbox:
         changes.sort(key=lambda c: c.at or now)
         return changes, _encode({**links, "at": now.isoformat()}, _MAIL_CURSOR)
 
+    @staticmethod
+    def _since(items: list[dict[str, Any]], since: datetime) -> list[dict[str, Any]]:
+        """The items of a new round that arrived at or after the old round (Graph counts
+        whole seconds: one at the boundary may come again, which callers skip by id)."""
+        floor = since.replace(microsecond=0)
+        return [i for i in items if (_time(i.get("receivedDateTime")) or floor) >= floor]
+
     def _delta_round(self, folder: str, link: str | None) -> tuple[list[dict[str, Any]], str]:
         url = link or f"/me/mailFolders/{folder}/messages/delta"
         params = None if link else {"$select": _SELECT}

@@ -25,6 +25,11 @@ from pipeline.settings import AccountSettings
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
 
+def new_session() -> requests.Session:
+    """The HTTP session msal and Graph requests share (tests route it to the emulator)."""
+    return requests.Session()
+
+
 def graph_client(
     account: AccountSettings,
     workspace: Path,
@@ -34,7 +39,7 @@ def graph_client(
 ) -> GraphClient:
     """A Graph client authorized by the account's stored sign-in (``session`` replaces
     the production one in tests)."""
-    session = session or requests.Session()
+    session = session or new_session()
     tokens = MsalTokens(
         account.name,
         store or token_store(workspace, provider="microsoft"),

@@ -190,6 +190,7 @@ class GraphEmulator(EmulatorServer):
         window_seconds: float = 600.0,
         page_size: int = 10,
         device_code_pending_polls: int = 1,
+        auto_approve: bool = False,
     ) -> None:
         super().__init__(latency=latency, clock=clock, max_concurrent=max_concurrent)
         self.address = address
@@ -203,6 +204,7 @@ class GraphEmulator(EmulatorServer):
         self.access_tokens: set[str] = set()
         self.device_codes: dict[str, JSON] = {}
         self.device_code_pending_polls = device_code_pending_polls
+        self.auto_approve = auto_approve  # the person approves every code once it is polled
         self.granted_scopes: list[str] = []
         self._ids = itertools.count(1)
         self._messages: dict[str, _Message] = {}
@@ -505,6 +507,7 @@ class GraphEmulator(EmulatorServer):
             flow["polls"] += 1
             if flow["polls"] <= self.device_code_pending_polls and not flow["approved"]:
                 return _oauth_error("authorization_pending", "AADSTS70016: pending.")
+            flow["approved"] = flow["approved"] or self.auto_approve
             if not flow["approved"]:
                 return _oauth_error("authorization_declined", "AADSTS70000: declined.")
             scope = flow["scope"]

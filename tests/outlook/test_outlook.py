@@ -1,0 +1,400 @@
+"""The Outlook connector on the Graph emulator, with the real msal and requests: signing
+in, tokens, throttling and failures, delta paging and expiry, replies in their
+conversation, the digest, and what a tick costs in requests."""
+
+from __future__ import annotations
+
+import base64
+import json
+import logging
+from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime, timedelta
+from email.message import EmailMessage
+from pathlib import Path
+
+import pytest
+
+from connectors._graph_http import GraphClient
+from connectors.base import MailChangeKind, ThreadRef
+from connectors.outlook import KEY_PROPERTY_ID, OutlookCalendar, OutlookMailbox
+from connectors.outlook_auth import MsalTokens, authorize_device_code
+from connectors.outlook_open import graph_client as open_graph_client
+from connectors.outlook_open import open_outlook_mailbox
+from connectors.tokens import FileTokenStore
+from pipeline.errors import AuthError, PermanentError, TransientError
+from pipeline.settings import AccountSettings
+from tests.emulators.graph import (
+    GraphEmulator,
+    MemoryTokenStore,
+    RoutedSession,
+    graph_client,
+    loopback_only,
+    sign_in,
+)
+
+ME = "ada@uni.example.edu"
+CONTACT = "dana.kim@example.org"
+
+
+@pytest.fixture
+def graph() -> Iterator[GraphEmulator]:
+    with loopback_only(), GraphEmulator(ME) as emulator:
+        yield emulator
+
+
+class Now:
+    """A clock the test moves; the emulator and the connector read the same one."""
+
+    def __init__(self, at: datetime) -> None:
+        self.at = at
+
+    def __call__(self) -> datetime:
+        return self.at
+
+    def advance(self, **delta: float) -> None:
+        self.at += timedelta(**delta)
+
+
+class Sleeps(list[float]):
+    def __call__(self, seconds: float) -> None:
+        self.append(seconds)
+
+
+def outreach(subject: str = "Informational interview?") -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = ME
+    message["To"] = f"Dana Kim <{CONTACT}>"
+    message["Subject"] = subject
+    message.set_content("Would you have 20 minutes for a chat?")
+    return message
+
+
+def reply(parent: str, number: int = 1) -> bytes:
+    return (
+        f"From: Dana Kim <{CONTACT}>\r\nTo: {ME}\r\nSubject: Re: Informational interview?\r\n"
+        f"Message-ID: <reply-{number}@example.org>\r\nIn-Reply-To: {parent}\r\n"
+        f"References: {parent}\r\n\r\nHappy to talk on Thursday.\r\n"
+    ).encode()
+
+
+def form_of(body: bytes) -> dict[str, str]:
+    from urllib.parse import parse_qs
+
+    return {k: v[0] for k, v in parse_qs(body.decode()).items()}
+
+
+# -- signing in ------------------------------------------------------------------------------
+
+
+def test_outlook_device_code_sign_in_asks_for_the_fewest_scopes_and_never_mail_send(
+    graph: GraphEmulator,
+) -> None:
+    """Given the person approves the code after one poll, msal stores a cache with a
+    refresh token; the scopes asked are the four delegated ones, never Mail.Send."""
+    store = MemoryTokenStore()
+    shown: list[str] = []
+    graph.auto_approve = True  # the person approves while msal polls
+
+    signed_in = authorize_device_code(
+        "uni",
+        store,
+        client_id=graph.client_id,
+        tenant="organizations",
+        show=shown.append,
+        http_client=RoutedSession(graph.url),
+    )
+    asked = form_of(next(r for r in graph.requests if r.method_name == "login.devicecode").body)
+    polls = [r for r in graph.requests if r.method_name == "login.token"]
+    assert signed_in == ME
+    assert "microsoft.com/devicelogin" in shown[0]
+    assert set(asked["scope"].split()) >= {
+        "Mail.ReadWrite",
+        "Calendars.ReadWrite",
+        "User.Read",
+        "offline_access",
+    }
+    assert "Mail.Send" not in asked["scope"]
+    assert len(polls) == 2  # one authorization_pending, then the tokens
+    saved = store.load("uni")
+    assert saved is not None
+    assert (saved["client_id"], saved["tenant"]) == (graph.client_id, "organizations")
+    assert "RefreshToken" in json.loads(saved["msal_cache"])
+
+
+def test_outlook_an_expired_access_token_is_refreshed_once_and_the_cache_saved(
+    graph: GraphEmulator,
+) -> None:
+    store = MemoryTokenStore()
+    client = graph_client(graph, store=store)
+    box = OutlookMailbox(ME, client)
+    box.changes(None)
+    before = store.load("uni")
+    graph.expire_access_tokens()
+    box.changes(None)
+    refreshes = [
+        r
+        for r in graph.requests
+        if r.method_name == "login.token" and form_of(r.body)["grant_type"] == "refresh_token"
+    ]
+    assert len(refreshes) == 1
+    assert store.load("uni") != before  # the new refresh token is kept
+
+
+@pytest.mark.parametrize("error", ["invalid_grant", "interaction_required"])
+def test_outlook_a_revoked_grant_means_the_account_needs_the_person(
+    graph: GraphEmulator, error: str
+) -> None:
+    """Given consent was revoked (or conditional access wants MFA), the next request
+    raises AuthError that says to run `outreach accounts add outlook`, once, no loop."""
+    box = OutlookMailbox(ME, graph_client(graph))
+    graph.revoke(error)
+    with pytest.raises(AuthError, match="outreach accounts add outlook") as err:
+        box.changes(None)
+    assert error in str(err.value)
+    assert len([r for r in graph.requests if r.method_name == "login.token"]) == 2
+
+
+def test_outlook_without_a_stored_sign_in_says_how_to_authorize(tmp_path: Path) -> None:
+    with pytest.raises(AuthError, match="not authorized yet"):
+        MsalTokens("uni", FileTokenStore(tmp_path), address=ME)
+
+
+def test_outlook_tokens_never_reach_the_log(
+    graph: GraphEmulator, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.DEBUG)
+    store = MemoryTokenStore()
+    box = OutlookMailbox(ME, graph_client(graph, store=store))
+    box.changes(None)
+    saved = store.load("uni")
+    assert saved is not None
+    cache = json.loads(saved["msal_cache"])
+    secrets = [
+        e["secret"] for section in ("AccessToken", "RefreshToken") for e in cache[section].values()
+    ]
+    assert secrets
+    assert not [s for s in secrets if s in caplog.text]
+
+
+def test_outlook_a_workspace_sign_in_opens_the_account_mailbox(
+    graph: GraphEmulator, tmp_path: Path
+) -> None:
+    """Given a sign-in stored in the workspace's 0600 file, the account's mailbox opens
+    from its settings and keeps its ledger in the workspace."""
+    store = FileTokenStore(tmp_path)
+    sign_in(graph, store)  # type: ignore[arg-type]
+    account = AccountSettings(name="uni", kind="outlook", address=ME)
+    client = open_graph_client(account, tmp_path, session=RoutedSession(graph.url), store=store)
+    box = open_outlook_mailbox(account, tmp_path, client=client)
+    box.create_draft(outreach(), "k1", None)
+    assert (tmp_path / "secrets" / "uni.json").stat().st_mode & 0o777 == 0o600
+    assert (tmp_path / "state" / "outlook-uni-drafts.json").exists()
+
+
+# -- failures and throttling -----------------------------------------------------------------
+
+
+def test_outlook_a_429_is_retried_after_its_retry_after(graph: GraphEmulator) -> None:
+    sleeps = Sleeps()
+    box = OutlookMailbox(ME, graph_client(graph, sleep=sleeps))
+    graph.fail_next(429, retry_after=3, match="graph.messages.list")
+    assert box.find_draft("k1") is None
+    assert sleeps == [3.0]
+
+
+def test_outlook_a_long_retry_after_goes_back_to_the_queue(graph: GraphEmulator) -> None:
+    """A wait longer than the client will sit through becomes TransientError carrying it."""
+    sleeps = Sleeps()
+    box = OutlookMailbox(ME, graph_client(graph, sleep=sleeps))
+    graph.fail_next(503, retry_after=120, match="graph.messages.list")
+    with pytest.raises(TransientError) as err:
+        box.find_draft("k1")
+    assert err.value.retry_after == 120
+    assert sleeps == []
+
+
+@pytest.mark.parametrize(
+    ("status", "error"), [(500, TransientError), (502, TransientError), (400, PermanentError)]
+)
+def test_outlook_graph_errors_are_translated(
+    graph: GraphEmulator, status: int, error: type[Exception]
+) -> None:
+    box = OutlookMailbox(ME, graph_client(graph))
+    graph.fail_next(status, match="graph.messages.list")
+    with pytest.raises(error, match=str(status)):
+        box.find_draft("k1")
+
+
+def test_outlook_a_dropped_connection_is_transient(graph: GraphEmulator) -> None:
+    box = OutlookMailbox(ME, graph_client(graph))
+    graph.drop_next(match="graph.messages.list", after=False)
+    with pytest.raises(TransientError, match="could not be reached"):
+        box.find_draft("k1")
+
+
+def test_outlook_graph_throttles_over_its_request_limit_and_the_client_waits(
+    graph: GraphEmulator,
+) -> None:
+    """Given the mailbox's request budget is spent, Graph answers 429 with Retry-After,
+    which the connector honours before trying again."""
+    sleeps = Sleeps()
+    box = OutlookMailbox(ME, graph_client(graph, sleep=sleeps))
+    box.changes(None)
+    graph.requests_per_window = len(graph.graph_requests())
+    graph.window_seconds = 2
+    with pytest.raises(TransientError):
+        box.find_draft("k1")  # the fake sleep waits no time: the budget stays spent
+    throttled = [r for r in graph.graph_requests() if r.status == 429]
+    assert len(throttled) == 4
+    assert sleeps and all(0 < s <= 2 for s in sleeps)
+
+
+def test_outlook_at_most_four_requests_run_at_once_per_mailbox(graph: GraphEmulator) -> None:
+    """Eight threads fetching at once: the client holds the fifth request back, so Graph
+    never has to answer MailboxConcurrency with a 429."""
+    client = graph_client(graph)
+    box = OutlookMailbox(ME, client)
+    ids = [graph.receive(reply("<x@example.org>", n)) for n in range(16)]
+    graph.latency = 0.02
+    with ThreadPoolExecutor(8) as pool:
+        fetched = list(pool.map(lambda i: box.fetch_raw([i]), ids))
+    assert all(len(f) == 1 for f in fetched)
+    assert [r for r in graph.graph_requests() if r.status == 429] == []
+
+
+# -- mail ------------------------------------------------------------------------------------
+
+
+def test_outlook_delta_pages_are_followed_to_the_delta_link(graph: GraphEmulator) -> None:
+    box = OutlookMailbox(ME, graph_client(graph), page_size=2)
+    _, cursor = box.changes(None)
+    for number in range(5):
+        graph.receive(reply("<x@example.org>", number))
+    graph.clear_log()
+    changes, cursor = box.changes(cursor)
+    assert [c.message_id for c in changes] == [f"<reply-{n}@example.org>" for n in range(5)]
+    inbox_pages = [r for r in graph.graph_requests() if "inbox" in r.path]
+    assert len(inbox_pages) == 3  # 2 + 2 + 1
+    assert box.changes(cursor)[0] == []
+
+
+def test_outlook_an_expired_delta_link_resyncs_without_losing_or_repeating() -> None:
+    """Given delta links expired (410), the next sync reports what arrived since the last
+    round, once, and nothing older."""
+    clock = Now(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+    with loopback_only(), GraphEmulator(ME, clock=clock) as graph:
+        graph.receive(reply("<old@example.org>", 0))
+        clock.advance(minutes=1)
+        box = OutlookMailbox(ME, graph_client(graph), clock=clock)
+        _, cursor = box.changes(None)
+        clock.advance(minutes=1)
+        graph.receive(reply("<x@example.org>", 1))
+        graph.expire_delta_links()
+        check_resync(graph, box, cursor)
+
+
+def check_resync(graph: GraphEmulator, box: OutlookMailbox, cursor: str) -> None:
+    changes, cursor = box.changes(cursor)
+    assert [c.message_id for c in changes] == ["<reply-1@example.org>"]
+    assert any(r.status == 410 for r in graph.graph_requests())
+    assert box.changes(cursor)[0] == []
+
+
+def test_outlook_a_reply_with_the_parent_id_is_made_by_create_reply_in_its_conversation(
+    graph: GraphEmulator,
+) -> None:
+    box = OutlookMailbox(ME, graph_client(graph))
+    parent = graph.receive(reply("<ours@uni.example.edu>"))
+    thread = ThreadRef(None, "<reply-1@example.org>", ("<ours@uni.example.edu>",), parent)
+    ref = box.create_draft(outreach("Re: Informational interview?"), "nudge-1", thread)
+    again = box.create_draft(outreach("Re: Informational interview?"), "nudge-1", thread)
+    (draft,) = graph.folder("drafts")
+    assert again == ref
+    assert ref.thread_id == graph.message(parent).conversation_id
+    assert draft["In-Reply-To"] == "<reply-1@example.org>"
+    assert draft["X-Outreach-Key"] == "nudge-1"
+    assert [r.method_name for r in graph.graph_requests()].count("graph.messages.createReply") == 1
+
+
+def test_outlook_a_draft_created_before_a_crash_is_found_and_not_made_twice(
+    graph: GraphEmulator,
+) -> None:
+    """Given Graph made the draft but the mark failed, the retry marks that draft."""
+    box = OutlookMailbox(ME, graph_client(graph))
+    graph.fail_next(500, match="graph.messages.update")
+    with pytest.raises(TransientError):
+        box.create_draft(outreach(), "k1", None)
+    ref = box.create_draft(outreach(), "k1", None)
+    (only,) = graph.folder("drafts")
+    assert only["Message-ID"] == ref.message_id
+    assert box.find_draft("k1") == ref
+    assert graph.message(ref.draft_id).properties[KEY_PROPERTY_ID] == "k1"
+
+
+def test_outlook_the_digest_is_a_received_message_in_the_inbox_never_sent(
+    graph: GraphEmulator,
+) -> None:
+    box = OutlookMailbox(ME, graph_client(graph))
+    digest = EmailMessage()
+    digest["From"] = ME
+    digest["To"] = ME
+    digest["Subject"] = "Your outreach today"
+    digest.set_content("2 drafts wait for you.")
+    provider_id = box.deliver_to_self(digest)
+    delivered = graph.message(provider_id)
+    assert (delivered.folder, delivered.is_draft) == ("inbox", False)
+    assert not [r for r in graph.graph_requests() if r.path.endswith("/send")]
+
+
+def test_outlook_a_sent_draft_keeps_its_immutable_id(graph: GraphEmulator) -> None:
+    box = OutlookMailbox(ME, graph_client(graph))
+    _, cursor = box.changes(None)
+    ref = box.create_draft(outreach(), "k1", None)
+    graph.send_draft("k1")
+    (change,) = box.changes(cursor)[0]
+    assert (change.kind, change.provider_id, change.key) == (
+        MailChangeKind.SENT,
+        ref.draft_id,
+        "k1",
+    )
+
+
+def test_outlook_every_graph_request_asks_for_immutable_ids(graph: GraphEmulator) -> None:
+    seen: list[str] = []
+
+    class Recording(RoutedSession):
+        def request(self, method, url, *args, **kwargs):  # type: ignore[no-untyped-def]
+            if "graph.microsoft.com" in str(url):
+                seen.append(str((kwargs.get("headers") or {}).get("Prefer", "")))
+            return super().request(method, url, *args, **kwargs)
+
+    store = MemoryTokenStore()
+    sign_in(graph, store)
+    session = Recording(graph.url)
+    client = GraphClient(session, MsalTokens("uni", store, address=ME, http_client=session))
+    OutlookMailbox(ME, client).changes(None)
+    assert seen and all('IdType="ImmutableId"' in prefer for prefer in seen)
+
+
+# -- what a tick costs ----------------------------------------------------------------------
+
+
+def test_outlook_an_idle_tick_costs_one_request_per_folder_and_one_for_the_calendar(
+    graph: GraphEmulator,
+) -> None:
+    client = graph_client(graph)
+    box, calendar = OutlookMailbox(ME, client), OutlookCalendar(client)
+    _, mail_cursor = box.changes(None)
+    _, calendar_cursor = calendar.changes(None)
+    graph.clear_log()
+    assert box.changes(mail_cursor)[0] == []
+    assert calendar.changes(calendar_cursor)[0] == []
+    assert len(graph.graph_requests()) == 4
+
+
+def test_outlook_mime_drafts_go_up_base64_encoded(graph: GraphEmulator) -> None:
+    box = OutlookMailbox(ME, graph_client(graph))
+    box.create_draft(outreach(), "k1", None)
+    (create,) = [r for r in graph.graph_requests() if r.method_name == "graph.messages.create"]
+    assert b"X-Outreach-Key: k1" in base64.b64decode(create.body)
