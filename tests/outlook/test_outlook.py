@@ -9,7 +9,7 @@ import json
 import logging
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -32,6 +32,7 @@ from tests.emulators.graph import (
     loopback_only,
     sign_in,
 )
+from tests.harness import Clock
 
 ME = "ada@uni.example.edu"
 CONTACT = "dana.kim@example.org"
@@ -41,19 +42,6 @@ CONTACT = "dana.kim@example.org"
 def graph() -> Iterator[GraphEmulator]:
     with loopback_only(), GraphEmulator(ME) as emulator:
         yield emulator
-
-
-class Now:
-    """A clock the test moves; the emulator and the connector read the same one."""
-
-    def __init__(self, at: datetime) -> None:
-        self.at = at
-
-    def __call__(self) -> datetime:
-        return self.at
-
-    def advance(self, **delta: float) -> None:
-        self.at += timedelta(**delta)
 
 
 class Sleeps(list[float]):
@@ -282,7 +270,7 @@ def test_outlook_delta_pages_are_followed_to_the_delta_link(graph: GraphEmulator
 def test_outlook_an_expired_delta_link_resyncs_without_losing_or_repeating() -> None:
     """Given delta links expired (410), the next sync reports what arrived since the last
     round, once, and nothing older."""
-    clock = Now(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+    clock = Clock(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
     with loopback_only(), GraphEmulator(ME, clock=clock) as graph:
         graph.receive(reply("<old@example.org>", 0))
         clock.advance(minutes=1)
