@@ -6,11 +6,14 @@ translates every failure into the project's errors at the boundary.
   ``AuthError``. The token source raises ``AuthError`` when Entra answers
   ``invalid_grant`` or ``interaction_required``.
 - Graph's per-mailbox limits: at most ``concurrency`` (4) requests in flight from this
-  process; 429 and 503 are retried after their ``Retry-After`` while that is at most
-  ``max_wait`` seconds and attempts remain, then become ``TransientError(retry_after)`` for
-  the queue to retry. Other 5xx, time-outs and dropped connections are ``TransientError``
-  at once (a POST that may have taken effect is not resent here: the callers' operations
-  are idempotent by key, and the queue's retry finds what was made).
+  process, and each request takes one unit from ``quota`` first (``connectors.outlook_open``
+  gives a token bucket at 90% of 10,000 requests per 10 minutes, shared through Redis
+  when the broker is Redis). 429 and 503 are retried after their ``Retry-After`` while
+  that is at most ``max_wait`` seconds and attempts remain, then become
+  ``TransientError(retry_after)`` for the queue to retry. Other 5xx, time-outs and
+  dropped connections are ``TransientError`` at once (a POST that may have taken effect
+  is not resent here: the callers' operations are idempotent by key, and the queue's
+  retry finds what was made).
 - 4xx other than 401/404/410: ``PermanentError`` with Graph's error code (never a body).
 - Every request asks for immutable ids (``Prefer: IdType="ImmutableId"``), so a draft keeps
   its id when it is sent and moves to Sent Items.
@@ -25,8 +28,11 @@ from typing import Any, Protocol
 
 import requests
 
+from connectors.quota import Quota, Unlimited
 from pipeline.errors import AuthError, PermanentError, TransientError
 
+GRAPH_REQUESTS_PER_SECOND = 10_000 / 600
+"""Graph's published limit per app and mailbox: 10,000 requests per 10 minutes."""
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 
@@ -53,8 +59,10 @@ class GraphClient:
         max_wait: float = 30.0,
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
+        quota: Quota | None = None,
     ) -> None:
         self.session = session
+        self.quota = quota or Unlimited()
         self.token = token
         self.timeout = timeout
         self.max_wait = max_wait
@@ -119,6 +127,7 @@ class GraphClient:
         extra = dict(headers or {})
         prefer = ", ".join(p for p in (IMMUTABLE_IDS, extra.pop("Prefer", "")) if p)
         sent = {"Authorization": f"Bearer {self.token(force_refresh)}", "Prefer": prefer, **extra}
+        self.quota.acquire(1)
         with self._slots:
             try:
                 return self.session.request(

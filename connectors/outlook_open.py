@@ -2,22 +2,25 @@
 
 For ``pipeline.connect``. Both share one ``GraphClient`` per call, built on the stored
 msal cache (``connectors.outlook_auth.MsalTokens``; an ``AuthError`` says how to
-authorize when there is none); nothing is contacted until the first request.
+authorize when there is none) and a request budget per mailbox; nothing is contacted
+until the first request.
 The ledgers of our drafts and events are ``<workspace>/state/outlook-<account>-drafts.json``
 and ``-events.json`` (shared by the processes of this machine).
 """
 
 from __future__ import annotations
 
+import os
 import re
 from pathlib import Path
 
 import requests
 
-from connectors._graph_http import GraphClient
+from connectors._graph_http import GRAPH_REQUESTS_PER_SECOND, GraphClient
 from connectors._ledger import FileLedger
 from connectors.outlook import OutlookCalendar, OutlookMailbox
 from connectors.outlook_auth import MsalTokens
+from connectors.quota import HEADROOM, bucket_for
 from connectors.tokens import TokenStore, token_store
 from pipeline.clock import Clock, system_clock
 from pipeline.settings import AccountSettings
@@ -36,9 +39,11 @@ def graph_client(
     *,
     session: requests.Session | None = None,
     store: TokenStore | None = None,
+    redis_url: str | None = None,
 ) -> GraphClient:
     """A Graph client authorized by the account's stored sign-in (``session`` replaces
-    the production one in tests)."""
+    the production one in tests). Its request budget is shared through Redis when
+    ``redis_url`` (or ``$OUTREACH_BROKER_URL``) is a Redis URL."""
     session = session or new_session()
     tokens = MsalTokens(
         account.name,
@@ -48,7 +53,12 @@ def graph_client(
         tenant=account.tenant,
         http_client=session,
     )
-    return GraphClient(session, tokens)
+    quota = bucket_for(
+        redis_url or os.environ.get("OUTREACH_BROKER_URL"),
+        f"outreach:quota:graph:{account.address.lower()}",
+        GRAPH_REQUESTS_PER_SECOND * HEADROOM,
+    )
+    return GraphClient(session, tokens, quota=quota)
 
 
 def _state(workspace: Path, account: AccountSettings, what: str) -> Path:

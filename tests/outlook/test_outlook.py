@@ -21,6 +21,7 @@ from connectors.outlook import KEY_PROPERTY_ID, OutlookCalendar, OutlookMailbox
 from connectors.outlook_auth import MsalTokens, authorize_device_code
 from connectors.outlook_open import graph_client as open_graph_client
 from connectors.outlook_open import open_outlook_mailbox
+from connectors.quota import RedisTokenBucket, TokenBucket
 from connectors.tokens import FileTokenStore
 from pipeline.errors import AuthError, PermanentError, TransientError
 from pipeline.settings import AccountSettings
@@ -386,3 +387,33 @@ def test_outlook_mime_drafts_go_up_base64_encoded(graph: GraphEmulator) -> None:
     box.create_draft(outreach(), "k1", None)
     (create,) = [r for r in graph.graph_requests() if r.method_name == "graph.messages.create"]
     assert b"X-Outreach-Key: k1" in base64.b64decode(create.body)
+
+
+def test_outlook_every_request_takes_from_the_mailbox_budget_first(graph: GraphEmulator) -> None:
+    """Given a budget of 2 requests a second, a sync of 4 requests waits for the rest."""
+    waits = Sleeps()
+    ticks = Clock(datetime(2026, 12, 8, tzinfo=UTC))
+    bucket = TokenBucket(
+        2,
+        clock=lambda: ticks().timestamp(),
+        sleep=lambda s: (waits.append(s), ticks.advance(seconds=s)),
+    )
+    client = graph_client(graph)
+    client.quota = bucket
+    OutlookMailbox(ME, client).changes(None)  # a delta round per folder: 3 requests
+    OutlookCalendar(client).changes(None)
+    assert len(graph.graph_requests()) == 4
+    assert sum(waits) == pytest.approx(1.0)
+
+
+def test_outlook_the_budget_is_shared_through_redis_when_the_broker_is_redis(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("OUTREACH_BROKER_URL", "redis://127.0.0.1:6379/0")
+    store = FileTokenStore(tmp_path)
+    store.save("uni", {"client_id": "c", "tenant": "common", "msal_cache": "{}"})
+    account = AccountSettings(name="uni", kind="outlook", address="Ada@Uni.Example.edu")
+    client = open_graph_client(account, tmp_path, store=store)
+    assert isinstance(client.quota, RedisTokenBucket)
+    assert client.quota.key == "outreach:quota:graph:ada@uni.example.edu"
+    assert client.quota.rate == pytest.approx(15.0)
