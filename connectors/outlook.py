@@ -64,6 +64,8 @@ from pipeline.clock import Clock, system_clock
 
 KEY_PROPERTY_ID = "String {6a1c0e2f-7d54-4a8b-9f3e-2c9d1b0a7e61} Name OutreachKey"
 """The single-value extended property carrying a step's key on our drafts and events."""
+DISCARDED_PROPERTY_ID = "String {6a1c0e2f-7d54-4a8b-9f3e-2c9d1b0a7e61} Name OutreachDiscarded"
+"""Set on our draft just before the pipeline deletes it: not the person's decline."""
 MESSAGE_FLAGS = "Integer 0x0E07"
 """PidTagMessageFlags: 1 (read, not unsent) makes a created message a received one."""
 DIGEST_HEADER = "X-Outreach-Digest"
@@ -145,6 +147,7 @@ class OutlookMailbox:
         self.clock = clock
         self.page_size = page_size
         self._drafts_folder: str | None = None
+        self._index: dict[str, tuple[str, Record]] | None = None  # the ledger, per sync
 
     @property
     def address(self) -> str:
@@ -159,6 +162,7 @@ class OutlookMailbox:
             links = {folder: self._delta_round(folder, None)[1] for folder in _FOLDERS}
             return [], _encode({**links, "at": now.isoformat()}, _MAIL_CURSOR)
         since = _time(state.get("at"))
+        self._index = None
         found: list[MailChange | None] = []
         links = {}
         for folder in _FOLDERS:
@@ -204,6 +208,8 @@ class OutlookMailbox:
             in_reply_to = record[1].get("in_reply_to")
             references = tuple(record[1].get("references") or ())
         sent = folder == "sentitems"
+        if sent and key is None:
+            key = self._key_of(provider_id)
         return MailChange(
             MailChangeKind.SENT if sent else MailChangeKind.INBOUND,
             provider_id,
@@ -216,20 +222,38 @@ class OutlookMailbox:
         )
 
     def _removed_draft(self, provider_id: str, now: datetime) -> MailChange | None:
+        """A draft left Drafts: sent (Sent Items reports it), or deleted by the person. Our
+        key is read from the item itself when it still exists (in Deleted Items), so any
+        machine can tell; the ledger covers a draft deleted for good."""
         record = self._record_for(provider_id, None)
-        if record is None or record[1].get("state") == "discarded":
-            return None
-        key, data = record
         current = self.client.request(
             "GET",
             f"/me/messages/{provider_id}",
-            params={"$select": "id,isDraft,parentFolderId"},
+            params={
+                "$select": "id,isDraft,parentFolderId,internetMessageId,conversationId",
+                "$expand": (
+                    f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY_ID}' "
+                    f"or id eq '{DISCARDED_PROPERTY_ID}')"
+                ),
+            },
             missing_ok=True,
         )
-        if current is not None and not current.get("isDraft"):
-            return None  # sent: Sent Items reports it
-        if current is not None and current.get("parentFolderId") == self._drafts_id():
-            return None  # back in Drafts
+        data: Record = dict(record[1]) if record else {}
+        key = record[0] if record else None
+        if current is not None:
+            if not current.get("isDraft") or current.get("parentFolderId") == self._drafts_id():
+                return None  # sent, or back in Drafts
+            marks = {
+                str(p.get("id", "")).lower(): p.get("value")
+                for p in current.get("singleValueExtendedProperties") or []
+            }
+            if DISCARDED_PROPERTY_ID.lower() in marks:
+                return None
+            key = key or marks.get(KEY_PROPERTY_ID.lower())
+            data.setdefault("message_id", current.get("internetMessageId"))
+            data.setdefault("thread_id", current.get("conversationId"))
+        if not key or data.get("state") == "discarded":
+            return None
         return MailChange(
             MailChangeKind.DRAFT_DELETED,
             provider_id,
@@ -241,13 +265,31 @@ class OutlookMailbox:
             at=now,
         )
 
-    def _record_for(self, provider_id: str, message_id: str | None) -> tuple[str, Record] | None:
-        for key, data in self.ledger.all().items():
-            if data.get("draft_id") == provider_id or (
-                message_id and data.get("message_id") == message_id
-            ):
-                return key, data
+    def _key_of(self, provider_id: str) -> str | None:
+        """Our key on a message, read from its extended property (a sent message whose
+        header was dropped, made by a process whose ledger this one cannot see)."""
+        item = self.client.request(
+            "GET",
+            f"/me/messages/{provider_id}",
+            params={
+                "$select": "id",
+                "$expand": f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY_ID}')",
+            },
+            missing_ok=True,
+        )
+        for prop in (item or {}).get("singleValueExtendedProperties") or []:
+            if str(prop.get("id", "")).lower() == KEY_PROPERTY_ID.lower():
+                return str(prop.get("value"))
         return None
+
+    def _record_for(self, provider_id: str, message_id: str | None) -> tuple[str, Record] | None:
+        if self._index is None:
+            self._index = {}
+            for key, data in self.ledger.all().items():
+                for field in ("draft_id", "message_id"):
+                    if data.get(field):
+                        self._index[str(data[field])] = (key, data)
+        return self._index.get(provider_id) or (self._index.get(message_id) if message_id else None)
 
     def _drafts_id(self) -> str:
         if self._drafts_folder is None:
@@ -373,7 +415,9 @@ class OutlookMailbox:
             return False
         record = self.ledger.get(key) or {}
         self.ledger.put(key, {**record, "state": "discarded", "draft_id": item["id"]})
-        self.client.request("DELETE", f"/me/messages/{item['id']}", missing_ok=True)
+        mark = {"singleValueExtendedProperties": [{"id": DISCARDED_PROPERTY_ID, "value": key}]}
+        if self.client.request("PATCH", f"/me/messages/{item['id']}", json=mark, missing_ok=True):
+            self.client.request("DELETE", f"/me/messages/{item['id']}", missing_ok=True)
         return True
 
     def deliver_to_self(self, message: EmailMessage) -> str:

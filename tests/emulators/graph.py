@@ -775,11 +775,11 @@ class GraphEmulator(EmulatorServer):
             data.pop("internetMessageHeaders")  # Graph returns them on $select only
         expand = request.param("$expand") or ""
         if "singleValueExtendedProperties" in expand:
-            wanted = re.search(r"id eq '([^']*)'", expand)
+            wanted = {w.lower() for w in re.findall(r"id eq '([^']*)'", expand)}
             data["singleValueExtendedProperties"] = [
                 {"id": pid, "value": value}
                 for pid, value in found.properties.items()
-                if wanted is None or wanted[1].lower() == pid.lower()
+                if not wanted or pid.lower() in wanted
             ]
         return data
 

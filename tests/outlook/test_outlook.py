@@ -417,3 +417,29 @@ def test_outlook_the_budget_is_shared_through_redis_when_the_broker_is_redis(
     assert isinstance(client.quota, RedisTokenBucket)
     assert client.quota.key == "outreach:quota:graph:ada@uni.example.edu"
     assert client.quota.rate == pytest.approx(15.0)
+
+
+def test_outlook_what_the_person_did_is_read_from_outlook_by_any_machine(
+    graph: GraphEmulator,
+) -> None:
+    """Given drafts made by one worker machine and the sync on another (no shared
+    ledger), a deleted draft is reported with its key, a discarded one is not, and a
+    sent one whose key header was dropped still carries its key."""
+    worker = OutlookMailbox(ME, graph_client(graph))
+    syncer = OutlookMailbox(ME, graph_client(graph))
+    _, cursor = syncer.changes(None)
+    worker.create_draft(outreach("one"), "k1", None)
+    worker.create_draft(outreach("two"), "k2", None)
+    worker.create_draft(outreach("three"), "k3", None)
+    graph.delete_draft("k1")
+    assert worker.discard_draft("k2") is True
+
+    def drop_key(message: EmailMessage) -> None:
+        del message["X-Outreach-Key"]
+
+    graph.send_draft("k3", edit=drop_key)
+    changes, _ = syncer.changes(cursor)
+    assert sorted((c.kind, c.key) for c in changes) == [
+        (MailChangeKind.DRAFT_DELETED, "k1"),
+        (MailChangeKind.SENT, "k3"),
+    ]
