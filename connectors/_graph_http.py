@@ -34,6 +34,8 @@ from pipeline.errors import AuthError, PermanentError, TransientError
 GRAPH_REQUESTS_PER_SECOND = 10_000 / 600
 """Graph's published limit per app and mailbox: 10,000 requests per 10 minutes."""
 GRAPH_ROOT = "https://graph.microsoft.com/v1.0"
+BATCH_LIMIT = 20
+"""Graph's most requests in one $batch."""
 IMMUTABLE_IDS = 'IdType="ImmutableId"'
 
 
@@ -100,6 +102,51 @@ class GraphClient:
                 )
             return self._result(answer, missing_ok=missing_ok, raw=raw)
         raise TransientError("Microsoft Graph kept refusing the request; try again later")
+
+    def get_many(self, urls: Mapping[str, str], prefer: str) -> dict[str, Any]:
+        """GET each of ``urls`` (name -> URL) through ``$batch``, at most 20 to a request;
+        return name -> the decoded answer, or a ``Gone`` for a 410. The answers come back
+        in any order; one that was throttled or refused for its token is asked again on
+        its own (``request`` waits and refreshes as usual)."""
+        results: dict[str, Any] = {}
+        names = list(urls)
+        for start in range(0, len(names), BATCH_LIMIT):
+            chunk = names[start : start + BATCH_LIMIT]
+            parts = [
+                {
+                    "id": str(number),
+                    "method": "GET",
+                    "url": _relative(urls[name]),
+                    "headers": {"Prefer": f"{IMMUTABLE_IDS}, {prefer}"},
+                }
+                for number, name in enumerate(chunk)
+            ]
+            answer = self.request("POST", "/$batch", json={"requests": parts})
+            wait = 0.0
+            for response in (answer or {}).get("responses") or []:
+                name = chunk[int(response["id"])]
+                status = int(response.get("status") or 500)
+                if status < 300:
+                    results[name] = response.get("body") or {}
+                elif status == 410:
+                    results[name] = Gone(str(status))
+                elif status in (429, 503):
+                    headers = {k.lower(): v for k, v in (response.get("headers") or {}).items()}
+                    wait = max(wait, _seconds(headers.get("retry-after")))
+                elif status < 500 and status != 401:
+                    code = ((response.get("body") or {}).get("error") or {}).get("code")
+                    raise PermanentError(f"Microsoft Graph refused the request ({status} {code})")
+            if wait > self.max_wait:
+                raise TransientError("Microsoft Graph asks to wait (429)", retry_after=wait)
+            if wait:
+                self.sleep(wait)
+            for name in chunk:
+                if name not in results:
+                    try:
+                        results[name] = self.request("GET", urls[name], headers={"Prefer": prefer})
+                    except Gone as err:
+                        results[name] = err
+        return results
 
     def delta_round(
         self, url: str, params: Mapping[str, str] | None, prefer: str
@@ -168,9 +215,17 @@ class GraphClient:
         raise PermanentError(f"Microsoft Graph refused the request ({status} {code})")
 
 
+def _relative(url: str) -> str:
+    return url[len(GRAPH_ROOT) :] if url.startswith(GRAPH_ROOT) else url
+
+
 def _retry_after(answer: requests.Response) -> float:
+    return _seconds(answer.headers.get("Retry-After"))
+
+
+def _seconds(value: str | None) -> float:
     try:
-        return max(0.0, float(answer.headers.get("Retry-After", "")))
+        return max(0.0, float(value or ""))
     except ValueError:
         return 1.0
 

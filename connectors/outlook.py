@@ -2,7 +2,8 @@
 
 ``OutlookMailbox`` (the ``Mailbox`` port):
 
-- ``changes``: a delta round per folder (Sent Items, Inbox, Drafts), following
+- ``changes``: a delta round per folder (Sent Items, Inbox, Drafts), the three first pages
+  in one ``$batch`` (a sync with nothing new is one request), following
   ``@odata.nextLink`` to the ``@odata.deltaLink``; the cursor holds the three delta links,
   so an older cursor replays the same changes. Sent Items gives ``SENT`` (our key from the
   ``X-Outreach-Key`` header, else from the ledger by immutable id or Message-ID), Inbox
@@ -165,14 +166,18 @@ class OutlookMailbox:
         self._index = None
         found: list[MailChange | None] = []
         links = {}
+        prefer = f"odata.maxpagesize={self.page_size}"
+        first = self.client.get_many({folder: state[folder] for folder in _FOLDERS}, prefer)
         for folder in _FOLDERS:
-            try:
-                items, links[folder] = self._delta_round(folder, state[folder])
-            except Gone:
+            page = first[folder]
+            if isinstance(page, Gone):
                 items, links[folder] = self._delta_round(folder, None)
-                items = [
-                    i for i in items if (_time(i.get("receivedDateTime")) or now) > (since or now)
-                ]
+                items = self._since(items, since or now)
+            elif page.get("@odata.nextLink"):
+                more, links[folder] = self.client.delta_round(page["@odata.nextLink"], None, prefer)
+                items = [*(page.get("value") or []), *more]
+            else:
+                items, links[folder] = page.get("value") or [], str(page["@odata.deltaLink"])
             found.extend(self._interpret(folder, item, now) for item in items)
         changes = [c for c in found if c is not None]
         changes.sort(key=lambda c: c.at or now)

@@ -305,9 +305,20 @@ class GraphEmulator(EmulatorServer):
             return [copy.deepcopy(e) for e in self._events.values()]
 
     def graph_requests(self) -> list[Any]:
-        """The requests made to Graph (sign-in excluded)."""
+        """The HTTP requests made to Graph (a batch counts once; sign-in excluded)."""
         with self._lock:
-            return [r for r in self.requests if r.method_name.startswith("graph.")]
+            return [
+                r for r in self.requests if r.method_name.startswith("graph.") and r.batch is None
+            ]
+
+    def graph_calls(self) -> list[Any]:
+        """The Graph calls made, those inside a batch one by one (the envelope left out)."""
+        with self._lock:
+            return [
+                r
+                for r in self.requests
+                if r.method_name.startswith("graph.") and r.method_name != "graph.batch"
+            ]
 
     # -- serving ---------------------------------------------------------------------------------
 
@@ -336,7 +347,7 @@ class GraphEmulator(EmulatorServer):
         query = parse_qs(parts.query, keep_blank_values=True)
         host = header_value(headers, "x-forwarded-host") or "graph.microsoft.com"
         name, handler, args = self._route(method, path)
-        fault = self.take_fault(name, path, inner=False)
+        fault = self.take_fault(name, path, inner=batch is not None)
         if fault is not None and fault.kind == "status":
             answer = self.fault_answer(fault)
             self.log(method, path, query, body, name, answer.status, 0, batch)
@@ -350,7 +361,8 @@ class GraphEmulator(EmulatorServer):
             request = _Request(method, path, query, headers, body, f"https://{host}")
             if name.startswith("graph."):
                 self._authorize(headers)
-                self._throttle()
+                if name != "graph.batch":  # each request inside a batch counts on its own
+                    self._throttle()
             with self._lock:
                 answer = handler(request, *args)
         except GraphError as err:
@@ -380,6 +392,7 @@ class GraphEmulator(EmulatorServer):
             ),
             ("POST", r"/([^/]+)/oauth2/v2\.0/devicecode", "login.devicecode", self._devicecode),
             ("POST", r"/([^/]+)/oauth2/v2\.0/token", "login.token", self._token),
+            ("POST", r"/v1\.0/\$batch", "graph.batch", self._batch),
             ("GET", me, "graph.me", self._me),
             ("GET", me + folder + r"/messages/delta", "graph.messages.delta", self._delta),
             ("POST", me + folder + r"/messages", "graph.messages.create", self._create),
@@ -549,6 +562,35 @@ class GraphEmulator(EmulatorServer):
                 "client_info": _encode({"uid": uid, "utid": TENANT_ID}),
             },
         )
+
+    # -- batch ----------------------------------------------------------------------------------
+
+    def _batch(self, request: _Request) -> Answer:
+        """JSON batching: each request is answered on its own (authorized, throttled,
+        faulted), and the answers come back in reverse order, as Graph may."""
+        parts = request.json().get("requests")
+        if not isinstance(parts, list) or not 1 <= len(parts) <= 20:
+            raise GraphError(400, "A batch holds 1 to 20 requests.", "BadRequest")
+        number = next(self._ids)
+        responses = []
+        for part in reversed(parts):
+            headers = {str(k).lower(): str(v) for k, v in (part.get("headers") or {}).items()}
+            headers["authorization"] = header_value(request.headers, "authorization") or ""
+            headers["x-forwarded-host"] = request.origin.removeprefix("https://")
+            body = json.dumps(part["body"]).encode() if part.get("body") is not None else b""
+            answer, _ = self.handle(
+                str(part.get("method", "GET")), "/v1.0" + str(part["url"]), headers, body, number
+            )
+            decoded = json.loads(answer.body) if answer.body else None
+            responses.append(
+                {
+                    "id": part["id"],
+                    "status": answer.status,
+                    "headers": answer.headers,
+                    "body": decoded,
+                }
+            )
+        return Answer.json(200, {"responses": responses})
 
     # -- mail -----------------------------------------------------------------------------------
 

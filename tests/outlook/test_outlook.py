@@ -263,8 +263,8 @@ def test_outlook_delta_pages_are_followed_to_the_delta_link(graph: GraphEmulator
     graph.clear_log()
     changes, cursor = box.changes(cursor)
     assert [c.message_id for c in changes] == [f"<reply-{n}@example.org>" for n in range(5)]
-    inbox_pages = [r for r in graph.graph_requests() if "inbox" in r.path]
-    assert len(inbox_pages) == 3  # 2 + 2 + 1
+    inbox_pages = [r for r in graph.graph_calls() if "inbox" in r.path]
+    assert len(inbox_pages) == 3  # 2 + 2 + 1, the first in the batch
     assert box.changes(cursor)[0] == []
 
 
@@ -286,7 +286,7 @@ def test_outlook_an_expired_delta_link_resyncs_without_losing_or_repeating() -> 
 def check_resync(graph: GraphEmulator, box: OutlookMailbox, cursor: str) -> None:
     changes, cursor = box.changes(cursor)
     assert [c.message_id for c in changes] == ["<reply-1@example.org>"]
-    assert any(r.status == 410 for r in graph.graph_requests())
+    assert any(r.status == 410 for r in graph.graph_calls())
     assert box.changes(cursor)[0] == []
 
 
@@ -369,9 +369,10 @@ def test_outlook_every_graph_request_asks_for_immutable_ids(graph: GraphEmulator
 # -- what a tick costs ----------------------------------------------------------------------
 
 
-def test_outlook_an_idle_tick_costs_one_request_per_folder_and_one_for_the_calendar(
+def test_outlook_an_idle_tick_costs_one_batch_for_mail_and_one_request_for_the_calendar(
     graph: GraphEmulator,
 ) -> None:
+    """outlook-idle: with nothing new, the three mail folders are asked in one $batch."""
     client = graph_client(graph)
     box, calendar = OutlookMailbox(ME, client), OutlookCalendar(client)
     _, mail_cursor = box.changes(None)
@@ -379,7 +380,8 @@ def test_outlook_an_idle_tick_costs_one_request_per_folder_and_one_for_the_calen
     graph.clear_log()
     assert box.changes(mail_cursor)[0] == []
     assert calendar.changes(calendar_cursor)[0] == []
-    assert len(graph.graph_requests()) == 4
+    assert [r.method_name for r in graph.graph_requests()] == ["graph.batch", "graph.events.delta"]
+    assert len(graph.graph_calls()) == 4
 
 
 def test_outlook_mime_drafts_go_up_base64_encoded(graph: GraphEmulator) -> None:
@@ -443,3 +445,21 @@ def test_outlook_what_the_person_did_is_read_from_outlook_by_any_machine(
         (MailChangeKind.DRAFT_DELETED, "k1"),
         (MailChangeKind.SENT, "k3"),
     ]
+
+
+def test_outlook_a_throttled_or_expired_answer_inside_a_batch_is_handled_on_its_own(
+    graph: GraphEmulator,
+) -> None:
+    """Given the batch's Inbox part throttled and its Sent Items part gone (410), the
+    Inbox is asked again after Retry-After and Sent Items starts a new round; the reply
+    that arrived is reported once."""
+    sleeps = Sleeps()
+    box = OutlookMailbox(ME, graph_client(graph, sleep=sleeps))
+    _, cursor = box.changes(None)
+    graph.receive(reply("<x@example.org>", 1))
+    graph.fail_next(429, retry_after=2, match="inbox")
+    graph.fail_next(410, match="sentitems", reason="SyncStateNotFound")
+    changes, cursor = box.changes(cursor)
+    assert [c.message_id for c in changes] == ["<reply-1@example.org>"]
+    assert sleeps == [2.0]
+    assert box.changes(cursor)[0] == []
