@@ -39,6 +39,8 @@ from __future__ import annotations
 import base64
 import binascii
 import copy
+import hashlib
+import html
 import itertools
 import json
 import math
@@ -203,6 +205,7 @@ class GraphEmulator(EmulatorServer):
         self.revoked: str | None = None  # the error refreshing answers, once revoked
         self.access_tokens: set[str] = set()
         self.device_codes: dict[str, JSON] = {}
+        self.auth_codes: dict[str, JSON] = {}
         self.device_code_pending_polls = device_code_pending_polls
         self.auto_approve = auto_approve  # the person approves every code once it is polled
         self.granted_scopes: list[str] = []
@@ -390,6 +393,7 @@ class GraphEmulator(EmulatorServer):
                 "login.openid",
                 self._openid,
             ),
+            ("GET", r"/([^/]+)/oauth2/v2\.0/authorize", "login.authorize", self._authorize_page),
             ("POST", r"/([^/]+)/oauth2/v2\.0/devicecode", "login.devicecode", self._devicecode),
             ("POST", r"/([^/]+)/oauth2/v2\.0/token", "login.token", self._token),
             ("POST", r"/v1\.0/\$batch", "graph.batch", self._batch),
@@ -475,6 +479,30 @@ class GraphEmulator(EmulatorServer):
             },
         )
 
+    def _authorize_page(self, request: _Request, tenant: str) -> Answer:
+        """The person signs in and consents at once: the page posts the code back to the
+        app's loopback address (``response_mode=form_post``), as Entra's does."""
+        redirect = request.param("redirect_uri") or ""
+        if request.param("client_id") != self.client_id or not redirect.startswith(
+            "http://localhost"
+        ):
+            return Answer(400, b"AADSTS50011: the redirect URI does not match.")
+        code = f"0.AAAA-{uuid.uuid4().hex}"
+        self.auth_codes[code] = {
+            "nonce": request.param("nonce"),
+            "challenge": request.param("code_challenge"),
+            "scope": request.param("scope") or "",
+        }
+        fields = {"code": code, "state": request.param("state") or ""}
+        inputs = "".join(
+            f'<input type="hidden" name="{k}" value="{html.escape(v)}"/>' for k, v in fields.items()
+        )
+        page = (
+            f'<html><body onload="document.forms[0].submit()"><form method="POST" '
+            f'action="{html.escape(redirect)}">{inputs}</form></body></html>'
+        )
+        return Answer(200, page.encode(), {"Content-Type": "text/html; charset=utf-8"})
+
     def _devicecode(self, request: _Request, tenant: str) -> Answer:
         form = request.form()
         code = f"DAQABAAEAAAD-{uuid.uuid4().hex}"
@@ -525,7 +553,16 @@ class GraphEmulator(EmulatorServer):
                 return _oauth_error("authorization_declined", "AADSTS70000: declined.")
             scope = flow["scope"]
             self.granted_scopes = scope.split()
-        elif grant != "authorization_code":
+        elif grant == "authorization_code":
+            issued = self.auth_codes.pop(form.get("code", ""), None)
+            verifier = form.get("code_verifier", "")
+            proof = base64.urlsafe_b64encode(hashlib.sha256(verifier.encode()).digest())
+            if issued is None or proof.decode().rstrip("=") != issued["challenge"]:
+                return _oauth_error("invalid_grant", "AADSTS54005: the code was redeemed.")
+            scope = issued["scope"]
+            form["nonce"] = issued["nonce"] or ""
+            self.granted_scopes = scope.split()
+        else:
             return _oauth_error("unsupported_grant_type", "AADSTS70003: unsupported grant.")
         self.revoked = None
         access = f"eyJ0eXAiOiJKV1Qi.emulator-{uuid.uuid4().hex}"

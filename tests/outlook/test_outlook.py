@@ -5,8 +5,12 @@ conversation, the digest, and what a tick costs in requests."""
 from __future__ import annotations
 
 import base64
+import html
 import json
 import logging
+import re
+import threading
+import webbrowser
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
@@ -14,11 +18,12 @@ from email.message import EmailMessage
 from pathlib import Path
 
 import pytest
+import requests
 
 from connectors._graph_http import GraphClient
 from connectors.base import MailChangeKind, ThreadRef
 from connectors.outlook import KEY_PROPERTY_ID, OutlookCalendar, OutlookMailbox
-from connectors.outlook_auth import MsalTokens, authorize_device_code
+from connectors.outlook_auth import MsalTokens, authorize_device_code, authorize_interactive
 from connectors.outlook_open import graph_client as open_graph_client
 from connectors.outlook_open import open_outlook_mailbox
 from connectors.quota import RedisTokenBucket, TokenBucket
@@ -463,3 +468,41 @@ def test_outlook_a_throttled_or_expired_answer_inside_a_batch_is_handled_on_its_
     assert [c.message_id for c in changes] == ["<reply-1@example.org>"]
     assert sleeps == [2.0]
     assert box.changes(cursor)[0] == []
+
+
+def test_outlook_browser_sign_in_comes_back_to_a_loopback_address(
+    graph: GraphEmulator, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given the person's browser (played here) signs in and consents, Entra's page posts
+    the code back to msal's one-time local address; msal redeems it with PKCE."""
+    visited: list[str] = []
+
+    def browser(uri: str, *args: object, **kwargs: object) -> bool:
+        visited.append(uri)
+
+        def person() -> None:
+            page = RoutedSession(graph.url).get(uri, timeout=5).text
+            action = html.unescape(re.findall(r'action="([^"]+)"', page)[0])
+            fields = dict(re.findall(r'name="([^"]+)" value="([^"]*)"', page))
+            plain = requests.Session()
+            plain.trust_env = False
+            plain.post(action, data=fields, timeout=5)
+
+        threading.Thread(target=person, daemon=True).start()
+        return True
+
+    monkeypatch.setattr(webbrowser, "open", browser)
+    store = MemoryTokenStore()
+    signed_in = authorize_interactive(
+        "uni",
+        store,
+        client_id=graph.client_id,
+        tenant="common",
+        login_hint=ME,
+        http_client=RoutedSession(graph.url),
+    )
+    assert signed_in == ME
+    assert visited[0].startswith("https://login.microsoftonline.com/common/oauth2/v2.0/authorize")
+    assert "Mail.Send" not in visited[0]
+    assert "Mail.ReadWrite" in graph.granted_scopes
+    assert OutlookMailbox(ME, graph_client(graph, store=store)).changes(None)[0] == []
