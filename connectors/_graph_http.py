@@ -21,6 +21,7 @@ translates every failure into the project's errors at the boundary.
 
 from __future__ import annotations
 
+import base64
 import threading
 import time
 from collections.abc import Callable, Mapping
@@ -103,11 +104,14 @@ class GraphClient:
             return self._result(answer, missing_ok=missing_ok, raw=raw)
         raise TransientError("Microsoft Graph kept refusing the request; try again later")
 
-    def get_many(self, urls: Mapping[str, str], prefer: str) -> dict[str, Any]:
+    def get_many(
+        self, urls: Mapping[str, str], prefer: str = "", *, raw: bool = False
+    ) -> dict[str, Any]:
         """GET each of ``urls`` (name -> URL) through ``$batch``, at most 20 to a request;
-        return name -> the decoded answer, or a ``Gone`` for a 410. The answers come back
-        in any order; one that was throttled or refused for its token is asked again on
-        its own (``request`` waits and refreshes as usual)."""
+        return name -> the decoded answer (``raw``: the bytes, which a batch carries in
+        base64), a ``Gone`` for a 410, or None for a 404 when ``raw``. The answers come
+        back in any order; one that was throttled or refused for its token is asked again
+        on its own (``request`` waits and refreshes as usual)."""
         results: dict[str, Any] = {}
         names = list(urls)
         for start in range(0, len(names), BATCH_LIMIT):
@@ -117,7 +121,7 @@ class GraphClient:
                     "id": str(number),
                     "method": "GET",
                     "url": _relative(urls[name]),
-                    "headers": {"Prefer": f"{IMMUTABLE_IDS}, {prefer}"},
+                    "headers": {"Prefer": ", ".join(p for p in (IMMUTABLE_IDS, prefer) if p)},
                 }
                 for number, name in enumerate(chunk)
             ]
@@ -127,7 +131,10 @@ class GraphClient:
                 name = chunk[int(response["id"])]
                 status = int(response.get("status") or 500)
                 if status < 300:
-                    results[name] = response.get("body") or {}
+                    body = response.get("body")
+                    results[name] = base64.b64decode(body or "") if raw else (body or {})
+                elif status == 404 and raw:
+                    results[name] = None
                 elif status == 410:
                     results[name] = Gone(str(status))
                 elif status in (429, 503):
@@ -143,7 +150,9 @@ class GraphClient:
             for name in chunk:
                 if name not in results:
                     try:
-                        results[name] = self.request("GET", urls[name], headers={"Prefer": prefer})
+                        results[name] = self.request(
+                            "GET", urls[name], headers={"Prefer": prefer}, raw=raw, missing_ok=raw
+                        )
                     except Gone as err:
                         results[name] = err
         return results

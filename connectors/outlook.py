@@ -303,14 +303,10 @@ class OutlookMailbox:
         return self._drafts_folder
 
     def fetch_raw(self, provider_ids: Sequence[str]) -> dict[str, bytes]:
-        found = {}
-        for provider_id in provider_ids:
-            raw = self.client.request(
-                "GET", f"/me/messages/{provider_id}/$value", missing_ok=True, raw=True
-            )
-            if raw is not None:
-                found[provider_id] = raw
-        return found
+        """The MIME of each message (``$value``), 20 to a ``$batch``."""
+        urls = {pid: f"/me/messages/{pid}/$value" for pid in dict.fromkeys(provider_ids)}
+        fetched = self.client.get_many(urls, raw=True)
+        return {pid: raw for pid, raw in fetched.items() if isinstance(raw, bytes)}
 
     # -- drafts ------------------------------------------------------------------------------
 

@@ -155,6 +155,11 @@ def _recipients(message: EmailMessage, name: str) -> list[JSON]:
     ]
 
 
+def b64(data: bytes) -> str | None:
+    """A batch answer carries a body that is not JSON in base64."""
+    return base64.b64encode(data).decode("ascii") if data else None
+
+
 def _iso(moment: datetime) -> str:
     return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
@@ -618,7 +623,8 @@ class GraphEmulator(EmulatorServer):
             answer, _ = self.handle(
                 str(part.get("method", "GET")), "/v1.0" + str(part["url"]), headers, body, number
             )
-            decoded = json.loads(answer.body) if answer.body else None
+            is_json = "json" in answer.headers.get("Content-Type", "")
+            decoded = json.loads(answer.body) if is_json else b64(answer.body)
             responses.append(
                 {
                     "id": part["id"],
