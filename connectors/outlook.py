@@ -21,7 +21,8 @@
   message (PidTagMessageFlags without the unsent flag), never sent: Mail.Send is not used.
 
 ``OutlookCalendar`` (the ``Calendar`` port): ``calendarView/delta`` over a window around
-now (``window_days`` back and ``horizon_days`` ahead), meetings as organizer or attendee;
+now (``window_days`` back and ``horizon_days`` ahead, moved on when half the horizon has
+passed), meetings as organizer or attendee;
 our events carry the key in an extended property (found with ``$filter``) and are
 created with a ``transactionId`` derived from the key, so a retried create makes one.
 
@@ -468,10 +469,20 @@ class OutlookCalendar:
         state = _decode(cursor, _CALENDAR_CURSOR)
         uids: dict[str, str] = dict(state.get("uids") or {}) if state else {}
         link = state.get("link") if state else None
+        now = self.clock()
+        renew_at = _time(str(state.get("renew_at"))) if state else None
         try:
             items, new_link = self._round(link if isinstance(link, str) else None)
         except Gone:
             items, new_link = self._round(None)
+            renew_at = None
+        if renew_at is not None and now >= renew_at:
+            # The window a delta link covers is fixed when its round starts: move it on,
+            # once what the old link still had to say is read.
+            fresh, new_link = self._round(None)
+            items, renew_at = [*items, *fresh], None
+        if renew_at is None or link is None:
+            renew_at = now + self.horizon / 2
         ours = {str(d.get("id")): (k, d) for k, d in self.ledger.all().items() if d.get("id")}
         changes = []
         for item in items:
@@ -485,7 +496,8 @@ class OutlookCalendar:
             if change is not None:
                 uids[event_id] = change.uid
                 changes.append(change)
-        return changes, _encode({"link": new_link, "uids": uids}, _CALENDAR_CURSOR)
+        state = {"link": new_link, "uids": uids, "renew_at": renew_at.isoformat()}
+        return changes, _encode(state, _CALENDAR_CURSOR)
 
     def _round(self, link: str | None) -> tuple[list[dict[str, Any]], str]:
         now = self.clock()

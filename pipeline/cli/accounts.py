@@ -57,7 +57,9 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
         print_json(rows)
         return
     if not rows:
-        console.print("No accounts yet; add one with `outreach accounts add local` or `gmail`.")
+        console.print(
+            "No accounts yet; add one with `outreach accounts add local`, `gmail` or `outlook`."
+        )
         return
     print_table(
         ("name", "kind", "address", "state"),

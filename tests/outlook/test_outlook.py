@@ -13,7 +13,8 @@ import threading
 import webbrowser
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from datetime import UTC, datetime
+from dataclasses import replace
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
 
@@ -21,7 +22,7 @@ import pytest
 import requests
 
 from connectors._graph_http import GraphClient
-from connectors.base import MailChangeKind, ThreadRef
+from connectors.base import Attendee, CalendarEvent, MailChangeKind, ThreadRef
 from connectors.outlook import KEY_PROPERTY_ID, OutlookCalendar, OutlookMailbox
 from connectors.outlook_auth import MsalTokens, authorize_device_code, authorize_interactive
 from connectors.outlook_open import graph_client as open_graph_client
@@ -30,6 +31,7 @@ from connectors.quota import RedisTokenBucket, TokenBucket
 from connectors.tokens import FileTokenStore
 from pipeline.errors import AuthError, PermanentError, TransientError
 from pipeline.settings import AccountSettings
+from tests.contract.clients import graph_event
 from tests.emulators.graph import (
     GraphEmulator,
     MemoryTokenStore,
@@ -42,6 +44,14 @@ from tests.harness import Clock
 
 ME = "ada@uni.example.edu"
 CONTACT = "dana.kim@example.org"
+MEETING = CalendarEvent(
+    uid="dana-call@booking.example.com",
+    summary="Ada / Dana",
+    start=datetime(2026, 12, 10, 15, 0, tzinfo=UTC),
+    end=datetime(2026, 12, 10, 15, 30, tzinfo=UTC),
+    organizer=CONTACT,
+    attendees=(Attendee(CONTACT, "Dana Kim", "ACCEPTED"), Attendee(ME, None)),
+)
 
 
 @pytest.fixture
@@ -519,3 +529,29 @@ def test_outlook_raw_messages_are_fetched_twenty_to_a_batch(graph: GraphEmulator
     fetched = box.fetch_raw([*raws, "AAkALgAAAAAAHYQDEapmEc2byACqAC-gone"])
     assert fetched == raws
     assert [r.method_name for r in graph.graph_requests()] == ["graph.batch"] * 3
+
+
+def test_outlook_the_calendar_window_moves_on_with_time() -> None:
+    """Given a meeting booked beyond the first window's end, it is reported once the
+    window has moved on (half the horizon later)."""
+    clock = Clock(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+    with loopback_only(), GraphEmulator(ME, clock=clock) as graph:
+        calendar = OutlookCalendar(graph_client(graph), clock=clock, horizon_days=60)
+        _, cursor = calendar.changes(None)
+        far = clock() + timedelta(days=75)
+        graph.add_event(graph_event(replace(MEETING, start=far, end=far + timedelta(hours=1))))
+        assert calendar.changes(cursor)[0] == []
+        clock.advance(days=31)
+        changes, cursor = calendar.changes(cursor)
+        assert [c.uid for c in changes] == [MEETING.uid]
+        assert calendar.changes(cursor)[0] == []
+
+
+def test_outlook_a_graph_answer_slower_than_the_time_out_is_transient(
+    graph: GraphEmulator,
+) -> None:
+    client = graph_client(graph)
+    client.timeout = 0.2
+    graph.stall_next(1.0, match="graph.messages.list")
+    with pytest.raises(TransientError, match="did not answer in time"):
+        OutlookMailbox(ME, client).find_draft("k1")
