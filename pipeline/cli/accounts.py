@@ -235,7 +235,8 @@ def add_outlook(
 
     Example:
       outreach accounts add outlook --address ada@uni.example.edu \\
-        --client-id 3f2b8e1c-9d4a-4c6e-8b7f-0a1b2c3d4e5f --tenant organizations --device-code
+        --client-id 3f2b8e1c-9d4a-4c6e-8b7f-0a1b2c3d4e5f \\
+        --tenant organizations --device-code
     """
     from connectors.outlook_auth import authorize_device_code, authorize_interactive
     from connectors.outlook_open import new_session
