@@ -6,14 +6,14 @@ translates every failure into the project's errors at the boundary.
   ``AuthError``. The token source raises ``AuthError`` when Entra answers
   ``invalid_grant`` or ``interaction_required``.
 - Graph's per-mailbox limits: at most ``concurrency`` (4) requests in flight from this
-  process, and each request takes one unit from ``quota`` first (``connectors.outlook_open``
-  gives a token bucket at 90% of 10,000 requests per 10 minutes, shared through Redis
-  when the broker is Redis). 429 and 503 are retried after their ``Retry-After`` while
-  that is at most ``max_wait`` seconds and attempts remain, then become
-  ``TransientError(retry_after)`` for the queue to retry. Other 5xx, time-outs and
-  dropped connections are ``TransientError`` at once (a POST that may have taken effect
-  is not resent here: the callers' operations are idempotent by key, and the queue's
-  retry finds what was made).
+  process to one ``mailbox`` (every client of that mailbox shares the slots), and each
+  request takes one unit from ``quota`` first (``connectors.outlook_open`` gives a token
+  bucket at 90% of 10,000 requests per 10 minutes, shared through Redis when the broker
+  is Redis). 429 and 503 are retried after their ``Retry-After`` while that is at most
+  ``max_wait`` seconds and attempts remain, then become ``TransientError(retry_after)``
+  for the queue to retry. Other 5xx, time-outs and dropped connections are
+  ``TransientError`` at once (a POST that may have taken effect is not resent here: the
+  callers' operations are idempotent by key, and the queue's retry finds what was made).
 - 4xx other than 401/404/410: ``PermanentError`` with Graph's error code (never a body).
 - Every request asks for immutable ids (``Prefer: IdType="ImmutableId"``), so a draft keeps
   its id when it is sent and moves to Sent Items.
@@ -59,6 +59,7 @@ class GraphClient:
         *,
         timeout: float = 30.0,
         concurrency: int = 4,
+        mailbox: str | None = None,
         max_wait: float = 30.0,
         attempts: int = 4,
         sleep: Callable[[float], None] = time.sleep,
@@ -71,7 +72,7 @@ class GraphClient:
         self.max_wait = max_wait
         self.attempts = attempts
         self.sleep = sleep
-        self._slots = threading.BoundedSemaphore(concurrency)
+        self._slots = _slots(mailbox, concurrency)
 
     def request(
         self,
@@ -222,6 +223,18 @@ class GraphClient:
         if status >= 500:
             raise TransientError(f"Microsoft Graph failed ({status} {code})")
         raise PermanentError(f"Microsoft Graph refused the request ({status} {code})")
+
+
+_SLOTS: dict[str, threading.BoundedSemaphore] = {}
+_SLOTS_LOCK = threading.Lock()
+
+
+def _slots(mailbox: str | None, concurrency: int) -> threading.BoundedSemaphore:
+    """The in-flight slots of one mailbox in this process (a client's own when None)."""
+    if mailbox is None:
+        return threading.BoundedSemaphore(concurrency)
+    with _SLOTS_LOCK:
+        return _SLOTS.setdefault(mailbox.lower(), threading.BoundedSemaphore(concurrency))
 
 
 def _relative(url: str) -> str:

@@ -164,8 +164,9 @@ class MsalTokens:
             "client_id": client_id or str(data.get("client_id")),
             "tenant": tenant or str(data.get("tenant") or "common"),
         }
+        self.loaded = str(data["msal_cache"])
         self.cache = msal.SerializableTokenCache()
-        self.cache.deserialize(str(data["msal_cache"]))
+        self.cache.deserialize(self.loaded)
         self.http_client = http_client
         self._app: msal.PublicClientApplication | None = None
         self._lock = threading.Lock()
@@ -179,20 +180,39 @@ class MsalTokens:
                     self.cache,
                     self.http_client,
                 )
-            accounts = self._app.get_accounts(username=self.address) or self._app.get_accounts()
-            if not accounts:
-                raise _failure(None, self.account)
-            try:
-                result = self._app.acquire_token_silent_with_error(
-                    list(SCOPES), account=accounts[0], force_refresh=force_refresh
-                )
-            except requests.RequestException as err:
-                raise TransientError(
-                    f"Microsoft's sign-in service could not be reached ({type(err).__name__})"
-                ) from err
+            result = self._silent(force_refresh)
+            if (not result or "access_token" not in result) and self._reload():
+                result = self._silent(force_refresh)  # signed in again since we loaded
             if not result or "access_token" not in result:
                 raise _failure(result, self.account)
             if self.cache.has_state_changed:
                 _save(self.store, self.account, self.settings, self.cache)
+                self.loaded = self.cache.serialize()
                 self.cache.has_state_changed = False
             return str(result["access_token"])
+
+    def _silent(self, force_refresh: bool) -> dict[str, Any] | None:
+        assert self._app is not None
+        accounts = self._app.get_accounts(username=self.address) or self._app.get_accounts()
+        if not accounts:
+            return None
+        try:
+            result: dict[str, Any] | None = self._app.acquire_token_silent_with_error(
+                list(SCOPES), account=accounts[0], force_refresh=force_refresh
+            )
+        except requests.RequestException as err:
+            raise TransientError(
+                f"Microsoft's sign-in service could not be reached ({type(err).__name__})"
+            ) from err
+        return result
+
+    def _reload(self) -> bool:
+        """Take the stored cache when another process (``accounts add outlook``) replaced
+        it since this one loaded; True when there was a new one."""
+        data = self.store.load(self.account) or {}
+        stored = str(data.get("msal_cache") or "")
+        if not stored or stored == self.loaded:
+            return False
+        self.loaded = stored
+        self.cache.deserialize(stored)
+        return True

@@ -58,7 +58,7 @@ def graph_client(
         f"outreach:quota:graph:{account.address.lower()}",
         GRAPH_REQUESTS_PER_SECOND * HEADROOM,
     )
-    return GraphClient(session, tokens, quota=quota)
+    return GraphClient(session, tokens, quota=quota, mailbox=account.address)
 
 
 def _state(workspace: Path, account: AccountSettings, what: str) -> Path:

@@ -555,3 +555,28 @@ def test_outlook_a_graph_answer_slower_than_the_time_out_is_transient(
     graph.stall_next(1.0, match="graph.messages.list")
     with pytest.raises(TransientError, match="did not answer in time"):
         OutlookMailbox(ME, client).find_draft("k1")
+
+
+def test_outlook_a_worker_takes_a_new_sign_in_without_restarting(graph: GraphEmulator) -> None:
+    """Given a long-running worker whose sign-in was revoked, when the person signs in
+    again (`accounts add outlook` in another process), the worker's next request works."""
+    store = MemoryTokenStore()
+    box = OutlookMailbox(ME, graph_client(graph, store=store))
+    graph.revoke("invalid_grant")
+    with pytest.raises(AuthError):
+        box.changes(None)
+    sign_in(graph, store)
+    assert box.changes(None)[0] == []
+
+
+def test_outlook_one_mailbox_shares_its_four_slots_between_its_clients() -> None:
+    """The mailbox and the calendar of one account, opened apart, hold at most four
+    requests in flight together; another mailbox has slots of its own."""
+    session = requests.Session()
+
+    def client(mailbox: str) -> GraphClient:
+        return GraphClient(session, lambda force_refresh=False: "t", mailbox=mailbox)
+
+    mail, calendar, other = client(ME), client(ME.upper()), client("sam@uni.example.edu")
+    assert mail._slots is calendar._slots
+    assert other._slots is not mail._slots
