@@ -240,6 +240,7 @@ class GraphEmulator(EmulatorServer):
         with self._lock:
             self.revoked = error
             self.access_tokens.clear()
+            self.refresh_tokens.clear()  # a new sign-in gets new ones
 
     def expire_delta_links(self) -> None:
         """Every delta link handed out so far answers 410 Gone."""
@@ -549,10 +550,9 @@ class GraphEmulator(EmulatorServer):
         if form.get("client_id") != self.client_id:
             return _oauth_error("unauthorized_client", "AADSTS700016: unknown application.")
         if grant == "refresh_token":
-            if self.revoked:
-                return _oauth_error(self.revoked, "AADSTS50173: the grant is no longer valid.")
             if form.get("refresh_token") not in self.refresh_tokens:
-                return _oauth_error("invalid_grant", "AADSTS9002313: invalid refresh token.")
+                error = self.revoked or "invalid_grant"
+                return _oauth_error(error, "AADSTS50173: the grant is no longer valid.")
         elif grant == "urn:ietf:params:oauth:grant-type:device_code":
             flow = self.device_codes.get(form.get("device_code", ""))
             if flow is None:
