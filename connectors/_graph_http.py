@@ -106,13 +106,18 @@ class GraphClient:
         raise TransientError("Microsoft Graph kept refusing the request; try again later")
 
     def get_many(
-        self, urls: Mapping[str, str], prefer: str = "", *, raw: bool = False
+        self,
+        urls: Mapping[str, str],
+        prefer: str = "",
+        *,
+        raw: bool = False,
+        missing_ok: bool = False,
     ) -> dict[str, Any]:
         """GET each of ``urls`` (name -> URL) through ``$batch``, at most 20 to a request;
         return name -> the decoded answer (``raw``: the bytes, which a batch carries in
-        base64), a ``Gone`` for a 410, or None for a 404 when ``raw``. The answers come
-        back in any order; one that was throttled or refused for its token is asked again
-        on its own (``request`` waits and refreshes as usual)."""
+        base64), a ``Gone`` for a 410, or None for a 404 when ``raw`` or ``missing_ok``.
+        The answers come back in any order; one that was throttled or refused for its
+        token is asked again on its own (``request`` waits and refreshes as usual)."""
         results: dict[str, Any] = {}
         names = list(urls)
         for start in range(0, len(names), BATCH_LIMIT):
@@ -134,7 +139,7 @@ class GraphClient:
                 if status < 300:
                     body = response.get("body")
                     results[name] = base64.b64decode(body or "") if raw else (body or {})
-                elif status == 404 and raw:
+                elif status == 404 and (raw or missing_ok):
                     results[name] = None
                 elif status == 410:
                     results[name] = Gone(str(status))
@@ -152,7 +157,11 @@ class GraphClient:
                 if name not in results:
                     try:
                         results[name] = self.request(
-                            "GET", urls[name], headers={"Prefer": prefer}, raw=raw, missing_ok=raw
+                            "GET",
+                            urls[name],
+                            headers={"Prefer": prefer},
+                            raw=raw,
+                            missing_ok=raw or missing_ok,
                         )
                     except Gone as err:
                         results[name] = err

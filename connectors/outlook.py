@@ -10,7 +10,8 @@
   ``INBOUND`` (our digest left out), Drafts' ``@removed`` entries of OUR drafts give
   ``DRAFT_DELETED`` unless the same immutable id is now a sent message (sending moves a
   draft; it keeps its id). A delta link that expired (410) starts that folder again from
-  now and reports what arrived since the cursor's round.
+  now and reports what arrived since the cursor's round (for Drafts: our recent drafts
+  that left it since then).
 - ``create_draft``: finds a draft (or sent message) carrying the key first, through a
   single-value extended property that Graph can ``$filter`` on; else creates it from MIME
   (keeps our Message-ID, In-Reply-To and References) and sets the property. A reply whose
@@ -74,6 +75,7 @@ DIGEST_HEADER = "X-Outreach-Digest"
 
 _FOLDERS = ("sentitems", "inbox", "drafts")
 _MAIL_CURSOR = "outlook-mail-1:"
+_RECENT = timedelta(days=30)
 _CALENDAR_CURSOR = "outlook-calendar-1:"
 _SELECT = (
     "id,internetMessageId,conversationId,receivedDateTime,sentDateTime,isDraft,"
@@ -85,6 +87,15 @@ _PARTSTAT = {
     "declined": "DECLINED",
     "tentativelyAccepted": "TENTATIVE",
 }
+
+
+def _judged_url(provider_id: str) -> str:
+    """What tells a sent draft from a deleted or discarded one, and whose it was."""
+    return (
+        f"/me/messages/{provider_id}?$select=id,isDraft,parentFolderId,internetMessageId,"
+        "conversationId,lastModifiedDateTime&$expand=singleValueExtendedProperties("
+        f"$filter=id eq '{KEY_PROPERTY_ID}' or id eq '{DISCARDED_PROPERTY_ID}')"
+    )
 
 
 def _key_filter(key: str) -> str:
@@ -173,6 +184,8 @@ class OutlookMailbox:
             page = first[folder]
             if isinstance(page, Gone):
                 items, links[folder] = self._delta_round(folder, None)
+                if folder == "drafts":
+                    found.extend(self._missing_drafts(items, since or now, now))
                 items = self._since(items, since or now)
             elif page.get("@odata.nextLink"):
                 more, links[folder] = self.client.delta_round(page["@odata.nextLink"], None, prefer)
@@ -231,24 +244,44 @@ class OutlookMailbox:
         """A draft left Drafts: sent (Sent Items reports it), or deleted by the person. Our
         key is read from the item itself when it still exists (in Deleted Items), so any
         machine can tell; the ledger covers a draft deleted for good."""
+        current = self.client.request("GET", _judged_url(provider_id), missing_ok=True)
+        return self._judge(provider_id, current, now, None)
+
+    def _missing_drafts(
+        self, present: list[dict[str, Any]], since: datetime, now: datetime
+    ) -> list[MailChange]:
+        """After Drafts' delta link expired: our drafts of the last ``_RECENT`` that are no
+        longer there, looked at twenty to a batch; a deletion is reported when the item
+        changed after the old round (a hard-deleted draft cannot be dated and is left)."""
+        here = {str(item["id"]) for item in present}
+        recent = (now - _RECENT).isoformat()
+        candidates = [
+            str(data["draft_id"])
+            for data in self.ledger.all().values()
+            if data.get("state") == "draft"
+            and data.get("draft_id")
+            and str(data["draft_id"]) not in here
+            and str(data.get("created") or recent) >= recent
+        ]
+        urls = {pid: _judged_url(pid) for pid in candidates}
+        found = self.client.get_many(urls, missing_ok=True) if urls else {}
+        judged = [self._judge(pid, found.get(pid), now, since) for pid in candidates]
+        return [change for change in judged if change is not None]
+
+    def _judge(
+        self, provider_id: str, current: Any, now: datetime, since: datetime | None
+    ) -> MailChange | None:
         record = self._record_for(provider_id, None)
-        current = self.client.request(
-            "GET",
-            f"/me/messages/{provider_id}",
-            params={
-                "$select": "id,isDraft,parentFolderId,internetMessageId,conversationId",
-                "$expand": (
-                    f"singleValueExtendedProperties($filter=id eq '{KEY_PROPERTY_ID}' "
-                    f"or id eq '{DISCARDED_PROPERTY_ID}')"
-                ),
-            },
-            missing_ok=True,
-        )
         data: Record = dict(record[1]) if record else {}
         key = record[0] if record else None
-        if current is not None:
+        if since is not None and not isinstance(current, dict):
+            return None  # gone for good: when is unknown
+        if isinstance(current, dict):
             if not current.get("isDraft") or current.get("parentFolderId") == self._drafts_id():
                 return None  # sent, or back in Drafts
+            changed = _time(current.get("lastModifiedDateTime"))
+            if since is not None and changed is not None and changed < since.replace(microsecond=0):
+                return None  # deleted before the old round: reported then
             marks = {
                 str(p.get("id", "")).lower(): p.get("value")
                 for p in current.get("singleValueExtendedProperties") or []
@@ -344,6 +377,7 @@ class OutlookMailbox:
         message_id = str(draft["Message-ID"])
         record: Record = {
             "state": "creating",
+            "created": self.clock().isoformat(),
             "message_id": message_id,
             "in_reply_to": _first(str(draft.get("In-Reply-To") or "")),
             "references": list(msgids(str(draft.get("References") or ""))),

@@ -143,6 +143,7 @@ class _Message:
     received: datetime
     sent: datetime | None
     properties: dict[str, str] = field(default_factory=dict)
+    modified: datetime | None = None
 
     def parsed(self) -> EmailMessage:
         message = message_from_bytes(self.raw, policy=policy.default)
@@ -279,6 +280,13 @@ class GraphEmulator(EmulatorServer):
         """The person deletes our draft: it moves to Deleted Items."""
         with self._lock:
             self._move(self._by_key(key), "deleteditems")
+
+    def empty_deleted_items(self) -> None:
+        """The person empties Deleted Items: what is there is gone for good."""
+        with self._lock:
+            for found in self._in("deleteditems"):
+                del self._messages[found.id]
+                self._change("deleteditems", found.id)
 
     def folder(self, name: str) -> list[EmailMessage]:
         with self._lock:
@@ -725,6 +733,7 @@ class GraphEmulator(EmulatorServer):
         if set(data) - {"singleValueExtendedProperties"} and not found.is_draft:
             raise GraphError(400, "Only drafts can be changed.", "ErrorInvalidRequest")
         found.properties.update(_properties(data))
+        found.modified = self.now()
         rest = {k: v for k, v in data.items() if k != "singleValueExtendedProperties"}
         if rest:
             found.raw = _apply(found.parsed(), rest, self.address)
@@ -839,6 +848,7 @@ class GraphEmulator(EmulatorServer):
         data: JSON = {
             "id": found.id,
             "createdDateTime": _iso(found.received),
+            "lastModifiedDateTime": _iso(found.modified or found.received),
             "receivedDateTime": _iso(found.received),
             "sentDateTime": _iso(found.sent or found.received),
             "subject": str(message.get("Subject") or ""),
@@ -926,6 +936,7 @@ class GraphEmulator(EmulatorServer):
         return f"AAQkAGVmMDEzMTM4LTZmYWUtNDdkNC1hMDZi{uuid.uuid4().hex[:16]}="
 
     def _move(self, found: _Message, folder: str) -> None:
+        found.modified = self.now()
         self._change(found.folder, found.id)
         found.folder = folder
         self._change(folder, found.id)

@@ -580,3 +580,28 @@ def test_outlook_one_mailbox_shares_its_four_slots_between_its_clients() -> None
     mail, calendar, other = client(ME), client(ME.upper()), client("sam@uni.example.edu")
     assert mail._slots is calendar._slots
     assert other._slots is not mail._slots
+
+
+def test_outlook_a_draft_deleted_while_the_drafts_link_expired_is_still_reported() -> None:
+    """Given a draft deleted in the gap and Drafts' delta link expired (410), the new
+    round reports that deletion once, and not one reported before the gap (nor one
+    deleted for good, which cannot be dated)."""
+    clock = Clock(datetime(2026, 12, 8, 9, 0, tzinfo=UTC))
+    with loopback_only(), GraphEmulator(ME, clock=clock) as graph:
+        box = OutlookMailbox(ME, graph_client(graph), clock=clock)
+        _, cursor = box.changes(None)
+        box.create_draft(outreach("one"), "k1", None)
+        box.create_draft(outreach("two"), "k2", None)
+        box.create_draft(outreach("three"), "k3", None)
+        graph.delete_draft("k1")
+        clock.advance(minutes=5)
+        first, cursor = box.changes(cursor)
+        clock.advance(minutes=5)
+        graph.delete_draft("k3")
+        graph.empty_deleted_items()  # k1 and k3 gone for good: k3's deletion is lost
+        graph.delete_draft("k2")
+        graph.expire_delta_links()
+        changes, cursor = box.changes(cursor)
+        assert [(c.kind, c.key) for c in first] == [(MailChangeKind.DRAFT_DELETED, "k1")]
+        assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.DRAFT_DELETED, "k2")]
+        assert box.changes(cursor)[0] == []
