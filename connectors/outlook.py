@@ -404,17 +404,22 @@ class OutlookMailbox:
         return ref
 
     def _unmarked(self, record: Record | None) -> str | None:
-        """The id of a draft created before a crash that kept it from being marked."""
-        if not record or not record.get("message_id"):
+        """The id of a draft created before a crash that kept it from being marked (still
+        in Drafts: one the person deleted since is theirs to keep deleted)."""
+        if not record or record.get("state") != "creating" or not record.get("message_id"):
             return None
         escaped = str(record["message_id"]).replace("'", "''")
         found = self.client.request(
             "GET",
             "/me/messages",
-            params={"$filter": f"internetMessageId eq '{escaped}'", "$select": "id,isDraft"},
+            params={
+                "$filter": f"internetMessageId eq '{escaped}'",
+                "$select": "id,isDraft,parentFolderId",
+            },
         )
+        drafts = self._drafts_id()
         for item in found.get("value") or []:
-            if item.get("isDraft"):
+            if item.get("isDraft") and item.get("parentFolderId") == drafts:
                 return str(item["id"])
         return None
 

@@ -605,3 +605,17 @@ def test_outlook_a_draft_deleted_while_the_drafts_link_expired_is_still_reported
         assert [(c.kind, c.key) for c in first] == [(MailChangeKind.DRAFT_DELETED, "k1")]
         assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.DRAFT_DELETED, "k2")]
         assert box.changes(cursor)[0] == []
+
+
+def test_outlook_a_draft_the_person_deleted_is_not_revived_by_a_new_create(
+    graph: GraphEmulator,
+) -> None:
+    """Given the person deleted our draft, creating the step's draft again makes a new
+    one in Drafts and leaves the deleted one in Deleted Items."""
+    box = OutlookMailbox(ME, graph_client(graph))
+    first = box.create_draft(outreach(), "k1", None)
+    graph.delete_draft("k1")
+    again = box.create_draft(outreach(), "k1", None)
+    assert again.draft_id != first.draft_id
+    assert len(graph.folder("drafts")) == 1
+    assert len(graph.folder("deleteditems")) == 1
