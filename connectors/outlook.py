@@ -24,8 +24,9 @@
 ``OutlookCalendar`` (the ``Calendar`` port): ``calendarView/delta`` over a window around
 now (``window_days`` back and ``horizon_days`` ahead, moved on when half the horizon has
 passed), meetings as organizer or attendee;
-our events carry the key in an extended property (found with ``$filter``) and are
-created with a ``transactionId`` derived from the key, so a retried create makes one.
+our events carry the key and our uid in extended properties (found with ``$filter``,
+read with ``$expand`` by a machine whose ledger lacks them) and are created with a
+``transactionId`` derived from the key, so a retried create makes one.
 
 All requests go through ``connectors._graph_http.GraphClient`` (errors, throttling).
 """
@@ -69,6 +70,8 @@ KEY_PROPERTY_ID = "String {6a1c0e2f-7d54-4a8b-9f3e-2c9d1b0a7e61} Name OutreachKe
 """The single-value extended property carrying a step's key on our drafts and events."""
 DISCARDED_PROPERTY_ID = "String {6a1c0e2f-7d54-4a8b-9f3e-2c9d1b0a7e61} Name OutreachDiscarded"
 """Set on our draft just before the pipeline deletes it: not the person's decline."""
+UID_PROPERTY_ID = "String {6a1c0e2f-7d54-4a8b-9f3e-2c9d1b0a7e61} Name OutreachUid"
+"""Our uid of an event we wrote (Graph's iCalUId cannot be set)."""
 MESSAGE_FLAGS = "Integer 0x0E07"
 """PidTagMessageFlags: 1 (read, not unsent) makes a created message a received one."""
 DIGEST_HEADER = "X-Outreach-Digest"
@@ -96,6 +99,24 @@ def _judged_url(provider_id: str) -> str:
         "conversationId,lastModifiedDateTime&$expand=singleValueExtendedProperties("
         f"$filter=id eq '{KEY_PROPERTY_ID}' or id eq '{DISCARDED_PROPERTY_ID}')"
     )
+
+
+def _marks_url(path: str) -> str:
+    """An item with our key and uid properties only."""
+    return (
+        f"{path}?$select=id&$expand=singleValueExtendedProperties("
+        f"$filter=id eq '{KEY_PROPERTY_ID}' or id eq '{UID_PROPERTY_ID}')"
+    )
+
+
+def _marks(item: Any) -> dict[str, Any]:
+    """An item's extended properties by lower-cased id."""
+    if not isinstance(item, dict):
+        return {}
+    return {
+        str(p.get("id", "")).lower(): p.get("value")
+        for p in item.get("singleValueExtendedProperties") or []
+    }
 
 
 def _key_filter(key: str) -> str:
@@ -282,10 +303,7 @@ class OutlookMailbox:
             changed = _time(current.get("lastModifiedDateTime"))
             if since is not None and changed is not None and changed < since.replace(microsecond=0):
                 return None  # deleted before the old round: reported then
-            marks = {
-                str(p.get("id", "")).lower(): p.get("value")
-                for p in current.get("singleValueExtendedProperties") or []
-            }
+            marks = _marks(current)
             if DISCARDED_PROPERTY_ID.lower() in marks:
                 return None
             key = key or marks.get(KEY_PROPERTY_ID.lower())
@@ -522,7 +540,7 @@ class OutlookCalendar:
             items, renew_at = [*items, *fresh], None
         if renew_at is None or link is None:
             renew_at = now + self.horizon / 2
-        ours = {str(d.get("id")): (k, d) for k, d in self.ledger.all().items() if d.get("id")}
+        ours = self._ours(items)
         changes = []
         for item in items:
             event_id = str(item["id"])
@@ -537,6 +555,27 @@ class OutlookCalendar:
                 changes.append(change)
         state = {"link": new_link, "uids": uids, "renew_at": renew_at.isoformat()}
         return changes, _encode(state, _CALENDAR_CURSOR)
+
+    def _ours(self, items: list[dict[str, Any]]) -> dict[str, tuple[str, Record]]:
+        """Event id -> (key, {"uid"}) of our events among ``items``: from the ledger, else
+        read from the events' extended properties (written by another machine), twenty to
+        a batch."""
+        ours = {str(d.get("id")): (k, d) for k, d in self.ledger.all().items() if d.get("id")}
+        unknown = [str(i["id"]) for i in items if "@removed" not in i and str(i["id"]) not in ours]
+        found = (
+            self.client.get_many(
+                {event_id: _marks_url(f"/me/events/{event_id}") for event_id in unknown},
+                missing_ok=True,
+            )
+            if unknown
+            else {}
+        )
+        for event_id, item in found.items():
+            marks = _marks(item)
+            if marks.get(KEY_PROPERTY_ID.lower()):
+                uid = marks.get(UID_PROPERTY_ID.lower())
+                ours[event_id] = (str(marks[KEY_PROPERTY_ID.lower()]), {"uid": uid})
+        return ours
 
     def _round(self, link: str | None) -> tuple[list[dict[str, Any]], str]:
         now = self.clock()
@@ -589,7 +628,13 @@ class OutlookCalendar:
 
     def _find(self, key: str) -> dict[str, Any] | None:
         found = self.client.request(
-            "GET", "/me/events", params={"$filter": _key_filter(key), "$select": "id,iCalUId"}
+            "GET",
+            "/me/events",
+            params={
+                "$filter": _key_filter(key),
+                "$select": "id,iCalUId",
+                "$expand": f"singleValueExtendedProperties($filter=id eq '{UID_PROPERTY_ID}')",
+            },
         )
         items = found.get("value") or []
         return dict(items[0]) if items else None
@@ -597,7 +642,8 @@ class OutlookCalendar:
     def put_event(self, event: CalendarEvent, key: str) -> str:
         existing = self._find(key)
         record = self.ledger.get(key) or {}
-        uid = record.get("uid") or event.uid or derived_uid(key)
+        kept = _marks(existing).get(UID_PROPERTY_ID.lower()) if existing else None
+        uid = kept or record.get("uid") or event.uid or derived_uid(key)
         body: dict[str, Any] = {
             "subject": event.summary,
             "body": {"contentType": "text", "content": event.description},
@@ -613,7 +659,10 @@ class OutlookCalendar:
             return str(uid)
         self.ledger.put(key, {"uid": uid})
         body["transactionId"] = f"outreach-{key_digest(key)}"
-        body["singleValueExtendedProperties"] = [{"id": KEY_PROPERTY_ID, "value": key}]
+        body["singleValueExtendedProperties"] = [
+            {"id": KEY_PROPERTY_ID, "value": key},
+            {"id": UID_PROPERTY_ID, "value": uid},
+        ]
         created = self.client.request("POST", "/me/events", json=body)
         self.ledger.put(key, {"id": created["id"], "uid": uid})
         return str(uid)

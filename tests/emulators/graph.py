@@ -432,6 +432,7 @@ class GraphEmulator(EmulatorServer):
             ("GET", me + r"/calendarView/delta", "graph.events.delta", self._events_delta),
             ("GET", me + r"/events", "graph.events.list", self._events_list),
             ("POST", me + r"/events", "graph.events.create", self._events_create),
+            ("GET", me + r"/events/([^/]+)", "graph.events.get", self._events_get),
             ("PATCH", me + r"/events/([^/]+)", "graph.events.update", self._events_patch),
             ("DELETE", me + r"/events/([^/]+)", "graph.events.delete", self._events_delete),
         ]
@@ -875,14 +876,7 @@ class GraphEmulator(EmulatorServer):
             data = {k: v for k, v in data.items() if k in keep}
         elif found.is_draft or found.folder == "sentitems":
             data.pop("internetMessageHeaders")  # Graph returns them on $select only
-        expand = request.param("$expand") or ""
-        if "singleValueExtendedProperties" in expand:
-            wanted = {w.lower() for w in re.findall(r"id eq '([^']*)'", expand)}
-            data["singleValueExtendedProperties"] = [
-                {"id": pid, "value": value}
-                for pid, value in found.properties.items()
-                if not wanted or pid.lower() in wanted
-            ]
+        data.update(_expanded(found.properties, request))
         return data
 
     def _message(self, message_id: str) -> _Message:
@@ -967,12 +961,18 @@ class GraphEmulator(EmulatorServer):
 
     def _event_json(self, event: JSON, request: _Request) -> JSON:
         data = {k: copy.deepcopy(v) for k, v in event.items() if not k.startswith("_")}
-        expand = request.param("$expand") or ""
-        if "singleValueExtendedProperties" in expand:
-            data["singleValueExtendedProperties"] = [
-                {"id": k, "value": v} for k, v in event["_properties"].items()
-            ]
+        selected = request.param("$select")
+        if selected:
+            keep = {part.strip() for part in selected.split(",")} | {"id"}
+            data = {k: v for k, v in data.items() if k in keep}
+        data.update(_expanded(event["_properties"], request))
         return data
+
+    def _events_get(self, request: _Request, event_id: str) -> Answer:
+        event = self._events.get(event_id)
+        if event is None:
+            raise GraphError(404, "The specified object was not found in the store.")
+        return Answer.json(200, self._event_json(event, request))
 
     def _events_delta(self, request: _Request) -> Answer:
         return self._delta_answer(request, "events", lambda e: self._event_json(e, request))
@@ -1079,6 +1079,21 @@ def _properties(data: JSON) -> dict[str, str]:
         str(p["id"]): str(p["value"])
         for p in data.get("singleValueExtendedProperties") or []
         if isinstance(p, dict) and "id" in p and "value" in p
+    }
+
+
+def _expanded(properties: Mapping[str, str], request: _Request) -> JSON:
+    """``$expand=singleValueExtendedProperties($filter=id eq '...' or id eq '...')``."""
+    expand = request.param("$expand") or ""
+    if "singleValueExtendedProperties" not in expand:
+        return {}
+    wanted = {w.lower() for w in re.findall(r"id eq '([^']*)'", expand)}
+    return {
+        "singleValueExtendedProperties": [
+            {"id": pid, "value": value}
+            for pid, value in properties.items()
+            if not wanted or pid.lower() in wanted
+        ]
     }
 
 

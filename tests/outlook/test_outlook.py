@@ -619,3 +619,19 @@ def test_outlook_a_draft_the_person_deleted_is_not_revived_by_a_new_create(
     assert again.draft_id != first.draft_id
     assert len(graph.folder("drafts")) == 1
     assert len(graph.folder("deleteditems")) == 1
+
+
+def test_outlook_our_events_are_known_by_a_machine_that_did_not_write_them(
+    graph: GraphEmulator,
+) -> None:
+    """Given prep notes written by one worker, another machine's sync reports them with
+    their key and our uid, and a later put keeps that uid."""
+    writer = OutlookCalendar(graph_client(graph))
+    reader = OutlookCalendar(graph_client(graph))
+    _, cursor = reader.changes(None)
+    prep = replace(MEETING, uid="prep-dana@outreach", summary="Prep", organizer=None, attendees=())
+    uid = writer.put_event(prep, "prep-1")
+    (change,) = reader.changes(cursor)[0]
+    assert (change.uid, change.event and change.event.key) == ("prep-dana@outreach", "prep-1")
+    later = prep.start + timedelta(hours=1)
+    assert reader.put_event(replace(prep, uid="", start=later, end=later), "prep-1") == uid
