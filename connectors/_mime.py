@@ -28,6 +28,7 @@ class Headers:
     references: tuple[str, ...]
     key: str | None
     date: datetime | None
+    recipients: tuple[str, ...] = ()
 
 
 def msgids(value: str | None) -> tuple[str, ...]:
@@ -46,11 +47,11 @@ def parse_date(value: str | None) -> datetime | None:
         return None
     try:
         parsed = parsedate_to_datetime(value)
-    except (TypeError, ValueError, IndexError):
+        if parsed.tzinfo is None:
+            parsed = parsed.replace(tzinfo=UTC)
+        return parsed.astimezone(UTC)
+    except (TypeError, ValueError, IndexError, OverflowError):  # e.g. year 9999 at -0100
         return None
-    if parsed.tzinfo is None:
-        parsed = parsed.replace(tzinfo=UTC)
-    return parsed.astimezone(UTC)
 
 
 def _text(message: Message, name: str) -> str | None:
@@ -75,7 +76,19 @@ def headers_of(message: Message) -> Headers:
         references=msgids(_text(message, "References")),
         key=_text(message, KEY_HEADER),
         date=parse_date(_text(message, "Date")),
+        recipients=recipients_of(message),
     )
+
+
+def recipients_of(message: Message) -> tuple[str, ...]:
+    """The addresses a message is written to (To, Cc, Bcc), lowercased, in order, once."""
+    values = [str(v) for name in ("To", "Cc", "Bcc") for v in message.get_all(name) or ()]
+    found: dict[str, None] = {}
+    for _, address in getaddresses(values):
+        address = address.strip().lower()
+        if "@" in address:
+            found.setdefault(address)
+    return tuple(found)
 
 
 def prepare_draft(

@@ -99,6 +99,8 @@ class MailChange:
     ``X-Outreach-Key`` when the message carries it, or when the implementation matched a
     sent message to a draft it created (by Message-ID or thread), or the key of the
     deleted draft. ``at``: when it was received, sent or (for a deletion) noticed.
+    ``recipients``: the addresses the message was written to (To, Cc, Bcc; lowercased):
+    what survives when the person edits a draft before sending it.
     """
 
     kind: MailChangeKind
@@ -110,6 +112,7 @@ class MailChange:
     key: str | None = None
     at: datetime | None = None
     reason: str | None = None
+    recipients: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         if self.at is not None:

@@ -81,7 +81,18 @@ from pipeline.errors import PermanentError, TransientError
 DIGEST_HEADER = "X-Outreach-Digest"
 """Marks the digest ``deliver_to_self`` inserted, so that ``changes()`` does not report it."""
 
-_METADATA = ["Message-ID", "In-Reply-To", "References", KEY_HEADER, DIGEST_HEADER, "From", "Date"]
+_METADATA = [
+    "Message-ID",
+    "In-Reply-To",
+    "References",
+    KEY_HEADER,
+    DIGEST_HEADER,
+    "From",
+    "Date",
+    "To",
+    "Cc",
+    "Bcc",
+]
 _HISTORY_TYPES = ["messageAdded", "messageDeleted", "labelAdded"]
 _CURSOR_PREFIX = "gmail1:"
 _DONE_LIMIT = 2000
@@ -554,6 +565,7 @@ class GmailMailbox:
             references=meta.headers.references,
             key=key,
             at=meta.at,
+            recipients=meta.headers.recipients,
         )
 
     # -- drafts ------------------------------------------------------------------------------

@@ -314,12 +314,17 @@ class MaildirMailbox:
     # -- internals -----------------------------------------------------------------------
 
     def _locate(self, explicit: str | None, name: str) -> Path:
-        if explicit:
-            return self.root / explicit
-        for candidate in (self.root / f".{name}", self.root / name):
+        """The folder ``explicit`` (a server's name for it, e.g. "Sent Items" or
+        "[Gmail]/Sent Mail"), else ``name``: in Maildir++ form (".Sent Items",
+        ".[Gmail].Sent Mail") or verbatim, whichever exists; Maildir++ when neither does."""
+        wanted = explicit or name
+        if wanted.startswith("."):
+            return self.root / wanted
+        candidates = (self.root / f".{wanted.replace('/', '.')}", self.root / wanted)
+        for candidate in candidates:
             if (candidate / "cur").is_dir():
                 return candidate
-        return self.root / f".{name}"
+        return candidates[0]
 
     @contextlib.contextmanager
     def _state(self) -> Iterator[_State]:
@@ -619,6 +624,7 @@ class _State:
             references=headers.references,
             key=key or headers.key,
             at=at,
+            recipients=headers.recipients,
         )
 
     def _sent(self, unique: str, path: Path, headers: Headers, drafts: _Listing) -> MailChange:
@@ -784,6 +790,7 @@ def _encode_change(change: MailChange) -> dict[str, Any]:
         "key": change.key,
         "at": change.at.isoformat() if change.at else None,
         "reason": change.reason,
+        "recipients": list(change.recipients),
     }
 
 
@@ -798,4 +805,5 @@ def _decode_change(data: dict[str, Any]) -> MailChange:
         key=data["key"],
         at=datetime.fromisoformat(data["at"]) if data["at"] else None,
         reason=data.get("reason"),
+        recipients=tuple(data.get("recipients", ())),
     )

@@ -303,6 +303,7 @@ class InMemoryMailbox(_Guarded):
             references=headers.references,
             key=key or headers.key,
             at=stored.at,
+            recipients=headers.recipients,
         )
 
 

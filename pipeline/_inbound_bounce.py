@@ -5,14 +5,26 @@ Action, Status); DSN fields written into the text; the plain-text notices of Pos
 Exim, Sendmail, qmail, Exchange and Office 365, Gmail, Lotus Domino and others, recognised
 by their subject, their sender (MAILER-DAEMON, postmaster) and their wording.
 
-Type: a permanent failure (5.x.x) is ``hard``, except a full mailbox (5.2.2, quota),
-which may clear by itself and is ``soft``; a temporary failure (4.x.x) or a delay is
-``soft``.
+Recipients: per report block the Original-Recipient (the address the sender wrote) when
+it is an Internet address, else the Final-Recipient, else an address inside an X.400 one
+(``/RFC-822=a(a)b/``, ``dda:SMTP=a@b``). The sender's own side (the bounce's To and the
+list it stands for, the original's From and List headers) and the addresses of the
+notice's help text ("contact postmaster@...", "try ...") are never failed recipients.
+
+Not a bounce: a report whose every block says delivered, relayed, expanded or
+deliverable (2.x.x). A rejection sent as a disposition notification ("deleted", quota)
+is one.
+
+Type: ``hard`` only when the address itself is bad (unknown user or host, moved): a
+permanent failure (5.x.x) by default. A full mailbox (5.2.2, quota), a message too large
+(5.2.3, 5.3.4), an expired or timed-out delivery (5.4.7, Action: delayed or expired), a
+rate or connection limit, and any temporary failure (4.x.x) are ``soft``.
 """
 
 from __future__ import annotations
 
 import re
+from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
@@ -29,8 +41,9 @@ _SUBJECT = re.compile(
     r"não entregue|недоставленное сообщение|ваше сообщение не доставлено|"
     r"notice: mail delivery status|message you sent blocked|postmaster notify|"
     r"could not send message|delivery has failed|mail could not be delivered|"
-    r"returned to sender|nondeliverable|"
-    r"message not delivered|delivery problem"
+    r"returned to sender|nondeliverable|non-delivery|"
+    r"message not delivered|(?:mail )?delivery problem|failed mail|mail failed|"
+    r"(?:mail )?delivery warning|returned mail|automatically rejected mail"
     r")",
     re.IGNORECASE,
 )
@@ -39,6 +52,7 @@ _DAEMON = re.compile(
     r"mail delivery (?:system|subsystem)|mdaemon|post_master|bounce|bounces|double-bounce)\b",
     re.IGNORECASE,
 )
+_DAEMON_ANYWHERE = re.compile(r"\b(?:mailer-daemon|postmaster)\b[^@\s]*@", re.IGNORECASE)
 _BODY = re.compile(
     r"(?:could not be delivered|couldn't be delivered|wasn't delivered|was not delivered|"
     r"delivery (?:has )?failed|delivery to the following recipients? failed|"
@@ -51,11 +65,23 @@ _BODY = re.compile(
     r"message delayed|could not deliver|user unknown|no such user|mailbox unavailable|"
     r"address rejected|recipient address rejected|not listed in|"
     r"failure reasons|returned message|non remis|unzustellbar|"
-    r"the following message to .* was undeliverable|mail delivery failed)",
+    r"the following message to .* was undeliverable|mail delivery failed|"
+    r"has been returned|failed addresses|not (?:been )?delivered|"
+    r"n'a pas pu (?:être|etre) (?:délivré|delivre|remis)|no longer valid|"
+    r"did not (?:exactly )?match|has been postponed|automatically rejected|"
+    r"intended recipient|did not reach (?:the following|all) recipient)",
+    re.IGNORECASE,
+)
+# A failure said in a subject that is not at its start ("RE: ...: non remis").
+_SUBJECT_ANYWHERE = re.compile(
+    r"(?:undeliverable|undelivered|non remis|non recapitabile|unzustellbar|"
+    r"could not be delivered|delivery (?:has )?failed|delivery failure|failure notice)"
+    r"\s*\)?\s*\.?$",
     re.IGNORECASE,
 )
 _BODY_STRONG = re.compile(
     r"could not be delivered|delivery (?:has )?failed|undeliverable|unable to deliver|"
+    r"n'a pas pu (?:être|etre) (?:délivré|delivre|remis)|"
     r"permanent(?:ly)? (?:fatal )?error|mailbox (?:is )?full|user unknown|no such user",
     re.IGNORECASE,
 )
@@ -73,35 +99,53 @@ _HEADER_START = re.compile(r"^(?:Received|Return-Path|DKIM-Signature|X-[\w-]+):\
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 _SMTP = re.compile(r"(?<!\d)([45])\d\d(?=[ -])")
-_FINAL = re.compile(
-    r"^(?:final|original)-recipient:\s*(?:rfc822|rfc-822|x400|[\w-]+)?\s*;?\s*<?([^\s<>;]+@[^\s<>;]+)>?",
-    re.IGNORECASE | re.MULTILINE,
-)
+_FIELD_BLOCK = re.compile(r"^(?:final|original)-recipient:", re.IGNORECASE | re.MULTILINE)
 _FULL = re.compile(
     r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|"
     r"mailbox exceeded|exceeded the local limit|mailbox has exceeded|"
-    r"insufficient (?:system )?storage|mailbox size limit|disk quota|mailfolder is full",
+    r"insufficient (?:system )?storage|mailbox size limit|disk quota|mailfolder is full|"
+    r"quota violation|mailbox exceeds|reached (?:its|the|disk) (?:quota|limit)",
     re.IGNORECASE,
 )
+# Transient for our purpose although often sent as 5.x.x: the message, not the address.
+_TRANSIENT = re.compile(
+    r"too large|too big|message size|size limit|exceeds? (?:the )?(?:maximum|size)|"
+    r"exceeded maximum (?:inbound )?message size|message length exceeds|"
+    r"rate limit|frequency limit|too many (?:connections|messages|recipients|concurrent)|"
+    r"connection limit|sending limit|try again later|has been postponed|"
+    r"will (?:continue to )?(?:re)?try",
+    re.IGNORECASE,
+)
+# Delivery attempts that ran out of time: transient, unless the notice calls it permanent
+# (a domain that never answers, "failed permanently").
+_GAVE_UP = re.compile(
+    r"timed? ?out|retry time(?:out)? (?:exceeded|reached)|delivery time expired|expired|"
+    r"could not be delivered within|gave up after|too long in (?:the )?queue",
+    re.IGNORECASE,
+)
+_PERMANENT = re.compile(r"permanent(?:ly)?\b", re.IGNORECASE)
 _SOFT_WORDS = re.compile(
     r"delayed|will (?:be )?retr|still (?:being )?retried|not yet been delivered|"
-    r"temporar(?:y|ily)|try again later|deferred",
+    r"temporar(?:y|ily)|try again later|deferred|postponed|will continue to try",
     re.IGNORECASE,
 )
 _HARD_WORDS = re.compile(
     r"user unknown|unknown user|no such user|does not exist|doesn't exist|"
     r"address rejected|recipient not found|not found|invalid (?:recipient|address|mailbox)|"
     r"mailbox unavailable|no mailbox|account (?:is )?disabled|no longer|unrouteable|"
-    r"host or domain name not found|domain (?:name )?not found|not listed",
+    r"host or domain name not found|domain (?:name )?not found|not listed|unknown host|"
+    r"host unknown|name is not recognized|no matches",
     re.IGNORECASE,
 )
+_TRANSIENT_STATUS = {("2", "2"), ("2", "3"), ("3", "4"), ("4", "7")}
+_NOT_FAILED = ("deliver", "relayed", "expanded")
 _IGNORED_LOCAL = re.compile(
     r"^(?:mailer-daemon|postmaster|mail-daemon|double-bounce|noreply|no-reply|abuse|"
     r"root|nobody)$",
     re.IGNORECASE,
 )
-_URL_NEAR = re.compile(r"https?://\S*$")
 _MAX_TEXT = 60_000
+_MAX_BLOCKS = 200  # recipients read from one report; real ones name a few
 _MAX_NOTICE = 10_000
 
 
@@ -116,31 +160,66 @@ class Bounce:
 
 @dataclass(frozen=True)
 class _Dsn:
-    recipient: str
+    recipient: str  # "" when the block names no Internet address
     action: str
     status: str
     diagnostic: str
+
+    def failed(self) -> bool:
+        """Whether this block reports a failure or a delay (not a delivery, 2.x.x)."""
+        if self.action.startswith(_NOT_FAILED):
+            return False
+        return not (self.status.startswith("2.") and not self.action)
+
+
+_X400_RFC822 = re.compile(r"/RFC-?822=([^/]+)/", re.IGNORECASE)
+_DDA_SMTP = re.compile(r"dda:SMTP=([^;\s]+)", re.IGNORECASE)
+
+
+def internet_address(value: str) -> str | None:
+    """The Internet address in a recipient field or notice: RFC 822, or inside X.400."""
+    x400 = _X400_RFC822.search(value)
+    if x400:
+        value = x400.group(1).replace("(a)", "@")
+    else:
+        dda = _DDA_SMTP.search(value)
+        if dda:
+            value = dda.group(1)
+    match = _ADDRESS.search(value)
+    if not match:
+        return None
+    return match.group(0).strip(".'\"").lower()
+
+
+def _block_recipient(original: str, final: str) -> str:
+    """The Original-Recipient (what the sender wrote) over the Final-Recipient."""
+    for value in (original, final):
+        if value and (address := internet_address(value)):
+            return address
+    return ""
 
 
 def _dsn_blocks(msg: Message) -> list[_Dsn]:
     found: list[_Dsn] = []
     for part in msg.walk():
-        if part.get_content_type() != "message/delivery-status":
+        ctype = part.get_content_type()
+        if ctype not in {"message/delivery-status", "message/disposition-notification"}:
             continue
         payload = part.get_payload()
+        if ctype == "message/disposition-notification":
+            found.extend(_mdn_block(payload))
+            continue
         blocks = payload if isinstance(payload, list) else []
-        for block in blocks:
+        for block in blocks[:_MAX_BLOCKS]:
             if not isinstance(block, Message):
                 continue
-            rcpt = block.get("Final-Recipient") or block.get("Original-Recipient")
-            if not rcpt:
-                continue
-            match = _ADDRESS.search(str(rcpt))
-            if not match:
+            final = str(block.get("Final-Recipient", "") or "")
+            original = str(block.get("Original-Recipient", "") or "")
+            if not (final or original):
                 continue
             found.append(
                 _Dsn(
-                    recipient=match.group(0).lower(),
+                    recipient=_block_recipient(original, final),
                     action=str(block.get("Action", "")).strip().lower(),
                     status=str(block.get("Status", "")).strip(),
                     diagnostic=str(block.get("Diagnostic-Code", "")),
@@ -151,20 +230,49 @@ def _dsn_blocks(msg: Message) -> list[_Dsn]:
     return found
 
 
+def _mdn_block(payload: object) -> list[_Dsn]:
+    """A disposition notification that says the message was deleted: a rejection."""
+    if isinstance(payload, list):
+        text = "\n".join(
+            f"{name}: {value}"
+            for block in payload
+            if isinstance(block, Message)
+            for name, value in block.items()
+        )
+    else:
+        text = str(payload)
+    disposition = re.search(r"^disposition:\s*(.+)$", text, re.IGNORECASE | re.MULTILINE)
+    said = disposition.group(1).lower() if disposition else ""
+    if "automatic" not in said or not re.search(r"deleted|denied|failed|error", said):
+        return []  # displayed, or deleted by the person: a receipt, not a rejection
+    final = re.search(r"^(?:final|original)-recipient:\s*(.+)$", text, re.I | re.M)
+    recipient = internet_address(final.group(1)) if final else None
+    return [_Dsn(recipient or "", "failed", "", said)]
+
+
 def _dsn_from_text(text: str) -> list[_Dsn]:
-    """DSN fields written out in a text part (Amazon WorkMail, broken MIME)."""
+    """DSN fields written out in a text part (Amazon WorkMail, broken MIME), block by block."""
     found: list[_Dsn] = []
     joined = re.sub(r"=\r?\n", "", text[:_MAX_TEXT])
-    for match in _FINAL.finditer(joined):
-        tail = joined[match.end() : match.end() + 600]
-        action = re.search(r"^action:\s*(\w+)", tail, re.I | re.M)
-        status = re.search(r"^status:\s*([245]\.\d{1,3}\.\d{1,3})", tail, re.I | re.M)
+    if not _FIELD_BLOCK.search(joined):
+        return found
+    for block in re.split(r"\n[ \t\r]*\n", joined):
+        if len(found) >= _MAX_BLOCKS:
+            break
+        fields: dict[str, str] = {}
+        for match in re.finditer(r"^([A-Za-z-]+):[ \t]*(.*)$", block, re.MULTILINE):
+            fields.setdefault(match.group(1).lower(), match.group(2).strip())
+        final = fields.get("final-recipient", "")
+        original = fields.get("original-recipient", "")
+        if not (final or original):
+            continue
+        status = re.search(r"[245]\.\d{1,3}\.\d{1,3}", fields.get("status", ""))
         found.append(
             _Dsn(
-                recipient=match.group(1).lower().strip("."),
-                action=action.group(1).lower() if action else "",
-                status=status.group(1) if status else "",
-                diagnostic=tail,
+                recipient=_block_recipient(original, final),
+                action=fields.get("action", "").lower(),
+                status=status.group(0) if status else "",
+                diagnostic=block,
             )
         )
     return found
@@ -180,26 +288,40 @@ def is_bounce(
     """
     ctype = msg.get_content_type()
     report = str(msg.get_param("report-type", "") or "").lower()
-    if ctype == "message/delivery-status":
-        return "a delivery-status report"
-    if ctype == "multipart/report" and report == "delivery-status":
-        return "multipart/report with a delivery-status part"
     parts = msg.walk() if msg.is_multipart() else [msg]
     types = {p.get_content_type() for p in parts}
-    if "message/delivery-status" in types:
+    if "message/delivery-status" in types or report == "delivery-status":
+        blocks = _dsn_blocks(msg)
+        if blocks and not any(block.failed() for block in blocks):
+            return None  # delivered, relayed or expanded: a report, not a failure
+        if ctype == "message/delivery-status":
+            return "a delivery-status report"
+        if ctype == "multipart/report" and report == "delivery-status":
+            return "multipart/report with a delivery-status part"
         return "a message/delivery-status part"
+    if "message/disposition-notification" in types and _dsn_blocks(msg):
+        return "a rejection sent as a disposition notification"
     local = from_addr.split("@", 1)[0]
-    from_daemon = bool(_DAEMON.match(local)) or bool(_DAEMON.match(str(msg.get("From", ""))))
+    from_daemon = (
+        bool(_DAEMON.match(local))
+        or bool(_DAEMON.match(str(msg.get("From", ""))))
+        or bool(_DAEMON_ANYWHERE.search(str(msg.get("From", ""))))
+    )
     subject_says = bool(_SUBJECT.match(subject))
+    subject_ends = bool(_SUBJECT_ANYWHERE.search(subject))
     attached = bool(types & {"message/rfc822", "text/rfc822-headers"})
-    if not (from_daemon or subject_says or attached):
+    if not (from_daemon or subject_says or subject_ends or attached):
         return None
     text = notification()[:_MAX_NOTICE]
-    body_says = bool(_BODY.search(text))
+    body_says = bool(_BODY.search(text)) or bool(_BODY.search(subject))
     if from_daemon and (subject_says or body_says):
         return f"sent by {local or 'the mail system'} about a failed delivery"
+    if from_daemon and attached:
+        return f"sent by {local or 'the mail system'} with the original message"
     if subject_says and body_says:
         return "subject and text of a delivery failure notice"
+    if subject_ends and _BODY_STRONG.search(text.lstrip(" \t\r\n*-=")[:200]):
+        return "a delivery failure notice (subject and first lines)"
     if body_says and attached and _BODY_STRONG.search(text):
         return "a failure notice with the original message attached"
     return None
@@ -209,7 +331,7 @@ def notification_text(text: str) -> str:
     """The notice part of a plain-text bounce: before the copy of the original message."""
     lines = text[:_MAX_TEXT].splitlines()
     for i, line in enumerate(lines):
-        if i > 0 and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
+        if i > 0 and line and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
             return "\n".join(lines[:i])
     return "\n".join(lines)
 
@@ -228,18 +350,73 @@ def _original_message_id(msg: Message, text: str) -> str | None:
                 found = re.search(rb"^Message-ID:\s*(<[^>\s]+>)", body, re.I | re.M)
                 if found:
                     return found.group(1).decode("ascii", "replace")
-    match = re.search(r"^\s*Message-ID:\s*(<[^>\s]+>)", text[:_MAX_TEXT], re.I | re.M)
+    match = re.search(r"^[ \t]*Message-ID:\s*(<[^>\s]+>)", text[:_MAX_TEXT], re.I | re.M)
     return match.group(1) if match else None
 
 
-def _original_to(msg: Message) -> list[str]:
+def _original_headers(msg: Message) -> Message | None:
     for part in msg.walk():
         if part.get_content_type() == "message/rfc822":
             payload = part.get_payload()
             inner = payload[0] if isinstance(payload, list) and payload else None
             if isinstance(inner, Message):
-                return [a.lower() for _, a in getaddresses(inner.get_all("To", [])) if "@" in a]
-    return []
+                return inner
+    return None
+
+
+def _original_to(msg: Message) -> list[str]:
+    inner = _original_headers(msg)
+    if inner is None:
+        return []
+    return [a.lower() for _, a in getaddresses(inner.get_all("To", [])) if "@" in a]
+
+
+_LIST_SUFFIX = re.compile(r"(?:[-+.](?:bounces?|admin|owner|request|errors?)(?:[+=].*)?)$", re.I)
+_LIST_HEADER = re.compile(
+    r"^[ \t]*(?:>[ \t]*)?(?:list-post|list-id|x-beenthere|list-owner|errors-to)[ \t]*:(.*)$",
+    re.IGNORECASE | re.MULTILINE,
+)
+
+
+_LIST_HEADER_NAMES = re.compile(r"list-|x-beenthere|errors-to", re.IGNORECASE)
+
+
+def _list_base(address: str) -> str | None:
+    """The list a list's own bounce address stands for (news-bounces@x -> news@x)."""
+    local, _, domain = address.partition("@")
+    base = _LIST_SUFFIX.sub("", local)
+    if base.lower().startswith("owner-"):
+        base = base[6:]
+    return f"{base}@{domain}".lower() if base and base != local else None
+
+
+def _sender_side(msg: Message, to_addrs: list[str], text: str) -> set[str]:
+    """Addresses on the sender's side: never the failed recipient of their own mail."""
+    side = {a.lower() for a in to_addrs}
+    side |= {base for a in to_addrs if (base := _list_base(a))}
+    inner = _original_headers(msg)
+    if inner is not None:
+        addressed = {a.lower() for _, a in getaddresses(inner.get_all("To", []))}
+        addressed |= {a.lower() for _, a in getaddresses(inner.get_all("Cc", []))}
+        for name in ("From", "Sender", "Reply-To", "Return-Path", "List-Post", "Errors-To"):
+            side |= {
+                a.lower()
+                for _, a in getaddresses(inner.get_all(name, []))
+                if "@" in a and a.lower() not in addressed
+            }
+        for value in inner.get_all("List-Id", []):
+            list_id = re.search(r"<([^<>.\s]+)\.([^<>\s]+)>", str(value))
+            if list_id:
+                side.add(f"{list_id.group(1)}@{list_id.group(2)}".lower())
+    copied = text[:_MAX_TEXT]
+    if not _LIST_HEADER_NAMES.search(copied):
+        return side
+    for match in _LIST_HEADER.finditer(copied):
+        side |= {m.group(0).lower() for m in _ADDRESS.finditer(match.group(1))}
+        list_id = re.search(r"<([^<>.\s@]+)\.([^<>\s@]+)>", match.group(1))
+        if list_id:
+            side.add(f"{list_id.group(1)}@{list_id.group(2)}".lower())
+    return side
 
 
 _ADDR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
@@ -249,16 +426,29 @@ _STRUCTURED = (
     re.compile(rf"^\s*({_ADDR})\s*:\s"),
     re.compile(rf"^\s*({_ADDR})\s+(?:on|\(|\[)"),
     re.compile(
-        rf"\b(?:(?:rcpt to|recipient|delivered to|deliver to|addressed to|failed recipient|"
-        rf"could not be delivered to|following address(?:es)?)\s*:?|to:)\s*<?({_ADDR})>?",
+        rf"\b(?:rcpt to|recipient|delivered to|deliver to|addressed(?: to)?,?|"
+        rf"failed recipient|could not be delivered to|following address(?:es)?)\s*:?"
+        rf"\s*<?({_ADDR})>?",
         re.IGNORECASE,
     ),
 )
+# "Your message / To: a@b / did not reach the following recipient(s): c@d": the summary's
+# To counts only when nothing more precise is named.
+_SUMMARY_TO = re.compile(rf"\bto:\s*<?({_ADDR})>?", re.IGNORECASE)
 _SKIP_LINE = re.compile(
     r"\s*(?:message-id|from|reply-to|sender|>>> mail from|mail from|envelope-from|"
     r"return-path|received)\s*:",
     re.IGNORECASE,
 )
+# The notice's own help: "please contact postmaster@...", "try jane.doe@... instead".
+_HELP_WORDS = re.compile(
+    r"\bcontact(?:ing)?\b|\bwrite to\b|please (?:e-?mail|send|forward|write)|\btry\b|"
+    r"\be\.g\.|for example|\bfinger\b|formerly|\binstead\b|\bquestions?\b|"
+    r"\bif you (?:need|have|think|believe)|(?:mail|messages?) from\b",
+    re.IGNORECASE,
+)
+_HELP_REACH = 60  # how far after its help words an address still belongs to them
+_HELP_AFTER = re.compile(r"^\W{0,3}(?:instead|for (?:help|assistance|more information))", re.I)
 
 
 def _usable(address: str, excluded: set[str]) -> bool:
@@ -268,34 +458,80 @@ def _usable(address: str, excluded: set[str]) -> bool:
     return not (len(local) > 40 and re.fullmatch(r"[0-9a-f.\-]+", local))
 
 
+def _helpful(line: str, help_ends: list[int], start: int, end: int) -> bool:
+    """Whether the address at line[start:end] is offered as help, not named as failed:
+    help words end shortly before it (no other address between), or follow it."""
+    k = bisect_right(help_ends, start)
+    if k and start - help_ends[k - 1] <= _HELP_REACH:
+        between = line[help_ends[k - 1] : start]
+        if "@" not in between and ". " not in between:  # same sentence, no other address
+            return True
+    return bool(end and _HELP_AFTER.match(line[end : end + 60]))
+
+
+_RCPT_TO = re.compile(r"rcpt to:", re.IGNORECASE)
+
+
 def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
     """Failed recipients named in a plain-text notice, structured mentions first."""
     structured: list[str] = []
+    summary: list[str] = []
     loose: list[str] = []
+    seen_loose: set[str] = set()
+    previous = ""
     for line in notice.splitlines():
-        if _SKIP_LINE.match(line):
+        if not line or line.isspace():
+            previous = ""  # a blank line ends the sentence
+            continue
+        if ("@" not in line and "=" not in line) or _SKIP_LINE.match(line):
+            previous = line
+            continue
+        context = f"{previous.strip()} "
+        joined = context + line  # help words may end the line before
+        help_ends = [m.end() for m in _HELP_WORDS.finditer(joined)]
+        previous = line
+        to_line = _SUMMARY_TO.search(line)
+        if to_line and not _RCPT_TO.search(line):
+            address = to_line.group(1).strip(".'\"").lower()
+            if _usable(address, excluded) and address not in summary:
+                summary.append(address)
+            continue
+        if "=" in line and (x400 := internet_address(line)) and _DDA_OR_X400.search(line):
+            if _usable(x400, excluded) and x400 not in structured:
+                structured.append(x400)
             continue
         for pattern in _STRUCTURED:
             match = pattern.search(line)
             if match:
-                address = match.group(1).strip(".").lower()
-                if _usable(address, excluded) and address not in structured:
+                address = match.group(1).strip(".'\"").lower()
+                if (
+                    _usable(address, excluded)
+                    and address not in structured
+                    and not _helpful(joined, help_ends, len(context) + match.start(1), 0)
+                ):
                     structured.append(address)
                 break
         for match in _ADDRESS.finditer(line):
-            if _URL_NEAR.search(line[: match.start()]):
+            token = line[line.rfind(" ", 0, match.start()) + 1 : match.start()]
+            if "://" in token or _helpful(
+                joined, help_ends, len(context) + match.start(), len(context) + match.end()
+            ):
                 continue
-            address = match.group(0).strip(".").lower()
-            if _usable(address, excluded) and address not in loose:
+            address = match.group(0).strip(".'\"").lower()
+            if address not in seen_loose and _usable(address, excluded):
+                seen_loose.add(address)
                 loose.append(address)
-    return structured or loose
+    return structured or summary or loose
+
+
+_DDA_OR_X400 = re.compile(r"dda:SMTP=|/RFC-?822=", re.IGNORECASE)
 
 
 def _inline_original_to(text: str) -> list[str]:
     """The To of an original message copied into the text of a notice."""
     lines = text[:_MAX_TEXT].splitlines()
     for i, line in enumerate(lines):
-        if i > 0 and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
+        if i > 0 and line and (_COPY_MARKERS.match(line) or _HEADER_START.match(line)):
             for later in lines[i : i + 200]:
                 match = re.match(r"^\s*to:\s*(.+)$", later, re.IGNORECASE)
                 if match:
@@ -306,32 +542,56 @@ def _inline_original_to(text: str) -> list[str]:
     return []
 
 
-def _type_of(statuses: list[str], actions: list[str], text: str, subject: str) -> str:
-    hard = False
-    soft = False
-    for status in statuses:
-        match = _STATUS.search(status)
-        if not match:
-            continue
-        klass, subj, detail = match.groups()
-        if klass == "5" and not (subj == "2" and detail == "2"):
-            hard = True
-        else:
-            soft = True
-    if any(a.startswith("delay") for a in actions):
-        soft = True
-    if _FULL.search(text):
-        return "soft" if not (hard and _HARD_WORDS.search(text)) else "hard"
-    if hard:
-        return "hard"
-    if soft:
+def _status_type(status: str, words: str) -> str | None:
+    """hard or soft for one enhanced status code and the words said about it, or None."""
+    match = _STATUS.search(status)
+    if not match:
+        return None
+    klass, subject, detail = match.groups()
+    if klass == "2":
+        return None  # a success code, or a version number ("Mailman 2.0.12")
+    if klass == "4" or (subject, detail) in _TRANSIENT_STATUS:
         return "soft"
-    if _SOFT_WORDS.search(subject) or _SOFT_WORDS.search(text):
+    if _transient(words):
+        return "soft"
+    return "hard"
+
+
+def _transient(words: str) -> bool:
+    """Whether the words blame the message or the moment, not the address."""
+    if _HARD_WORDS.search(words):
+        return False
+    if _FULL.search(words) or _TRANSIENT.search(words):
+        return True
+    return bool(_GAVE_UP.search(words)) and not _PERMANENT.search(words)
+
+
+def _block_type(block: _Dsn, notice: str, only: bool) -> str:
+    if block.action.startswith(("delay", "expired")):
+        return "soft"
+    words = f"{block.status} {block.diagnostic}"
+    said = _status_type(block.status, words) or _status_type(block.diagnostic, words)
+    if said is not None:
+        # One recipient and a notice that speaks of a full mailbox: the notice decides.
+        if said == "hard" and only and _FULL.search(notice) and not _HARD_WORDS.search(words):
+            return "soft"
+        return said
+    return _text_type([], notice, "")
+
+
+def _text_type(statuses: list[str], text: str, subject: str) -> str:
+    """The type of a notice without a report: its status codes, then its words."""
+    kinds = [k for status in statuses if (k := _status_type(status, text)) is not None]
+    if _FULL.search(text):
+        return "soft" if not ("hard" in kinds and _HARD_WORDS.search(text)) else "hard"
+    if kinds:
+        return "hard" if "hard" in kinds else "soft"
+    if _transient(text) or (_SOFT_WORDS.search(subject) and not _HARD_WORDS.search(text)):
         return "soft"
     codes = [m.group(1) for m in _SMTP.finditer(text)]
     if "5" in codes:
         return "hard"
-    if "4" in codes:
+    if "4" in codes or _SOFT_WORDS.search(subject) or _SOFT_WORDS.search(text):
         return "soft"
     return "hard"
 
@@ -344,28 +604,32 @@ def read_bounce(
     own_text is the notice's own text (attached mail left out); text is everything.
     """
     notice = notification_text(own_text)
-    dsn = _dsn_blocks(msg) or _dsn_from_text(text)
-    excluded = {own_from.lower(), *(a.lower() for a in to_addrs)}
+    said = notice[:_MAX_NOTICE]  # what the notice says of the failure is at its top
+    dsn = [block for block in (_dsn_blocks(msg) or _dsn_from_text(text)) if block.failed()]
+    excluded = {own_from.lower()} | _sender_side(msg, to_addrs, text)
     recipients: list[str] = []
-    statuses: list[str] = []
-    actions: list[str] = []
-    if dsn:
-        for block in dsn:
-            if block.action and block.action not in {"failed", "delayed", "delay"}:
-                continue
-            if block.recipient not in recipients:
-                recipients.append(block.recipient)
-            statuses.append(block.status or block.diagnostic)
-            actions.append(block.action)
-        if not recipients:
-            recipients = [b.recipient for b in dsn]
-    if not recipients:
-        recipients = (
-            _text_recipients(notice, excluded) or _original_to(msg) or _inline_original_to(own_text)
+    types: list[str] = []
+    unnamed = False
+    for block in dsn:
+        types.append(_block_type(block, said, len(dsn) == 1))
+        if not block.recipient:
+            unnamed = True
+        elif block.recipient not in recipients:
+            recipients.append(block.recipient)
+    if unnamed or not recipients:
+        found = (
+            _original_to(msg) or _text_recipients(notice, excluded) or _inline_original_to(own_text)
+            if dsn
+            else _text_recipients(notice, excluded)
+            or _original_to(msg)
+            or _inline_original_to(own_text)
         )
-    if not statuses:
-        statuses = [m.group(0) for m in _STATUS.finditer(notice)]
-    type_ = _type_of(statuses, actions, notice, subject)
+        recipients += [a for a in found if a not in recipients and a not in excluded]
+    if types:
+        type_ = "hard" if "hard" in types else "soft"
+    else:
+        statuses = [m.group(0) for m in _STATUS.finditer(said)]
+        type_ = _text_type(statuses, said, subject)
     return Bounce(
         type=type_,
         recipients=tuple(recipients),

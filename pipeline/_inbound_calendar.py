@@ -62,6 +62,7 @@ class Meeting:
     attendees: tuple[Attendee, ...]
     sequence: int
     summary: str | None
+    location: str | None = None  # the place, or the video link, as meeting_place gives it
 
 
 def _address(value: Any) -> str | None:
@@ -152,7 +153,39 @@ def _meeting_from(cal: Any, event: Any, method: str) -> Meeting:
         attendees=tuple(attendees),
         sequence=_int(event.get("SEQUENCE", 0)),
         summary=str(summary) if summary is not None else None,
+        location=meeting_place(
+            str(event.get("LOCATION") or ""), str(event.get("DESCRIPTION") or "")
+        ),
     )
+
+
+_URL = re.compile(r"https://[^\s<>\"')\]]+", re.IGNORECASE)
+_VIDEO_HOSTS = (
+    "zoom.us",
+    "teams.microsoft.com",
+    "teams.live.com",
+    "meet.google.com",
+    "webex.com",
+    "whereby.com",
+    "gotomeeting.com",
+)
+
+
+def meeting_place(location: str | None, description: str | None) -> str | None:
+    """Where a conversation happens, for the prep notes: the event's location, and the
+    video-call link from its description when the location does not hold it already."""
+    place = " ".join((location or "").split())[:300]
+    link = next(
+        (
+            url
+            for url in _URL.findall(description or "")
+            if url.split("/")[2].split(":")[0].lower().endswith(_VIDEO_HOSTS)
+        ),
+        None,
+    )
+    if link is not None and link not in place:
+        place = f"{place} ({link[:500]})" if place else link[:500]
+    return place or None
 
 
 _VTIMEZONE = re.compile(rb"BEGIN:VTIMEZONE\r?\n.*?END:VTIMEZONE\r?\n", re.DOTALL)

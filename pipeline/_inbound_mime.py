@@ -99,6 +99,13 @@ def walk_own(msg: Message) -> list[Message]:
     return found
 
 
+def content_type(part: Message) -> str:
+    """The content type, also when a client left out the ';' before its parameters
+    ("text/plain<newline> charset=...")."""
+    ctype = part.get_content_type()
+    return ctype.split(None, 1)[0] if ctype else ctype
+
+
 def bodies(msg: Message) -> tuple[str, str]:
     """(plain text, html) of the message itself, attachments and attached mail left out."""
     plain: list[str] = []
@@ -106,7 +113,7 @@ def bodies(msg: Message) -> tuple[str, str]:
     for part in walk_own(msg):
         if part.is_multipart() or _is_attachment(part):
             continue
-        ctype = part.get_content_type()
+        ctype = content_type(part)
         if ctype == "text/plain" or (
             part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str)
         ):
@@ -122,7 +129,7 @@ def all_text(msg: Message, *, own_only: bool = False) -> str:
     for part in walk_own(msg) if own_only else msg.walk():
         if part.is_multipart():
             continue
-        ctype = part.get_content_type()
+        ctype = content_type(part)
         broken = part.get_content_maintype() == "multipart" and isinstance(part.get_payload(), str)
         if broken or ctype in {"text/plain", "message/delivery-status", "text/rfc822-headers"}:
             chunks.append(part_text(part))

@@ -19,12 +19,21 @@ from __future__ import annotations
 
 import re
 
-# The verbs and phrases that end a quote header, in the languages met in real mail.
+# The verbs and phrases that end a quote header, in the languages of the common mail
+# clients (Gmail, Apple Mail, Outlook, Thunderbird) and the twenty most used languages.
 _WROTE = (
-    r"wrote|writes|schrieb|a\s+écrit|a\s+ecrit|escribió|escribio|escreveu|ha\s+scritto|"
-    r"scrisse|geschreven|schreef|skrev|kirjoitti|napisał(?:\(a\))?|napisal(?:\(a\))?|"
-    r"написал(?:\(а\))?|написала|пише|написав|írta|yazdı|napsal|skrifaði|έγραψε|"
-    r"写道|寫道|님이\s*작성|のメッセージ|書きました|wrote\s+on"
+    r"(?:wrote|writes|schrieb|a\s+écrit|a\s+ecrit|escribió|escribio|escreveu|ha\s+scritto|"
+    r"scrisse|geschreven|schreef|skrev|kirjoitti|napisał|napisal|napisała|pisze|pisał|"
+    r"написал|написала|пишет|пише|написав|írta|yazdı|napsal|skrifaði|έγραψε|"
+    r"ha\s+escrit|va\s+escriure|a\s+scris|menulis|đã\s+viết|"
+    r"写道|寫道|님이\s*작성|작성|のメッセージ|のメール|書きました|wrote\s+on)"
+    r"(?:\s*\([a-zа-я]{1,2}\))?"
+)
+# Scripts where \b does not fall where a word ends (combining vowel signs): the verb
+# must end the line.
+_NON_LATIN_WROTE = (
+    r"写道|寫道|のメッセージ|のメール|書きました|작성|ने\s+लिखा|लिखा|লিখেছেন|نے\s+لکھا|لکھا|"
+    r"كتب|نوشت|เขียนว่า|เขียน|यांनी\s+लिहिले|लिहिले|రాశారు|எழுதியது"
 )
 _QUOTE_HEADER_START = (
     r"(?:(?:On|Am|Le|El|Em|Il|Op|Den|Dnia|W\s+dniu|På|Dne|Ngày|Tanggal|Pada|Kl\.|Στις)\s|"
@@ -59,6 +68,24 @@ _VERB_STEMS = (
     "작성",
     "のメッセージ",
     "書きました",
+    "のメール",
+    "pisze",
+    "pisał",
+    "escrit",
+    "escriure",
+    "scris",
+    "menulis",
+    "viết",
+    "пишет",
+    "लिखा",
+    "লিখেছেন",
+    "لکھا",
+    "كتب",
+    "نوشت",
+    "เขียน",
+    "लिहिले",
+    "రాశారు",
+    "எழுதியது",
 )
 _STEM_RE = re.compile("|".join(re.escape(stem) for stem in _VERB_STEMS))
 _DIGIT = re.compile(r"\d")
@@ -69,7 +96,9 @@ _HEADER_ON = re.compile(
 _HEADER_WROTE_COLON = re.compile(rf"^.{{0,250}}\b(?:{_WROTE})\b.{{0,120}}[:：]$", re.IGNORECASE)
 # "26.06.2014, 14:41, "Name" <a@b>:" and "Thu, 26 Jun 2014 14:00 +0400 от Name <a@b>:"
 _HEADER_TIME_EMAIL = re.compile(r"^.{0,120}\b\d{1,2}:\d{2}\b.{0,120}<[^<>\s]+@[^<>\s]+>\s*[:：]$")
-_HEADER_CJK = re.compile(r"^.{0,250}(?:写道|寫道|のメッセージ|書きました)\s*[:：]?$")
+_HEADER_CJK = re.compile(rf"^.{{0,250}}(?:{_NON_LATIN_WROTE})\s*[:：]?$")
+# "Sam Rivera wrote:" with neither date nor address: a header only right above a quote.
+_HEADER_NAME_ONLY = re.compile(rf"^.{{1,80}}\b{_WROTE}\s*[:：]$", re.IGNORECASE)
 _HEADER_DATE_FIRST = re.compile(
     r"^\d{4}[-/.]\d{1,2}[-/.]\d{1,2}\s+"
     r"(?:\d{1,2}:\d{2}.{0,40}|.{0,80}(?:<[^>\s]+@[^>\s]+>|\S+@\S+)\s*:?)$"
@@ -92,11 +121,22 @@ _HEADER_NAMES = (
     "à|a|objet|date|para|enviado|asunto|enviada|assunto|data|da|inviato|oggetto|"
     "risposta|van|verzonden|aan|onderwerp|fra|sendt|til|emne|från|skickat|till|ämne|"
     "od|wysłano|do|temat|от|отправлено|кому|тема|lähettäjä|lähetetty|vastaanottaja|"
-    "aihe|kopie|kopia|dátum|feladó|címzett|tárgy"
+    "aihe|kopie|kopia|dátum|feladó|címzett|tárgy|"
+    # Outlook in Chinese, Japanese, Korean, Turkish, Arabic, Hebrew, Indonesian, Vietnamese,
+    # Czech, Romanian, Greek, Ukrainian, Hindi
+    "发件人|發件人|寄件者|发送时间|發送時間|寄件日期|收件人|收件者|抄送|副本|主题|主題|主旨|"
+    "差出人|送信日時|宛先|件名|보낸\\s*사람|보낸\\s*날짜|받는\\s*사람|참조|제목|"
+    "kimden|gönderildi|gönderilme tarihi|kime|konu|bilgi|"
+    "من|تاريخ الإرسال|أرسلت|إلى|الموضوع|נשלח|מאת|אל|נושא|"
+    "dari|dikirim|kepada|perihal|subjek|từ|đã gửi|đến|chủ đề|"
+    "odesláno|předmět|komu|expeditor|trimis|către|subiect|"
+    "από|στάλθηκε|προς|θέμα|надіслано|кому|тема|від|"
+    "प्रेषक|भेजा गया|प्रति|विषय"
 )
 _HEADER = re.compile(rf"^\s*\*?(?:{_HEADER_NAMES})\s*\*?\s*[:：]\s*\*?\s*\S", re.IGNORECASE)
 _FROM_HEADER = re.compile(
-    r"^\s*\*?(?:from|von|de|da|van|fra|från|od|от|lähettäjä|feladó)\s*\*?\s*[:：]",
+    r"^\s*\*?(?:from|von|de|da|van|fra|från|od|от|від|lähettäjä|feladó|发件人|發件人|寄件者|"
+    r"差出人|보낸\s*사람|kimden|من|מאת|dari|từ|expeditor|από|प्रेषक)\s*\*?\s*[:：]",
     re.IGNORECASE,
 )
 _SIGNATURE = re.compile(
@@ -229,8 +269,41 @@ def classify_lines(lines: list[str]) -> list[str]:
             kinds[i] = "q"
         elif _HEADER.match(line):
             kinds[i] = "h"
+        elif verbs[i] and _HEADER_NAME_ONLY.match(unquoted[i]) and _quote_follows(lines, i):
+            kinds[i] = "b"
         i += 1
+    _mark_wrapped_quotes(lines, kinds)
     return kinds
+
+
+def _quote_follows(lines: list[str], i: int) -> bool:
+    """Whether the next line with something on it is a quoted line."""
+    for line in lines[i + 1 : i + 3]:
+        if line.strip():
+            return bool(_QUOTE.match(line))
+    return False
+
+
+_WRAP_WIDTH = 60
+
+
+def _mark_wrapped_quotes(lines: list[str], kinds: list[str]) -> None:
+    """Lines a client wrapped out of a long quoted line, without the '>', are quote too.
+
+    A run of text lines counts as such when it follows a quoted line of wrapping width
+    with no blank line between, and a quoted line follows it directly as well."""
+    n = len(kinds)
+    i = 1
+    while i < n:
+        if kinds[i] == "t" and kinds[i - 1] == "q" and len(lines[i - 1].rstrip()) >= _WRAP_WIDTH:
+            j = i
+            while j < n and kinds[j] == "t" and j - i < 3:
+                j += 1
+            if j < n and (kinds[j] == "q" or lines[j].lstrip().startswith(">")):
+                for k in range(i, j):
+                    kinds[k] = "q"
+            i = j
+        i += 1
 
 
 def _skip_header_block(kinds: list[str], start: int) -> int:

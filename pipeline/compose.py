@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import email.policy
 import email.utils
-import hashlib
 import re
 from collections.abc import Iterator, Mapping
 from contextvars import ContextVar
@@ -59,6 +58,7 @@ import jinja2
 from jinja2.exceptions import SecurityError
 from jinja2.sandbox import ImmutableSandboxedEnvironment
 
+from connectors._ids import message_id_for
 from pipeline.errors import TemplateError
 from pipeline.resources import templates_dir
 from pipeline.textfiles import read_utf8
@@ -115,24 +115,7 @@ class Envelope:
     cc: tuple[tuple[str, str], ...] = ()
     in_reply_to: str | None = None
     references: tuple[str, ...] = ()
-
-
-def message_id_for(key: str, sender_email: str) -> str:
-    """Return the Message-ID for a step: the same key always gives the same id.
-
-    The left part is a hash of the key (the key itself may hold contact ids we would rather
-    not publish); the right part is the sender's domain.
-    """
-    digest = hashlib.sha256(key.encode("utf-8")).hexdigest()[:32]
-    _, _, domain = sender_email.rpartition("@")
-    domain = domain.strip().strip(".").lower()
-    try:
-        domain = domain.encode("idna").decode("ascii") if domain else ""
-    except UnicodeError:
-        domain = ""
-    if not domain or not re.fullmatch(r"[a-z0-9.-]+", domain):
-        domain = "outreach.invalid"
-    return f"<outreach.{digest}@{domain}>"
+    secret: str = ""  # the sending account's, so no two people share a Message-ID
 
 
 class _MessageIdListHeader(UnstructuredHeader):
@@ -733,7 +716,7 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
     if envelope.cc:
         message["Cc"] = [_address(pair, "Cc", origin) for pair in envelope.cc]
     message["Date"] = email.utils.format_datetime(envelope.date)
-    message["Message-ID"] = message_id_for(envelope.key, envelope.sender[1])
+    message["Message-ID"] = message_id_for(envelope.key, envelope.sender[1], envelope.secret)
     for name, value in headers:
         if name.lower() == "subject":
             message["Subject"] = value

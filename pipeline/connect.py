@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import timedelta
 from pathlib import Path
 
 from connectors.base import Calendar, Mailbox
@@ -34,8 +35,14 @@ class AccountKind:
 def _local_mailbox(account: AccountSettings, workspace: Path, clock: Clock) -> Mailbox:
     from connectors.maildir import MaildirMailbox
 
-    path = local_path(workspace, account.maildir, "mail")
-    return MaildirMailbox(path, account.address, clock=clock)
+    return MaildirMailbox(
+        local_path(workspace, account.maildir, "mail"),
+        account.address,
+        drafts_folder=account.drafts_folder,
+        sent_folder=account.sent_folder,
+        deleted_after=timedelta(minutes=account.deleted_after_minutes),
+        clock=clock,
+    )
 
 
 def _local_calendar(account: AccountSettings, workspace: Path, clock: Clock) -> Calendar:

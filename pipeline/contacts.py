@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
+import unicodedata
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, or_, select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.contact_import import ContactRecord, ParseResult, Problem, length_problem
@@ -209,20 +210,34 @@ def resolve_contact(session: Session, ref: str) -> Contact:
         if found is None:
             raise NotFoundError(f"no contact with the address {ref}; see `outreach contacts list`")
         return found
-    needle = f"%{ref.strip().lower()}%"
-    full_name = func.lower(Contact.first_name + " " + Contact.last_name)
-    matches = session.scalars(
-        select(Contact).where(or_(full_name.like(needle))).options(options).limit(6)
-    ).all()
-    if not matches:
+    # Names are compared in Python: SQLite's lower() folds ASCII letters only, so "Zoë
+    # Ångström" would never be found; accents are optional ("Zoe Angstrom" finds her).
+    wanted, loose = name_key(ref), name_key(ref, accents=False)
+    names = session.execute(select(Contact.id, Contact.first_name, Contact.last_name)).all()
+    full = {cid: " ".join(part for part in (first, last) if part) for cid, first, last in names}
+    ids = [cid for cid, name in full.items() if name_key(name) == wanted]
+    if not ids:
+        ids = [cid for cid, name in full.items() if name_key(name, accents=False) == loose]
+    if not ids:
+        ids = [cid for cid, name in full.items() if loose in name_key(name, accents=False)]
+    if not ids:
         raise NotFoundError(f"no contact matches {ref!r}; see `outreach contacts list`")
-    exact = [c for c in matches if c.name.lower() == ref.strip().lower()]
-    if len(exact) == 1:
-        return exact[0]
-    if len(matches) > 1:
-        names = ", ".join(f"{c.name} (id {c.id})" for c in matches[:5])
-        raise InputError(f"{ref!r} matches several contacts: {names}; use the id or the email")
-    return matches[0]
+    if len(ids) > 1:
+        listed = ", ".join(f"{full[cid]} (id {cid})" for cid in sorted(ids)[:5])
+        raise InputError(f"{ref!r} matches several contacts: {listed}; use the id or the email")
+    found = session.get(Contact, ids[0], options=[options])
+    assert found is not None
+    return found
+
+
+def name_key(text: str, *, accents: bool = True) -> str:
+    """A name as it is compared: case folded (any script), spaces collapsed, and without
+    accents when ``accents`` is False."""
+    folded = unicodedata.normalize("NFKC", " ".join(text.split())).casefold()
+    if accents:
+        return folded
+    decomposed = unicodedata.normalize("NFKD", folded)
+    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
 
 
 def contact_summary(contact: Contact) -> dict[str, Any]:

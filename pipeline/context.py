@@ -85,7 +85,7 @@ def meeting_context(meeting: Meeting, timezone: str) -> dict[str, Any]:
         "start": meeting.start.astimezone(zone),
         "end": meeting.end.astimezone(zone),
         "minutes": int((meeting.end - meeting.start).total_seconds() // 60),
-        "location": None,
+        "location": meeting.location,
         "summary": meeting.summary,
     }
 
@@ -184,3 +184,64 @@ def sample_context(
     if kind == "referrer_note":
         context["referred"] = {"name": "the person they introduced", "first_name": "them"}
     return context
+
+
+PROFILE_FIELDS_FIRST_MESSAGES_USE = ("background", "field", "intro")
+"""Profile fields the shipped first-outreach templates build their first lines from."""
+
+
+def missing_field_advice(missing: list[str], contact_ref: str) -> str:
+    """What to do about the fields a template lacks, in the person's words: a contact's
+    fields are set with `contacts set`, the person's own in outreach.toml's profile."""
+    theirs = [f.removeprefix("contact.") for f in missing if f.startswith("contact.")]
+    mine = [f.removeprefix("me.") for f in missing if f.startswith("me.")]
+    advice = []
+    if theirs:
+        example = " ".join(f"{name}=..." for name in theirs if "." not in name) or "FIELD=..."
+        advice.append(
+            f"set it with `outreach contacts set {contact_ref} {example}` (that plans the "
+            "step again)"
+        )
+    if mine:
+        keys = ", ".join(mine)
+        advice.append(
+            f"add your {keys} to the profile table of outreach.toml "
+            f'(e.g. {mine[0]} = "..."), then `outreach deadletters retry`'
+        )
+    if len(theirs) + len(mine) < len(missing):
+        advice.append("or edit the template in your workspace's templates/ folder")
+    return "; ".join(advice) or "edit the template in your workspace's templates/ folder"
+
+
+def coach_samples(
+    settings: Settings, now: datetime
+) -> list[tuple[str, dict[str, Any], str | None]]:
+    """For each first-outreach template: a context with a made-up contact who has every
+    field (and a referrer where the template names one), and the mutual contact's name,
+    so that `templates check` can review what the template itself says."""
+    from pipeline.coach import FIRST_KINDS
+
+    def person(first: str, last: str, **fields: Any) -> Contact:
+        return Contact(id=0, first_name=first, last_name=last, tags=[], custom={}, **fields)
+
+    base = {
+        "organization": "Harbor Health",
+        "role": "data analyst",
+        "field": "public health",
+        "how_found": "the alumni directory",
+    }
+    referrer = person("Dana", "Kim", organization="County Health Department")
+    samples: list[tuple[str, dict[str, Any], str | None]] = []
+    for kind in FIRST_KINDS:
+        extra = {"referred_by": "Dana Kim"} if kind == "first_referred" else {}
+        contact = person("Jordan", "Rivera", **base, **extra)
+        context = sample_context(
+            settings,
+            contact,
+            kind,
+            now,
+            referrer=referrer if kind == "referral_outreach" else None,
+        )
+        mutual = "Dana Kim" if kind in ("first_referred", "referral_outreach") else None
+        samples.append((kind, context, mutual))
+    return samples

@@ -180,10 +180,21 @@ def _ics_time(value: datetime) -> str:
     return value.astimezone(UTC).strftime("%Y%m%dT%H%M%SZ")
 
 
-def _next_monday(now: datetime, zone: ZoneInfo) -> datetime:
+DEMO_LAST_DAY = (7, 9)  # the simulated week ends on day 7 at 09:00
+
+
+def _first_day(now: datetime, zone: ZoneInfo) -> datetime:
+    """Local midnight of the Monday that starts the simulated week: the latest one whose
+    week has ended by ``now``, so the workspace, explored afterwards on the real clock,
+    shows a past that happened (no conversation "coming up" that was already held)."""
     local = now.astimezone(zone)
-    days = (7 - local.weekday()) % 7 or 7
-    return (local + timedelta(days=days)).replace(hour=0, minute=0, second=0, microsecond=0)
+    monday = (local - timedelta(days=local.weekday())).replace(
+        hour=0, minute=0, second=0, microsecond=0
+    )
+    days, hour = DEMO_LAST_DAY
+    while monday + timedelta(days=days, hours=hour) > local:
+        monday -= timedelta(days=7)
+    return monday
 
 
 # Marks a directory as the demo's own, the only kind that --force may replace.
@@ -209,7 +220,7 @@ def run_demo(
             )
         shutil.rmtree(directory)
     zone = ZoneInfo(PROFILE["timezone"])
-    day0 = _next_monday(now or clock_from_environment()(), zone)
+    day0 = _first_day(now or clock_from_environment()(), zone)
     clock = DemoClock(day0.replace(hour=9).astimezone(UTC))
     create_workspace(directory, PROFILE)
     (directory / DEMO_MARKER).write_text(
@@ -346,7 +357,7 @@ def _script(demo: Demo, account_name: str) -> None:
     demo.set_time(4, 13)
     demo.tick()
     client.send_all_drafts()
-    demo.set_time(7, 9)
+    demo.set_time(*DEMO_LAST_DAY)
     say(
         "  A week after the first outreach: silence gets a nudge in the same thread; "
         "Daniel is still away, so his waits"

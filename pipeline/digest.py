@@ -19,16 +19,25 @@ from sqlalchemy.orm import Session, joinedload
 
 from pipeline.app import App
 from pipeline.bounds import storable_id
+from pipeline.coach import PARTS_IN_WORDS
 from pipeline.compose import Envelope
 from pipeline.context import contact_context, me_context
 from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
 from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import addressee
+from pipeline.settings import AccountSettings
 from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS, skipped_inputs
+from pipeline.tick import TICK_LOCK
 
 
 def _contact(row: OutreachRow) -> dict[str, Any]:
     return contact_context(row.contact, row.email)
+
+
+def _addressee(session: Session, row: OutreachRow, kind: str) -> dict[str, Any]:
+    """Whom a step writes to, for the digest (the referrer, for the note back to them)."""
+    return contact_context(*addressee(session, row, kind))
 
 
 def digest_context(session: Session, app: App, day: date, now: datetime) -> dict[str, Any]:
@@ -52,7 +61,7 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
         since = step.drafted_at or step.updated_at
         drafts.append(
             {
-                "contact": _contact(row),
+                "contact": _addressee(session, row, step.kind),
                 "kind": step.kind,
                 "label": STEP_LABELS.get(step.kind, step.kind.replace("_", " ")),
                 "created_at": since,
@@ -70,7 +79,7 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
             )
     failed = [
         {
-            "contact": _contact(rows[step.outreach_id]),
+            "contact": _addressee(session, rows[step.outreach_id], step.kind),
             "label": STEP_LABELS.get(step.kind, step.kind.replace("_", " ")),
             "error": step.last_error or "",
         }
@@ -151,7 +160,33 @@ def digest_context(session: Session, app: App, day: date, now: datetime) -> dict
             for a in session.scalars(select(Account).where(Account.unavailable_reason.is_not(None)))
         ],
         "skipped": skipped_inputs(session, since=day_start - timedelta(days=1)),
+        "coaching": _coaching(session, rows, day_start - timedelta(days=1), day_start),
     }
+
+
+def _coaching(
+    session: Session, rows: dict[int, OutreachRow], since: datetime, until: datetime
+) -> list[dict[str, Any]]:
+    """First messages the person sent the day before that lost one of the parts that get
+    a yes: each is mentioned once, in the next morning's digest."""
+    sent = session.scalars(
+        select(MessageSeen).where(
+            MessageSeen.kind == "sent",
+            MessageSeen.at >= since,
+            MessageSeen.at < until,
+            MessageSeen.outreach_id.is_not(None),
+        )
+    )
+    return [
+        {
+            "contact": _contact(rows[seen.outreach_id]),
+            "missing": [
+                PARTS_IN_WORDS[part] for part in seen.facts["coach"] if part in PARTS_IN_WORDS
+            ],
+        }
+        for seen in sent
+        if seen.facts.get("coach") and seen.outreach_id in rows
+    ]
 
 
 @dataclass(frozen=True)
@@ -169,11 +204,15 @@ def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
     account = app.settings.account(account_name)
     with app.store.read() as session:
         context = digest_context(session, app, day, now)
+        secret = session.scalars(
+            select(Account.message_id_secret).where(Account.name == account.name)
+        ).one()
     envelope = Envelope(
         sender=(f"{app.settings.profile['name'] or 'You'} (outreach digest)", account.address),
         to=(app.settings.profile["name"], account.address),
         key=f"{account.name}/digest/{day.isoformat()}",
         date=now,
+        secret=secret,
     )
     return templates.render_digest(context, envelope)
 
@@ -200,9 +239,23 @@ def deliver_digest(
     ``destination`` is "stdout" (the caller prints it), "inbox" or a file path.
     """
     account = app.settings.account(account_name)
-    message = build_digest(app, account.name, day)
     if destination == "stdout":  # a look, not a delivery: never counted
+        message = build_digest(app, account.name, day)
         return DigestResult(day, destination, False, message, "shown, not delivered")
+    # A tick still making the morning's drafts is waited for (its lock, for at most
+    # TICK_WAIT), so that they are in Drafts, and in the digest, when it arrives.
+    with app.store.exclusive(TICK_LOCK, wait=TICK_WAIT):
+        return _deliver(app, account, day, destination=destination, force=force)
+
+
+TICK_WAIT = 600.0
+"""Seconds a digest delivery waits for a running tick before it goes out anyway."""
+
+
+def _deliver(
+    app: App, account: AccountSettings, day: date, *, destination: str, force: bool
+) -> DigestResult:
+    message = build_digest(app, account.name, day)
     where = _destination_key(destination)
     # One delivery at a time per account (cron and a hand-run command at once), so the
     # once-a-day check below cannot pass twice.

@@ -25,6 +25,7 @@ from pipeline.context import (
     contact_context,
     me_context,
     meeting_context,
+    missing_field_advice,
     notes_text,
     step_context,
     template_for,
@@ -37,9 +38,9 @@ from pipeline.errors import (
     TemplateError,
 )
 from pipeline.inputs import NOT_THE_INPUTS, describe
-from pipeline.models import Account, Contact, Meeting, Step, Suppression
+from pipeline.models import Account, Contact, Meeting, MessageSeen, Step, Suppression
 from pipeline.models import Outreach as OutreachRow
-from pipeline.outreach import OPEN_STATUSES, observe
+from pipeline.outreach import OPEN_STATUSES, addressee, observe
 from pipeline.settings import AccountSettings
 from pipeline.steps import claim_for_drafting, release
 
@@ -65,14 +66,6 @@ def _load_step(session: Session, step_id: int) -> Step | None:
             joinedload(Step.outreach).joinedload(OutreachRow.account),
         )
     )
-
-
-def _recipient(session: Session, row: OutreachRow, step: Step) -> tuple[str, str]:
-    if step.kind == "referrer_note" and row.referrer_contact_id is not None:
-        referrer = session.get(Contact, row.referrer_contact_id)
-        if referrer is not None and referrer.primary_email:
-            return referrer.name, referrer.primary_email
-    return row.contact.name, row.email
 
 
 def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -> DraftOutcome:
@@ -165,7 +158,8 @@ def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> P
         step = _load_step(session, step_id)
         assert step is not None
         row = step.outreach
-        name, address = _recipient(session, row, step)
+        person, address = addressee(session, row, step.kind)
+        name = person.name
         if session.get(Suppression, address) is not None:
             return "cancelled", "the address is suppressed"
         kind = template_for(step.kind, step.seq, row.template)
@@ -174,14 +168,18 @@ def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> P
         if missing:
             return "failed", (
                 f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
-                f"set it with `outreach contacts set {row.contact_id} FIELD=VALUE` (that plans "
-                "the step again) or edit the template"
+                + missing_field_advice(missing, _quoted_ref(row.contact, row.contact_id))
             )
         references: tuple[str, ...] = ()
         in_reply_to = None
         if step.in_thread and row.root_message_id:
             in_reply_to = row.root_message_id
             references = (row.root_message_id,)
+            if step.kind in ANSWERS:  # to what they wrote, not to our first message
+                theirs = _their_last_message_id(session, row.id)
+                # (a stored digest stands for an id too long to store: not one to cite)
+                if theirs is not None and theirs.startswith("<") and theirs != in_reply_to:
+                    in_reply_to, references = theirs, (row.root_message_id, theirs)
         envelope = Envelope(
             sender=(app.settings.profile["name"], row.account.address),
             to=(name, address),
@@ -189,6 +187,7 @@ def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> P
             date=now,
             in_reply_to=in_reply_to,
             references=references,
+            secret=row.account.message_id_secret,
         )
         message = templates.render_message(kind, context, envelope)
         thread = (
@@ -204,6 +203,29 @@ def _give_back(app: App, step_id: int, now: datetime) -> None:
     retry, the next tick) takes it again."""
     with app.store.write() as session:
         release(session, step_id, now)
+
+
+def _quoted_ref(contact: Contact, contact_id: int) -> str:
+    """How the person names a contact on the command line: by name when it has one."""
+    return f'"{contact.name}"' if contact.name else str(contact_id)
+
+
+ANSWERS = ("scheduling_reply", "thanks_anyway")
+"""Steps that answer the contact's last message rather than follow up our own."""
+
+
+def _their_last_message_id(session: Session, outreach_id: int) -> str | None:
+    """The Message-ID of the contact's latest reply in this outreach, if one is known."""
+    return session.scalar(
+        select(MessageSeen.message_id)
+        .where(
+            MessageSeen.outreach_id == outreach_id,
+            MessageSeen.kind == "human_reply",
+            MessageSeen.message_id.is_not(None),
+        )
+        .order_by(MessageSeen.at.desc(), MessageSeen.id.desc())
+        .limit(1)
+    )
 
 
 def _finish(app: App, step_id: int, status: str, detail: str, now: datetime) -> DraftOutcome:

@@ -176,6 +176,18 @@ _NOREPLY = re.compile(
     r"mailer|newsletter|news|info-noreply|automated|system)\b",
     re.IGNORECASE,
 )
+# Mailing-list managers (fml, Mailman, Majordomo, LISTSERV, Sympa, ezmlm) and their own
+# addresses: their notices ("you are not a member", "loop alert") are never a person.
+_LIST_MANAGER_HEADER = re.compile(
+    r"^(?:x-mlserver|x-ml-name|x-ml-info|x-mailman-version|x-listserver|x-listprocessor-version|"
+    r"x-ecartis-version|x-sympa-[\w-]+|mailing-list|x-loop)$",
+    re.IGNORECASE,
+)
+_LIST_MANAGER_SENDER = re.compile(
+    r"^(?:owner-[\w.-]+|[\w.-]+-(?:admin|owner|request|bounces?|ctl)|majordomo|listserv|"
+    r"mailman|sympa|ecartis|ezmlm|listproc)(?:\+.*)?$",
+    re.IGNORECASE,
+)
 _MDN_SUBJECT = re.compile(
     r"^\s*(?:read|gelesen|lu|leído|leido|gelezen|letto|lido|not read|ungelesen)\s*:",
     re.IGNORECASE,
@@ -220,6 +232,11 @@ def _machine_evidence(msg: Message) -> tuple[str | None, str | None, bool]:
         weak = "empty Return-Path"
     if msg.get("List-Id") and weak is None:
         weak = "List-Id header"
+    if weak is None:
+        for name in msg:
+            if _LIST_MANAGER_HEADER.match(name):
+                weak = f"mailing-list manager ({name} header)"
+                break
     return None, weak, human_said
 
 
@@ -523,13 +540,29 @@ def _as_bounce(mail: _Message) -> Inbound | None:
     return Inbound(kind="bounce", reason=why, bounce=bounce, **mail.base)
 
 
+_ITIP_METHODS = {"REQUEST", "REPLY", "CANCEL", "COUNTER", "DECLINECOUNTER", "REFRESH", "ADD"}
+
+
 def _as_meeting(mail: _Message) -> Inbound | None:
+    unreadable: str | None = None
     for data, method in calendar_parts(mail.msg):
         meeting, why = read_meeting(data, method)
         if meeting is not None:
             kind = _kind_of_method(meeting.method)
             return Inbound(kind=kind, reason=why, meeting=meeting, **mail.base)
+        said = (method or "").upper() or _calendar_method(data)
+        if said in _ITIP_METHODS:
+            unreadable = unreadable or f"{said}: {why}"
+    if unreadable is not None:
+        # A calendar system wrote this (iTIP), even if its event cannot be read.
+        reason = f"calendar message without a usable event ({unreadable})"
+        return Inbound(kind="other", reason=reason, **mail.base)
     return None
+
+
+def _calendar_method(data: bytes) -> str:
+    found = re.search(rb"^METHOD:([A-Za-z-]+)", data[:20_000], re.MULTILINE)
+    return found.group(1).decode("ascii").upper() if found else ""
 
 
 def _as_machine_mail(mail: _Message, ref_day: date | None) -> Inbound | None:
@@ -576,6 +609,8 @@ def _as_machine_mail(mail: _Message, ref_day: date | None) -> Inbound | None:
     local = mail.from_address.split("@", 1)[0]
     if local and _NOREPLY.match(local):
         return Inbound(kind="other", reason=f"sent from a no-reply address ({local})", **base)
+    if local and _LIST_MANAGER_SENDER.match(local):
+        return Inbound(kind="other", reason=f"sent by a mailing-list manager ({local})", **base)
     if not mail.from_address and not new_text.strip() and not mail.visible.strip():
         return Inbound(kind="other", reason="no readable text and no sender", **base)
     return None

@@ -138,7 +138,13 @@ def storable_event_change(change: EventChange) -> EventChange:
     stored one, so a later move or cancellation still finds its meeting)."""
     event = change.event
     if event is not None:
-        event = replace(event, uid=storable_id(event.uid) or event.uid)
+        event = replace(
+            event,
+            uid=storable_id(event.uid) or event.uid,
+            summary=storable_text(event.summary) or "",
+            description=storable_text(event.description) or "",
+            location=storable_text(event.location),
+        )
     return replace(
         change,
         uid=storable_id(change.uid) or change.uid,
@@ -170,6 +176,8 @@ def storable_inbound(result: Inbound) -> Inbound:
             uid=storable_id(meeting.uid, ID_LENGTH) or "",
             organizer=_address(meeting.organizer),
             attendees=tuple(a for a in meeting.attendees if _address(a.email)),
+            summary=storable_text(meeting.summary),
+            location=storable_text(meeting.location),
         )
     return replace(
         result,

@@ -85,6 +85,7 @@ __all__ = [
     "PutPrepNotes",
     "RemovePrepNotes",
     "RescheduleStep",
+    "Restarted",
     "Stage",
     "Started",
     "StepKind",
@@ -306,6 +307,9 @@ class Outreach:
     last_human_reply_at: datetime | None = None
     soft_bounced_at: datetime | None = None
     introductions_to_confirm: tuple[tuple[str, str], ...] = ()
+    # Steps whose draft the person deleted, as (kind, seq): revived if its mail turns out
+    # to have been sent after all (an edited draft, a scheduled send, a late sync).
+    deleted: tuple[tuple[str, int], ...] = ()
 
     def pending(self, kind: StepKind) -> tuple[PlannedStep, ...]:
         """The planned steps of one kind."""
@@ -356,6 +360,7 @@ class Outreach:
             "last_human_reply_at": _iso_or_none(self.last_human_reply_at),
             "soft_bounced_at": _iso_or_none(self.soft_bounced_at),
             "introductions_to_confirm": [list(pair) for pair in self.introductions_to_confirm],
+            "deleted": [list(pair) for pair in self.deleted],
         }
 
     @classmethod
@@ -405,6 +410,7 @@ class Outreach:
                     (str(name), str(email))
                     for name, email in data.get("introductions_to_confirm", ())
                 ),
+                deleted=tuple((str(kind), int(seq)) for kind, seq in data.get("deleted", ())),
             )
         except (KeyError, TypeError, AttributeError) as err:
             raise ValueError(f"not a stored outreach: {err!r}") from err
@@ -431,6 +437,11 @@ def _parse_dt_or_none(text: Any) -> datetime | None:
     return None if text is None else _parse_dt(text)
 
 
+RESTARTABLE_STAGES = frozenset({Stage.SKIPPED, Stage.DECLINED, Stage.GONE_QUIET, Stage.CLOSED})
+"""Ends the person may start afresh (`outreach start --again`); never an opt-out or a
+bounce."""
+
+
 def new_outreach(now: datetime, *, referral: bool = False) -> Outreach:
     """A fresh outreach: stage `planned`, nothing planned until `Started`."""
     _require_aware(now, "now")
@@ -446,6 +457,14 @@ Intent: TypeAlias = Literal["positive", "neutral", "decline", "opt_out"]
 @dataclass(frozen=True)
 class Started:
     """The person started this outreach: plan the first outreach draft."""
+
+    at: datetime
+
+
+@dataclass(frozen=True)
+class Restarted:
+    """The person starts an ended outreach afresh (`outreach start --again`): a new
+    first draft, numbered on from the old steps so their keys stay unique."""
 
     at: datetime
 
@@ -542,6 +561,7 @@ class StopKeepingInTouch:
 
 Observation: TypeAlias = (
     Started
+    | Restarted
     | DraftCreated
     | MessageSent
     | DraftDeleted
@@ -659,6 +679,8 @@ def advance(
     match observation:
         case Started():
             _on_started(change, now)
+        case Restarted():
+            _on_restarted(change, now)
         case DraftCreated():
             _on_draft_created(change, observation)
         case MessageSent():
@@ -799,6 +821,14 @@ def _on_started(change: _Change, now: datetime) -> None:
     change.plan(StepKind.FIRST_OUTREACH, next_send_moment(now, change.policy))
 
 
+def _on_restarted(change: _Change, now: datetime) -> None:
+    o = change.o
+    if o.stage not in RESTARTABLE_STAGES:
+        return  # going on, or an end that must stay (an opt-out, a bounce): nothing to do
+    change.o = replace(new_outreach(now, referral=o.referral), next_seq=o.next_seq)
+    change.plan(StepKind.FIRST_OUTREACH, next_send_moment(now, change.policy))
+
+
 def _on_draft_created(change: _Change, obs: DraftCreated) -> None:
     step = change.o.find(obs.kind, obs.seq)
     if step is None or step.drafted:
@@ -814,9 +844,10 @@ def _on_draft_created(change: _Change, obs: DraftCreated) -> None:
 
 def _on_message_sent(change: _Change, obs: MessageSent) -> None:
     step = change.o.find(obs.kind, obs.seq)
-    if step is None:
+    if step is not None:
+        change.finish(step)
+    elif not _revive(change, obs):
         return
-    change.finish(step)
     match obs.kind:
         case StepKind.FIRST_OUTREACH:
             change.set(stage=Stage.SENT, last_outbound_at=obs.at)
@@ -849,11 +880,29 @@ def _on_message_sent(change: _Change, obs: MessageSent) -> None:
             pass
 
 
+def _revive(change: _Change, obs: MessageSent) -> bool:
+    """A step recorded as deleted whose mail was sent after all: forget the deletion and
+    undo what it stopped, so that the caller carries on as for any sent step. False when
+    the step was never deleted, or a first outreach was started again since."""
+    entry = (obs.kind.value, obs.seq)
+    if entry not in change.o.deleted:
+        return False
+    if obs.kind == StepKind.FIRST_OUTREACH and change.o.stage != Stage.SKIPPED:
+        return False  # started again meanwhile: that outreach goes on as planned
+    change.set(deleted=tuple(d for d in change.o.deleted if d != entry))
+    if obs.kind == StepKind.NUDGE and change.o.last_human_reply_at is None:
+        change.set(nudges_stopped=False)  # stopped by the deletion only, not by a reply
+        if change.o.stage == Stage.GONE_QUIET:  # quiet only because nudging had stopped
+            change.set(stage=change.awaiting_stage())
+    return True
+
+
 def _on_draft_deleted(change: _Change, obs: DraftDeleted) -> None:
     step = change.o.find(obs.kind, obs.seq)
     if step is None:
         return
     change.finish(step)
+    change.set(deleted=(*change.o.deleted, (obs.kind.value, obs.seq)))
     match obs.kind:
         case StepKind.FIRST_OUTREACH:
             change.cancel()
@@ -969,6 +1018,9 @@ def _on_meeting_booked(change: _Change, obs: MeetingBooked) -> None:
     if o.stage not in _BOOKABLE:
         return
     change.stop_nudges()
+    # Booked: an answer about scheduling still waiting (planned, or drafted and not sent)
+    # is moot; a drafted one is taken back from Drafts like a moot nudge.
+    change.cancel(StepKind.SCHEDULING_REPLY)
     change.end_pause(Stage.BOOKED)
     change.set(meeting=meeting)
     change.commands.append(PutPrepNotes(meeting))

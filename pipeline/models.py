@@ -6,6 +6,7 @@ these classes describe it for the ORM, and a test checks that the two agree.
 
 from __future__ import annotations
 
+import secrets
 from datetime import UTC, date, datetime
 from typing import Any, ClassVar
 
@@ -80,6 +81,11 @@ class Account(Base):
     # its steps wait and each tick tries again; cleared by the next success.
     unavailable_reason: Mapped[str | None] = mapped_column(Text)
     unavailable_since: Mapped[datetime | None]
+    # Random, made once per account: mixed into every Message-ID it writes, so that two
+    # people whose step keys coincide never share one (see connectors._ids).
+    message_id_secret: Mapped[str] = mapped_column(
+        String(64), default=lambda: secrets.token_hex(16)
+    )
     created_at: Mapped[datetime]
 
 
@@ -220,6 +226,7 @@ class Meeting(Base):
     end: Mapped[datetime]
     status: Mapped[str] = mapped_column(String(20))
     summary: Mapped[str | None] = mapped_column(Text)
+    location: Mapped[str | None] = mapped_column(Text)  # the place or the video link
     prep_key: Mapped[str | None] = mapped_column(String(300))
     prep_event_id: Mapped[str | None] = mapped_column(String(500))
     prep_at: Mapped[datetime | None]

@@ -59,6 +59,16 @@ def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
     return bool(getattr(result, "rowcount", 0))
 
 
+def addressee(session: Session, row: OutreachRow, kind: str) -> tuple[Contact, str]:
+    """Who a step of ``row`` writes to, and at which address: the contact, except the note
+    back to a referrer, which goes to the referrer (when they have a usable address)."""
+    if kind == "referrer_note" and row.referrer_contact_id is not None:
+        referrer = session.get(Contact, row.referrer_contact_id)
+        if referrer is not None and referrer.primary_email:
+            return referrer, referrer.primary_email
+    return row.contact, row.email
+
+
 def load_state(row: OutreachRow) -> lc.Outreach:
     return lc.Outreach.from_dict(row.state)
 
@@ -345,12 +355,7 @@ def _start_one(
     session.flush()
     applied = observe(session, row, lc.Started(at=now), now, policy)
     if not_before is not None:
-        for key in applied.planned:
-            session.execute(
-                update(Step)
-                .where(Step.key == key, Step.due_at < not_before)
-                .values(due_at=not_before)
-            )
+        _not_before(session, applied.planned, not_before)
     return row
 
 
@@ -396,7 +401,9 @@ class StartReport:
         return {"started": self.started, "skipped": self.skipped}
 
 
-def _why_not_startable(session: Session, account: Account, contact: Contact) -> str | None:
+def _why_not_startable(
+    session: Session, account: Account, contact: Contact, *, again: bool = False
+) -> str | None:
     if not contact.emails:
         return "no email address: add one to the contacts file and import it again"
     if contact.primary_email is None:
@@ -412,8 +419,44 @@ def _why_not_startable(session: Session, account: Account, contact: Contact) -> 
         )
     )
     if exists is not None:
-        return f"already started (stage {exists})"
+        if exists not in {str(stage) for stage in lc.RESTARTABLE_STAGES}:
+            return f"already started (stage {exists})"
+        if not again:
+            return (
+                f"already started, now {exists.replace('_', ' ')}; to write to "
+                f"{contact.name or contact.primary_email} afresh: outreach start "
+                f'"{contact.name or contact.primary_email}" --again'
+            )
     return None
+
+
+def _restart_one(
+    session: Session,
+    account: Account,
+    contact: Contact,
+    now: datetime,
+    policy: lc.Policy,
+    not_before: datetime,
+) -> OutreachRow:
+    """Start an ended outreach afresh (`start --again`): a new first draft, numbered on."""
+    row = session.scalars(
+        select(OutreachRow).where(
+            OutreachRow.account_id == account.id, OutreachRow.contact_id == contact.id
+        )
+    ).one()
+    row.email = contact.primary_email or row.email
+    row.root_message_id = row.thread_id = row.subject = None
+    applied = observe(session, row, lc.Restarted(at=now), now, policy)
+    _not_before(session, applied.planned, not_before)
+    return row
+
+
+def _not_before(session: Session, keys: Sequence[str], moment: datetime) -> None:
+    """Move the planned steps ``keys`` to ``moment`` when they were due earlier (pacing)."""
+    for key in keys:
+        session.execute(
+            update(Step).where(Step.key == key, Step.due_at < moment).values(due_at=moment)
+        )
 
 
 def start_outreach(
@@ -425,8 +468,10 @@ def start_outreach(
     now: datetime,
     policy: lc.Policy,
     per_day: int,
+    again: bool = False,
 ) -> StartReport:
-    """Plan the first outreach for the named contacts (or all startable ones).
+    """Plan the first outreach for the named contacts (or all startable ones); with
+    ``again``, an outreach that ended skipped, declined, quiet or closed starts afresh.
 
     First drafts are spread so that at most ``per_day`` become due on one day.
     """
@@ -443,15 +488,20 @@ def start_outreach(
     report = StartReport()
     pacer = _Pacer(session, account, now, policy, per_day)
     for contact in contacts:
-        reason = _why_not_startable(session, account, contact)
+        reason = _why_not_startable(session, account, contact, again=again)
         if reason is not None:
             report.skipped.append({"id": contact.id, "name": contact.name, "reason": reason})
             continue
         not_before = pacer.next_slot()
         row = _start_one(session, account, contact, now, policy, not_before=not_before)
-        if row is None:  # pragma: no cover - _why_not_startable said yes
-            continue
-        due = session.scalar(select(Step.due_at).where(Step.outreach_id == row.id))
+        if row is None:  # it exists, and ended: --again starts it afresh
+            row = _restart_one(session, account, contact, now, policy, not_before)
+        due = session.scalar(
+            select(Step.due_at)
+            .where(Step.outreach_id == row.id, Step.status == "planned")
+            .order_by(Step.id.desc())
+            .limit(1)
+        )
         report.started.append(
             {
                 "id": contact.id,

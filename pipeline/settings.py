@@ -27,15 +27,19 @@ from pipeline.textfiles import read_utf8
 WORKSPACE_FILE = "outreach.toml"
 DEFAULT_WORKSPACE = ".outreach"
 ACCOUNT_KINDS = ("local", "memory", "gmail", "outlook")
-_ACCOUNT_KEYS = {
+_ACCOUNT_KEYS: Mapping[str, type] = {
     "name": str,
     "kind": str,
     "address": str,
     "maildir": str,
     "calendar": str,
+    "drafts_folder": str,
+    "sent_folder": str,
+    "deleted_after_minutes": int,
     "tenant": str,
     "client_id": str,
 }
+ACCOUNT_RANGES: Mapping[str, tuple[int, int]] = {"deleted_after_minutes": (0, 10_080)}
 # Keys that only one kind of account understands.
 _KIND_KEYS: Mapping[str, str] = {"tenant": "outlook", "client_id": "outlook"}
 _GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
@@ -85,6 +89,12 @@ class AccountSettings:
     address: str
     maildir: str | None = None
     calendar: str | None = None
+    # Maildir folder names when they are not Drafts and Sent (e.g. "Sent Items").
+    drafts_folder: str | None = None
+    sent_folder: str | None = None
+    # A draft that vanished counts as deleted (declined) only after this long: a sent copy
+    # may come down later (mbsync, schedule send). Sent later, it is revived anyway.
+    deleted_after_minutes: int = 0
     # Outlook only: the Microsoft Entra tenant to sign in with, and the app's client id.
     tenant: str | None = None
     client_id: str | None = None
@@ -209,8 +219,36 @@ def merge(defaults: Mapping[str, Any], overrides: Mapping[str, Any], source: str
     return merged
 
 
+_LEGACY_ZONES = {
+    "EST": "America/New_York",
+    "EDT": "America/New_York",
+    "EST5EDT": "America/New_York",
+    "CST": "America/Chicago",
+    "CST6CDT": "America/Chicago",
+    "MST": "America/Denver",
+    "MST7MDT": "America/Denver",
+    "PST": "America/Los_Angeles",
+    "PST8PDT": "America/Los_Angeles",
+    "HST": "Pacific/Honolulu",
+    "CET": "Europe/Berlin",
+    "MET": "Europe/Berlin",
+    "EET": "Europe/Athens",
+    "WET": "Europe/Lisbon",
+}
+
+
 def timezone_problem(name: str) -> str | None:
-    """Why ``name`` is not a time zone this program can use, or None when it is one."""
+    """Why ``name`` is not a time zone this program can use, or None when it is one.
+
+    Abbreviations such as EST are refused although zoneinfo knows them: they are fixed
+    offsets or old US rules, and a person in New York who wrote EST would be an hour off
+    all summer."""
+    suggestion = _LEGACY_ZONES.get(name.upper())
+    if suggestion is not None:
+        return (
+            f"an abbreviation, not the zone of a place (it ignores daylight saving where "
+            f"you live); use an IANA name such as {suggestion}"
+        )
     try:
         ZoneInfo(name)
     except (ZoneInfoNotFoundError, ValueError, OSError):  # OSError: a folder such as "America"
@@ -259,8 +297,22 @@ def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
                 raise SettingsError(
                     f"{where}: unknown key {key!r}; keys: {', '.join(sorted(_ACCOUNT_KEYS))}"
                 )
-            if not isinstance(value, str):
+            wanted = _ACCOUNT_KEYS[key]
+            if wanted is int and (not isinstance(value, int) or isinstance(value, bool)):
+                raise SettingsError(f"{where}.{key} must be a whole number, got {value!r}")
+            if wanted is str and not isinstance(value, str):
                 raise SettingsError(f"{where}.{key} must be a string, got {value!r}")
+            if key.endswith("_folder") and (value.startswith("/") or ".." in value.split("/")):
+                raise SettingsError(
+                    f"{where}.{key} {value!r} must name a folder inside the Maildir, "
+                    'e.g. "Sent Items" or "[Gmail]/Sent Mail"'
+                )
+            if key in ACCOUNT_RANGES:
+                low, high = ACCOUNT_RANGES[key]
+                if not low <= value <= high:
+                    raise SettingsError(
+                        f"{where}.{key} must be between {low} and {high}, got {value}"
+                    )
         for required in ("name", "kind", "address"):
             if not entry.get(required):
                 raise SettingsError(f"{where}: {required} is required")

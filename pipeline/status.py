@@ -12,6 +12,7 @@ from sqlalchemy.orm import Session, joinedload
 
 from pipeline.models import Account, Meeting, SkippedInput, Step
 from pipeline.models import Outreach as OutreachRow
+from pipeline.outreach import addressee
 
 FUNNEL_ORDER = (
     "planned",
@@ -119,13 +120,15 @@ def build_status(session: Session, now: datetime) -> Status:
         .where(Step.status.in_(("planned", "queued", "drafted", "failed")))
         .order_by(Step.due_at)
     ).all()
+    answering = {s.outreach_id for s in steps if s.kind in ("scheduling_reply", "thanks_anyway")}
     for step in steps:
         row = by_id.get(step.outreach_id)
         if row is None:
             continue
+        person, address = addressee(session, row, step.kind)
         entry = {
-            "contact": row.contact.name,
-            "email": row.email,
+            "contact": person.name,
+            "email": address,
             "step": step.kind,
             "what": STEP_LABELS.get(step.kind, step.kind),
             "due_at": step.due_at.isoformat(),
@@ -164,7 +167,8 @@ def build_status(session: Session, now: datetime) -> Status:
                 }
             )
         if row.stage == "replied":
-            status.waiting_on_you.append({**who, "why": "they replied: answer them"})
+            if row.id not in answering:  # an answer already waiting in Drafts says it
+                status.waiting_on_you.append({**who, "why": "they replied: answer them"})
         elif row.stage == "bounced":
             status.waiting_on_you.append({**who, "why": "the address bounced: find another"})
         elif row.stage in WAITING_ON_CONTACT:

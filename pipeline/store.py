@@ -19,6 +19,7 @@ from __future__ import annotations
 import fcntl
 import logging
 import re
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -48,6 +49,7 @@ _WRITE_LOCK_NAMESPACE = 7240512
 _NAMED_LOCK_NAMESPACE = 7240513
 _LOCK_KEY_SQL = "hashtext(current_schema() || ':' || :name)"
 _NAMED_LOCK_ARGS = f"{_NAMED_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
+_LOCK_POLL_SECONDS = 0.2
 
 
 def _alembic_config() -> Config:
@@ -150,23 +152,29 @@ class Store:
             yield session
 
     @contextmanager
-    def exclusive(self, name: str) -> Iterator[bool]:
+    def exclusive(self, name: str, *, wait: float = 0.0) -> Iterator[bool]:
         """Try to become the only holder of the lock ``name`` across processes and
-        machines sharing this database; yields False at once when another holds it.
+        machines sharing this database; yields False when another holds it still after
+        ``wait`` seconds (at once by default).
 
         Released when the block ends or the process dies (a PostgreSQL session lock, or
         an flock on a file beside the SQLite database), so a crash never leaves it held.
         """
+        deadline = time.monotonic() + wait
         if self.dialect == "postgresql":
             with self.engine.connect() as connection:
                 params = {"name": name}
-                held = bool(
-                    connection.execute(
-                        text(f"SELECT pg_try_advisory_lock({_NAMED_LOCK_ARGS})"),
-                        params,
-                    ).scalar()
-                )
-                connection.commit()
+                while True:
+                    held = bool(
+                        connection.execute(
+                            text(f"SELECT pg_try_advisory_lock({_NAMED_LOCK_ARGS})"),
+                            params,
+                        ).scalar()
+                    )
+                    connection.commit()
+                    if held or time.monotonic() >= deadline:
+                        break
+                    time.sleep(_LOCK_POLL_SECONDS)
                 try:
                     yield held
                 finally:
@@ -183,11 +191,15 @@ class Store:
             return
         safe = re.sub(r"[^A-Za-z0-9._-]", "_", name)  # an account name may hold a slash
         with Path(f"{database}.{safe}.lock").open("a+b") as handle:
-            try:
-                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                yield False
-                return
+            while True:
+                try:
+                    fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                    break
+                except BlockingIOError:
+                    if time.monotonic() >= deadline:
+                        yield False
+                        return
+                    time.sleep(_LOCK_POLL_SECONDS)
             try:
                 yield True
             finally:

@@ -20,8 +20,10 @@ from sqlalchemy.orm import Session
 
 from connectors.base import CalendarEvent, EventChange, EventChangeKind, MailChange, MailChangeKind
 from pipeline import lifecycle as lc
+from pipeline._inbound_calendar import meeting_place
 from pipeline.app import App
 from pipeline.bounds import out_of_range, time_problem
+from pipeline.coach import coach_sent
 from pipeline.inbound import Inbound, understand
 from pipeline.inputs import (
     one_input,
@@ -33,6 +35,7 @@ from pipeline.inputs import (
 from pipeline.models import Account, Meeting, MessageSeen, Step, SyncCursor
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
+from pipeline.sentmatch import sent_step, step_by_key
 from pipeline.settings import AccountSettings
 from pipeline.steps import claim_due
 
@@ -125,10 +128,18 @@ def apply_mail_batch(
     """Understand and apply one batch of mail changes in one transaction (with the new
     cursor when given)."""
     inbound_ids = [c.provider_id for c in batch if c.kind is MailChangeKind.INBOUND]
-    raw = app.mailbox(account).fetch_raw(inbound_ids) if inbound_ids else {}
+    first_sent = _first_outreach_sends(app, account_id, batch, now)
+    wanted = inbound_ids + list(first_sent)
+    raw = app.mailbox(account).fetch_raw(wanted) if wanted else {}
     understood = {
         pid: storable_inbound(understand(body, own_addresses=own_addresses, received_at=None))
         for pid, body in raw.items()
+        if pid not in first_sent
+    }
+    coached = {
+        pid: coach_sent(body, mutual_contact=first_sent[pid])
+        for pid, body in raw.items()
+        if pid in first_sent
     }
     del raw
     with app.store.write() as session:
@@ -142,7 +153,8 @@ def apply_mail_batch(
                     if result is not None:
                         _apply_inbound(app, session, account_row, change, result, now, report)
                 elif change.kind is MailChangeKind.SENT:
-                    _apply_sent(app, session, account_row, change, now, report)
+                    coach = coached.get(original.provider_id)
+                    _apply_sent(app, session, account_row, change, now, report, coach)
                 elif change.kind is MailChangeKind.DRAFT_DELETED:
                     _apply_deleted(app, session, account_row, change, now, report)
                 else:
@@ -165,14 +177,26 @@ def _seen(session: Session, account_id: int, provider_id: str) -> bool:
     )
 
 
-def _step_for(session: Session, change: MailChange) -> Step | None:
-    if change.key:
-        step = session.scalar(select(Step).where(Step.key == change.key))
-        if step is not None:
-            return step
-    if change.message_id:
-        return session.scalar(select(Step).where(Step.message_id == change.message_id))
-    return None
+def _first_outreach_sends(
+    app: App, account_id: int, batch: list[MailChange], now: datetime
+) -> dict[str, str | None]:
+    """The sent messages of ``batch`` that are a first outreach, with the name of the
+    person who suggested the contact (if any): the coach reads those (their bodies are
+    fetched outside any transaction, like inbound mail)."""
+    sent = [c for c in batch if c.kind is MailChangeKind.SENT]
+    if not sent:
+        return {}
+    found: dict[str, str | None] = {}
+    with app.store.read() as session:
+        account = session.get(Account, account_id)
+        assert account is not None
+        for original in sent:
+            change = storable_change(original)
+            step = sent_step(session, account, change, change.at or now)
+            if step is not None and step.kind == "first_outreach" and step.status != "sent":
+                contact = step.outreach.contact
+                found[original.provider_id] = contact.referred_by or None
+    return found
 
 
 def _apply_sent(
@@ -182,11 +206,12 @@ def _apply_sent(
     change: MailChange,
     now: datetime,
     report: SyncReport,
+    coach: list[str] | None = None,
 ) -> None:
     if _seen(session, account.id, change.provider_id):
         return
     report.sent += 1
-    step = _step_for(session, change)
+    step = sent_step(session, account, change, change.at or now)
     outreach_id = step.outreach_id if step else _outreach_by_thread(session, account, change)
     session.add(
         MessageSeen(
@@ -198,11 +223,16 @@ def _apply_sent(
             kind="sent",
             outreach_id=outreach_id,
             at=change.at or now,
-            facts={"key": change.key} if change.key else {},
+            facts={
+                **({"key": change.key} if change.key else {}),
+                **({"coach": coach} if coach else {}),
+            },
         )
     )
-    if step is None or step.status in ("sent", "deleted", "cancelled"):
+    if step is None or step.status in ("sent", "cancelled"):
         return
+    # A step recorded as deleted is revived: its draft was edited, scheduled or synced
+    # late, and sent after all.
     step.status = "sent"
     step.done_at = change.at or now
     step.updated_at = now
@@ -228,7 +258,7 @@ def _apply_deleted(
     now: datetime,
     report: SyncReport,
 ) -> None:
-    step = _step_for(session, change)
+    step = step_by_key(session, change)
     # Any step not finished yet: a worker may have made the draft and died before
     # recording it; the person deleting that draft still means "not this one".
     if step is None or step.status not in ("planned", "queued", "drafting", "drafted"):
@@ -374,6 +404,10 @@ def _apply_inbound(
         return
     report.matched += 1
     observe(session, row, observation, now, app.policy)
+    if meeting is not None and meeting.location:
+        stored = _meeting(session, account, meeting.uid)
+        if stored is not None:
+            stored.location = meeting.location
 
 
 def _invitation_problem(start: datetime | None, end: datetime | None) -> str | None:
@@ -460,6 +494,7 @@ def _apply_event(
     stored = _meeting(session, account, event.uid)
     if stored is not None:
         stored.summary = event.summary
+        stored.location = meeting_place(event.location, event.description)
     report.meetings += 1
 
 

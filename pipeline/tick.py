@@ -131,6 +131,9 @@ def _count(app: App, status: str, among: list[int]) -> int:
     return total
 
 
+TICK_LOCK = "tick"
+"""The lock one tick holds per database (a digest delivery waits for it)."""
+
 ALREADY_RUNNING = (
     "another `outreach tick` is still running on this database; this one stops so the "
     "two do not fetch the same mail twice (the running one does the work)"
@@ -142,7 +145,7 @@ def run_tick(app: App, dispatch: Dispatch) -> TickSummary:
 
     One tick at a time: when cron starts a tick while the last one still runs (a long
     first sync, a slow provider), the new one returns at once with ``skipped`` set."""
-    with app.store.exclusive("tick") as alone:
+    with app.store.exclusive(TICK_LOCK) as alone:
         if not alone:
             log.info("tick skipped: another tick holds the lock")
             return TickSummary(skipped=ALREADY_RUNNING)

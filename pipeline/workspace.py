@@ -207,6 +207,11 @@ def create_workspace(directory: Path, profile: Mapping[str, str], *, force: bool
         directory.chmod(0o700)
         for sub in ("mail", "calendar", "templates"):
             (directory / sub).mkdir(exist_ok=True, mode=0o700)
+        # The Maildir's folders exist from the start: a mail client (or mbsync) pointed
+        # at them right after init finds a mailbox, not an empty directory.
+        for folder in ("", ".Drafts", ".Sent"):
+            for part in ("cur", "new", "tmp"):
+                (directory / "mail" / folder / part).mkdir(parents=True, exist_ok=True, mode=0o700)
         temporary.touch(mode=0o600)
         temporary.chmod(0o600)
         temporary.write_text(text, encoding="utf-8")

@@ -15,6 +15,7 @@ import pytest
 
 from pipeline.store import Store, open_store
 from tests.clitools import Cli
+from tests.harness import MONDAY, TWO_CONTACTS, World, started_world
 from tests.services import postgres_schema
 
 IN_CI = os.environ.get("CI", "").lower() == "true"
@@ -96,3 +97,11 @@ def cli(
     monkeypatch.setenv("OUTREACH_HOME", str(workspace))
     monkeypatch.setenv("OUTREACH_DATABASE_URL", database_url)
     return Cli(capsys, workspace, monkeypatch)
+
+
+@pytest.fixture
+def world(tmp_path: Path, database_url: str) -> Iterator[World]:
+    """Dana and Sam imported and started on Monday morning, on in-memory connectors
+    (SQLite and PostgreSQL). Modules that need another world define their own."""
+    with started_world(tmp_path, database_url, MONDAY, TWO_CONTACTS) as made:
+        yield made

@@ -6,7 +6,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from email.utils import format_datetime, make_msgid
 from pathlib import Path
@@ -22,12 +22,20 @@ from pipeline.contacts import import_records
 from pipeline.drafting import create_draft, discard_step, prep_meeting
 from pipeline.models import Account, Step
 from pipeline.models import Outreach as OutreachRow
-from pipeline.outreach import start_outreach
+from pipeline.outreach import StartReport, start_outreach
 from pipeline.settings import load_settings
 from pipeline.tick import TickSummary, run_tick
 
 ME = "ada@example.edu"
 ME_NAME = "Ada Park"
+
+MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
+DANA = "dana.kim@example.org"
+SAM = "sam.ortiz@example.net"
+TWO_CONTACTS = """name,email,organization,role,how_found
+Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the department's staff page
+Sam Ortiz,sam.ortiz@example.net,Global Health Partners,program manager,a panel at the career fair
+"""
 
 WORKSPACE_TOML = f"""
 [profile]
@@ -106,6 +114,21 @@ class World:
                 per_day=50,
             )
 
+    def start_named(self, *refs: str, again: bool = False, per_day: int = 50) -> StartReport:
+        """`outreach start REF... [--again]`: the report of what was started or skipped."""
+        with self.app.store.write() as session:
+            account = session.scalars(select(Account)).one()
+            return start_outreach(
+                session,
+                account,
+                refs,
+                all_contacts=False,
+                now=self.clock(),
+                policy=self.app.policy,
+                per_day=per_day,
+                again=again,
+            )
+
     def stage(self, email: str) -> str:
         with self.app.store.read() as session:
             return session.scalars(
@@ -139,7 +162,15 @@ class World:
         self.tick()
         return first
 
-    def book(self, contact: tuple[str, str], start: datetime, uid: str) -> None:
+    def book(
+        self,
+        contact: tuple[str, str],
+        start: datetime,
+        uid: str,
+        *,
+        location: str | None = None,
+        description: str = "",
+    ) -> None:
         """The contact books a 30-minute conversation with the person on the calendar."""
         name, email = contact
         self.calendar.add_external_event(
@@ -150,6 +181,8 @@ class World:
                 end=start + timedelta(minutes=30),
                 organizer=email,
                 attendees=(Attendee(email, name, "ACCEPTED"), Attendee(ME, ME_NAME, "ACCEPTED")),
+                location=location,
+                description=description,
             )
         )
 

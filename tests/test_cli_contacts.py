@@ -258,3 +258,27 @@ def test_accounts_list_in_a_pipe_has_a_header_row(cli: Cli) -> None:
     header, *rows = [line for line in result.out.splitlines() if line.strip()]
     assert header.split() == ["name", "┃", "kind", "┃", "address", "┃", "state"]
     assert any("ada@example.edu" in row for row in rows)
+
+
+@pytest.mark.parametrize(
+    "typed",
+    ["Zoë Ångström", "zoë ångström", "ZOË ÅNGSTRÖM", "Zoe Angstrom", "ångström", 3],
+)
+def test_names_with_capital_letters_beyond_ascii_are_found(
+    cli: Cli, tmp_path: Path, typed: str | int
+) -> None:
+    """Given contacts named Zoë Ångström, Élodie Durand and Åsa Berg, then each is found
+    by name in any case, with or without accents, by every command that takes one."""
+    people = write(
+        tmp_path,
+        "people.csv",
+        "name,email\nÉlodie Durand,elodie@example.org\nÅsa Berg,asa@example.org\n"
+        "Zoë Ångström,zoe@example.org\n",
+    )
+    assert cli("contacts", "import", str(people)).code == 0
+    shown = cli("contacts", "show", str(typed), "--json")
+    assert shown.code == 0, shown.err
+    assert shown.json()["name"] == "Zoë Ångström"
+    assert cli("notes", str(typed), "--add", "Ask about fellowships").code == 0
+    assert cli("start", str(typed)).code == 0
+    assert cli("contacts", "show", "élodie", "--json").json()["name"] == "Élodie Durand"

@@ -227,6 +227,8 @@ def test_demo_plays_the_whole_lifecycle_offline(
     assert status["funnel"]["bounced"] == 1
     assert status["funnel"]["paused_ooo"] == 1
     assert status["funnel"]["thanked"] == 2
+    # The simulated week has ended by now: no conversation already held is "coming up".
+    assert [u for u in status["upcoming"] if u["step"] == "meeting"] == []
     assert cli("demo", str(tmp_path / "demo")).code == 2  # not over an existing one
     assert cli("demo", str(tmp_path / "demo"), "--force").code == 0  # but over a demo
 

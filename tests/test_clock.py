@@ -89,25 +89,36 @@ def _drafts(workspace: Path) -> list[Path]:
 
 
 @pytest.mark.parametrize(
-    ("started", "window_opens"),
+    ("started", "window_opens", "said"),
     [
         # Saturday 03:00 in Berlin: nothing until Monday 08:30.
-        (datetime(2026, 12, 5, 3, 0, tzinfo=BERLIN), datetime(2026, 12, 7, 8, 30, tzinfo=BERLIN)),
+        (
+            datetime(2026, 12, 5, 3, 0, tzinfo=BERLIN),
+            datetime(2026, 12, 7, 8, 30, tzinfo=BERLIN),
+            "Mon 7 Dec at 08:30",
+        ),
         # A Wednesday at 21:50: nothing until Thursday 08:30.
         (
             datetime(2026, 12, 9, 21, 50, tzinfo=BERLIN),
             datetime(2026, 12, 10, 8, 30, tzinfo=BERLIN),
+            "tomorrow at 08:30",
         ),
     ],
     ids=["saturday-0300", "weekday-2150"],
 )
 def test_outreach_started_out_of_hours_is_drafted_when_the_window_opens(
-    berlin: Cli, started: datetime, window_opens: datetime
+    berlin: Cli, started: datetime, window_opens: datetime, said: str
 ) -> None:
     """Given the clock out of the send window in the person's zone, when they start and
-    tick, then nothing is drafted until the window opens, and then exactly one draft."""
+    tick, then they are told in their own time when drafts will be made, nothing is
+    drafted until the window opens, and then exactly one draft."""
     berlin.at(started)
-    assert berlin("start", "Dana Kim").code == 0
+    begun = berlin("start", "Dana Kim")
+    assert begun.code == 0
+    told = " ".join(begun.out.split())
+    assert f"draft {said}" in told
+    assert f"Drafts are made from {said} (your send window, Europe/Berlin)" in told
+    assert "UTC" not in told
     planned = berlin("status", "--json").json()
     assert planned["funnel"] == {"planned": 1}
 

@@ -284,11 +284,22 @@ def test_a_subject_value_with_line_breaks_stays_on_the_subject(templates: Templa
     assert parsed["Subject"] == "Could I ask you about your work in planning Bcc: x@y body?"
 
 
-def test_line_breaks_in_body_values_are_kept(templates: TemplateSet) -> None:
+def test_line_breaks_in_body_values_are_kept(tmp_path: Path) -> None:
+    (tmp_path / "thank_you.txt.j2").write_text("Subject: Thanks\n\n{{ notes }}\n")
     context = full_context()
     context["notes"] = "First point.\r\nSecond point."
-    body = text_of(templates.render_message("thank_you", context, envelope()))
+    body = text_of(TemplateSet(tmp_path).render_message("thank_you", context, envelope()))
     assert "First point.\nSecond point." in body
+
+
+def test_the_thank_you_quotes_the_advice_noted_as_advice(templates: TemplateSet) -> None:
+    """A note the person wrote to themselves is quoted as the contact's advice, not
+    pasted under a heading."""
+    context = full_context()
+    context["notes"] = "Learn SQL before the fall\nAsk Lee about the fellowship"
+    body = " ".join(text_of(templates.render_message("thank_you", context, envelope())).split())
+    assert 'I wrote down your advice ("Learn SQL before the fall")' in body
+    assert "Ask Lee" not in body
 
 
 def test_a_template_cannot_set_a_header_the_pipeline_owns(tmp_path: Path) -> None:
@@ -390,7 +401,7 @@ def test_a_fallback_the_template_names_is_used_for_a_missing_field(
     context["contact"]["organization"] = None
     context["me"]["signature"] = ""
     body = text_of(templates.render_message("first_cold", context, envelope()))
-    assert "at your organization" in body
+    assert "your organization" not in body  # no stand-in that reads like a form letter
     assert "None" not in body
     assert body.rstrip().endswith("Ana Pérez")
 

@@ -7,28 +7,15 @@ right time, exactly once.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import threading
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-import pytest
-
 from pipeline.digest import build_digest, deliver_digest
-from tests.harness import World, started_world
-
-MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
-DANA = "dana.kim@example.org"
-SAM = "sam.ortiz@example.net"
-CONTACTS = """name,email,organization,role,how_found
-Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the department's staff page
-Sam Ortiz,sam.ortiz@example.net,Global Health Partners,program manager,a panel at the career fair
-"""
-
-
-@pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    with started_world(tmp_path, database_url, MONDAY, CONTACTS) as world:
-        yield world
+from pipeline.drafting import create_draft
+from pipeline.status import build_status
+from pipeline.sync import due_work
+from tests.harness import DANA, MONDAY, SAM, World
 
 
 def test_first_outreach_is_drafted_once_and_never_sent(world: World) -> None:
@@ -101,6 +88,36 @@ def test_a_positive_reply_stops_nudges_and_drafts_an_answer(world: World) -> Non
     assert [d for d in world.mailbox.drafts() if "/nudge/" in (d.key or "")] == []
 
 
+def test_the_answer_about_scheduling_replies_to_their_message(world: World) -> None:
+    """The scheduling answer is In-Reply-To the contact's reply, in the same thread."""
+    first = world.send_first_outreach(DANA)
+    world.clock.advance(days=1)
+    theirs = world.reply(("Dana Kim", DANA), "Happy to chat! Thursday?", to_draft=first)
+    world.tick()
+    reply_id = next(m for m in world.mailbox.inbox() if m.provider_id == theirs).message[
+        "Message-ID"
+    ]
+    answer = world.draft_for(DANA, "scheduling_reply").message
+    assert answer["In-Reply-To"] == reply_id
+    assert answer["References"].split() == [first.message["Message-ID"], reply_id]
+
+
+def test_a_booked_meeting_takes_back_the_unsent_answer_about_scheduling(world: World) -> None:
+    """Given an answer about scheduling waiting in Drafts, when Dana books a time on the
+    calendar herself, then the answer is moot and leaves Drafts."""
+    first = world.send_first_outreach(DANA)
+    world.clock.advance(days=1)
+    world.reply(("Dana Kim", DANA), "Happy to chat! I'll send an invite.", to_draft=first)
+    world.tick()
+    assert world.draft_for(DANA, "scheduling_reply") is not None
+    world.book(("Dana Kim", DANA), MONDAY + timedelta(days=3), uid="chat-1")
+    world.tick()
+    world.tick()
+    assert world.stage(DANA) == "booked"
+    assert ("scheduling_reply", 1, "withdrawn") in world.steps(DANA)
+    assert [d for d in world.mailbox.drafts() if "/scheduling_reply/" in (d.key or "")] == []
+
+
 def test_an_out_of_office_reply_waits_until_the_return_date(world: World) -> None:
     first = world.send_first_outreach(DANA)
     world.reply(
@@ -159,6 +176,22 @@ def test_a_booked_meeting_gets_prep_notes_and_then_a_thank_you(world: World) -> 
     assert "Dana Kim" in digest.get_body(("plain",)).get_content()
 
 
+def test_prep_notes_say_where_the_conversation_happens(world: World) -> None:
+    """Given a booking whose description holds a video-call link, then the prep notes
+    carry the place and the link."""
+    world.send_first_outreach(DANA)
+    world.book(
+        ("Dana Kim", DANA),
+        MONDAY + timedelta(days=3, hours=4),
+        uid="meet-dana-2",
+        location="Online",
+        description="Join: https://example.zoom.us/j/123456?pwd=abc (passcode in the invite)",
+    )
+    world.tick()
+    (prep,) = [e for e in world.calendar.events() if e.key]
+    assert "Online (https://example.zoom.us/j/123456?pwd=abc)" in prep.description
+
+
 def test_a_deleted_draft_means_the_person_declined_that_step(world: World) -> None:
     world.tick()
     world.mailbox.delete_draft(world.draft_for(SAM, "first_outreach").key)
@@ -209,3 +242,50 @@ def test_a_nudge_draft_waiting_when_they_reply_is_taken_back(world: World) -> No
     assert ("nudge", 1, "withdrawn") in world.steps(DANA)
     assert summary.drafts_withdrawn == 1
     assert world.stage(DANA) == "replied"  # not "skipped": the person declined nothing
+
+
+def test_the_note_back_to_a_referrer_is_listed_under_the_referrer(world: World) -> None:
+    """Given Dana introduced Lee and the outreach to Lee was sent, then the note back to
+    Dana is listed, in status and the digest, as a draft to Dana (whom it is written
+    to), not to Lee."""
+    first = world.send_first_outreach(DANA)
+    world.clock.advance(days=1)
+    world.reply(
+        ("Dana Kim", DANA),
+        "Glad to help. You should also talk to Lee Chen (lee.chen@example.org).",
+        to_draft=first,
+    )
+    world.tick()
+    world.send_first_outreach("lee.chen@example.org")
+    world.tick()
+    note = world.draft_for(DANA, "referrer_note")
+    assert DANA in str(note.message["To"])
+    with world.app.store.read() as session:
+        waiting = build_status(session, world.clock()).waiting_on_you
+    notes = [w for w in waiting if w.get("step") == "referrer_note"]
+    assert [(w["contact"], w["email"]) for w in notes] == [("Dana Kim", DANA)]
+    digest = str(build_digest(world.app, "main", world.clock().date()).get_body(("plain",)))
+    assert "note back to the referrer to Dana Kim" in digest
+
+
+def test_the_morning_digest_waits_for_the_tick_still_making_drafts(world: World) -> None:
+    """Given a tick holding its lock while it makes the morning's drafts, when the digest
+    is delivered meanwhile, then it waits, and lists the drafts that tick made."""
+    holding, release = threading.Event(), threading.Event()
+
+    def running_tick() -> None:
+        with world.app.store.exclusive("tick") as held:
+            assert held
+            holding.set()
+            release.wait(10)
+            for step_id in due_work(world.app, world.clock(), 10)[0]:
+                create_draft(world.app, step_id)
+
+    thread = threading.Thread(target=running_tick)
+    thread.start()
+    holding.wait(10)
+    threading.Timer(0.3, release.set).start()
+    result = deliver_digest(world.app, "main", MONDAY.date(), destination="inbox", force=False)
+    thread.join(10)
+    assert result.delivered
+    assert "DRAFTS WAITING FOR YOU (2)" in str(result.message.get_body(("plain",)))

@@ -32,6 +32,7 @@ from pipeline.lifecycle import (
     PutPrepNotes,
     RemovePrepNotes,
     RescheduleStep,
+    Restarted,
     Stage,
     Started,
     StepKind,
@@ -147,6 +148,48 @@ def test_deleting_the_first_outreach_draft_skips_the_outreach() -> None:
         DraftDeleted(at(hours=1), K.FIRST_OUTREACH, 1),
     )
     assert (outreach.stage, outreach.planned) == (Stage.SKIPPED, ())
+
+
+def test_a_deleted_first_outreach_sent_after_all_is_revived() -> None:
+    """Given a first outreach whose draft was deleted (`skipped`), when its mail turns out
+    to have been sent, then `sent` with a nudge planned, as for any sent first outreach."""
+    outreach, decisions = run(
+        new_outreach(WED),
+        Started(WED),
+        DraftCreated(WED, K.FIRST_OUTREACH, 1),
+        DraftDeleted(at(hours=1), K.FIRST_OUTREACH, 1),
+        MessageSent(at(hours=2), K.FIRST_OUTREACH, 1),
+    )
+    assert outreach.stage == Stage.SENT
+    assert [PlanStep(K.NUDGE, 1, at(7, 2), None, True)] == commands(decisions[-1])
+    assert outreach.deleted == ()
+
+
+def test_a_sent_step_that_was_never_deleted_or_planned_changes_nothing() -> None:
+    outreach, _ = run(new_outreach(WED), Started(WED))
+    assert Decision(outreach, ()) == advance(
+        outreach, MessageSent(at(1), K.NUDGE, 1), at(1), POLICY
+    )
+
+
+def test_an_ended_outreach_restarts_with_a_new_first_draft_numbered_on() -> None:
+    """Given a skipped outreach, when restarted, then `planned` with first outreach #2."""
+    skipped, _ = run(
+        new_outreach(WED),
+        Started(WED),
+        DraftCreated(WED, K.FIRST_OUTREACH, 1),
+        DraftDeleted(at(hours=1), K.FIRST_OUTREACH, 1),
+    )
+    restarted, decisions = run(skipped, Restarted(at(1)))
+    assert restarted.stage == Stage.PLANNED
+    assert [PlanStep(K.FIRST_OUTREACH, 2, at(1), None, False)] == commands(decisions[-1])
+    old_mail = MessageSent(at(1, 1), K.FIRST_OUTREACH, 1)  # the old draft, sent late
+    assert advance(restarted, old_mail, at(1, 1), POLICY).outreach.stage == Stage.PLANNED
+
+
+def test_an_opt_out_is_never_restarted() -> None:
+    opted_out, _ = run(sent(), HumanReply(at(2), "opt_out"))
+    assert Decision(opted_out, ()) == advance(opted_out, Restarted(at(3)), at(3), POLICY)
 
 
 # ---------------------------------------------------------------------------------- nudges

@@ -11,8 +11,7 @@ from zoneinfo import ZoneInfo
 import pytest
 from sqlalchemy import select
 
-from pipeline.models import Account, Step
-from pipeline.outreach import start_outreach
+from pipeline.models import Step
 from tests.harness import World, make_world
 
 FRIDAY = datetime(2026, 11, 6, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
@@ -30,17 +29,7 @@ def world(tmp_path: Path, sqlite_url: str) -> Iterator[World]:
 
 
 def start(world: World, refs: list[str], per_day: int) -> None:
-    with world.app.store.write() as session:
-        account = session.scalars(select(Account)).one()
-        start_outreach(
-            session,
-            account,
-            refs,
-            all_contacts=False,
-            now=world.clock(),
-            policy=world.app.policy,
-            per_day=per_day,
-        )
+    world.start_named(*refs, per_day=per_day)
 
 
 def due_days(world: World) -> Counter[str]:

@@ -159,7 +159,7 @@ def test_poison_mail_and_calendar_files_do_not_stop_anyones_work(ada: Cli) -> No
     assert tick.code == 0, tick.err
     assert "Traceback" not in tick.err
     summary = tick.json()
-    assert summary["drafts_created"] == 2  # Sam's first outreach and the answer to Dana
+    assert summary["drafts_created"] == 1  # Sam's first outreach (Dana booked: no answer)
     assert summary["unreadable"] == 4
 
     status = ada("status", "--json")

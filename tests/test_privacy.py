@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from tests.clitools import Cli
+from tests.harness import DANA, MONDAY, TWO_CONTACTS, started_world
 
 CONTACTS = """name,email,organization,role,how_found
 Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the staff page
@@ -45,3 +46,24 @@ def test_the_workspace_its_database_and_its_mail_are_private(
         if _mode(p) != (0o700 if p.is_dir() else 0o600)
     }
     assert loose == {}
+
+
+def test_two_people_on_one_domain_never_share_a_message_id(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Given two students of one university, each with an account named alike and a first
+    contact of the same id (so their step keys coincide), then their first drafts carry
+    different Message-IDs; and each workspace's id stays the same on a retry."""
+    ids = []
+    for person in ("first", "second"):
+        home = tmp_path / person
+        home.mkdir()
+        url = database_url if person == "first" else f"sqlite:///{home / 'x.db'}"
+        with started_world(home, url, MONDAY, TWO_CONTACTS) as world:
+            world.tick()
+            draft = world.draft_for(DANA, "first_outreach")
+            ids.append(str(draft.message["Message-ID"]))
+            again = world.mailbox.create_draft(draft.message, str(draft.key), None)
+            assert again.message_id == ids[-1]
+    assert ids[0] != ids[1]
+    assert all(i.endswith("@example.edu>") for i in ids)

@@ -9,10 +9,8 @@ no step is stuck.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
 from datetime import timedelta
 from email.message import EmailMessage
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -23,18 +21,11 @@ from pipeline.drafting import discard_step
 from pipeline.errors import PermanentError
 from pipeline.models import Account, Step
 from pipeline.tick import sync_one
-from tests.harness import World, started_world
-from tests.test_flow import CONTACTS, DANA, MONDAY, SAM
+from tests.harness import DANA, MONDAY, SAM, World
 
 
 class WorkerDied(BaseException):
     """Stands for SIGKILL: nothing after it in the worker runs."""
-
-
-@pytest.fixture
-def world(tmp_path: Path, database_url: str) -> Iterator[World]:
-    with started_world(tmp_path, database_url, MONDAY, CONTACTS) as world:
-        yield world
 
 
 def around_create_draft(

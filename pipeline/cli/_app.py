@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 import typer
+import typer.main
 from rich.console import Console, ConsoleDimensions
 from rich.table import Table
 from rich.text import Text
@@ -18,6 +19,7 @@ from rich.text import Text
 from pipeline.errors import OutreachError
 
 app = typer.Typer(
+    rich_markup_mode=None,
     name="outreach",
     help=(
         "Run your informational-interview outreach through your own mailbox and calendar.\n\n"
@@ -112,11 +114,48 @@ PRIVATE_UMASK = 0o077
 0700, files 0600."""
 
 
+# What an option's value looks like in --help, where its name alone does not say it.
+_METAVARS = {
+    "workspace": "DIR",
+    "directory": "DIR",
+    "file": "FILE",
+    "files": "FILE",
+    "to": "WHERE",
+    "day": "YYYY-MM-DD",
+    "digest_at": "HH:MM",
+    "map": "COLUMN=FIELD",
+    "assignments": "FIELD=VALUE",
+    "processes": "N",
+    "threads": "N",
+}
+
+
+def _with_metavars(command: Any) -> Any:
+    """Name each value in --help (ACCOUNT, DIR, HH:MM) instead of a Python type (<str>,
+    <list[Path]>). Duck-typed over the command tree: Typer's click-like classes moved
+    between releases."""
+    for param in getattr(command, "params", ()):
+        if param.metavar is not None or getattr(param, "is_flag", False):
+            continue
+        name = param.name or "value"
+        metavar = _METAVARS.get(name, name.upper())
+        if getattr(param, "param_type_name", "") == "argument" and hasattr(
+            param, "display_type_rich"
+        ):  # newer Typer shows an argument's Python type ("<list[str]>") beside its name
+            param.display_type_rich = lambda ctx: None
+        param.metavar = metavar
+    for sub in getattr(command, "commands", {}).values():
+        _with_metavars(sub)
+    return command
+
+
 def main(argv: list[str] | None = None) -> None:
     """Console-script entry point: runs the app and turns our errors into exit codes."""
     before = os.umask(PRIVATE_UMASK)
     try:
-        app(args=argv, prog_name="outreach")
+        _with_metavars(typer.main.get_command(app)).main(
+            args=argv, prog_name="outreach", standalone_mode=True
+        )
     except OutreachError as err:
         _fail(str(err), err.exit_code)
     except Exception as err:

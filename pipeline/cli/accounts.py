@@ -38,6 +38,7 @@ accounts_app.add_typer(add_app, name="add")
 def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     """The accounts of outreach.toml and whether each needs you to re-authorize it.
 
+    \b
     Example:
       outreach accounts list --json
     """
@@ -139,6 +140,7 @@ def add_local(
 ) -> None:
     """A Maildir and a vdir, e.g. the ones mbsync and vdirsyncer keep in sync with a server.
 
+    \b
     Example:
       outreach accounts add local --name uni --address ada@uni.example.edu \\
         --maildir ~/Mail/uni --calendar ~/.calendars/uni/personal
@@ -175,6 +177,7 @@ def add_gmail(
     Opens Google's consent page; the refresh token goes to the OS keyring, or to a 0600
     file in the workspace when there is none. Run it again to re-authorize an account.
 
+    \b
     Example:
       outreach accounts add gmail --address ada@gmail.com --client-secrets client.json
     """

@@ -41,7 +41,10 @@ def classify(
 ) -> None:
     """Tell what each mail file is: human reply, automatic reply, bounce, meeting, other.
 
-    Example:  outreach classify reply.eml bounce.eml --json --own me@example.com
+    \b
+    Examples:
+      outreach classify reply.eml bounce.eml
+      outreach classify ~/Mail/new/* --json --own me@example.com
     """
     problems = [input_file_problem(path, "mail (.eml) or calendar (.ics)") for path in files]
     unreadable = [problem for problem in problems if problem is not None]

@@ -62,6 +62,7 @@ def import_(
     name and organization (people of one name with different addresses are
     kept apart).
 
+    \b
     Examples:
       outreach contacts import ~/Downloads/Connections.csv
       outreach contacts import people.csv --map "Mail=email" --map "Firm=organization"
@@ -104,6 +105,7 @@ def list_(
 ) -> None:
     """List contacts with their address, organization and outreach stage.
 
+    \b
     Example:
       outreach contacts list --json
     """
@@ -141,6 +143,7 @@ def show(
 ) -> None:
     """Everything known about one contact, their outreach stage and your notes.
 
+    \b
     Example:
       outreach contacts show "Dana Kim"
     """
@@ -179,6 +182,7 @@ def set_(
     timezone, notes, email (adds an address as the primary one), custom.NAME. Steps that
     failed for want of a field are planned again for the next tick.
 
+    \b
     Examples:
       outreach contacts set "Sam Ortiz" role="program manager" how_found="the career fair"
       outreach contacts set 12 email=sam.ortiz@example.net custom.school="State U"

@@ -15,10 +15,11 @@ from rich.text import Text as RichText
 from sqlalchemy import select
 
 from pipeline import lifecycle as lc
-from pipeline.cli._app import app, console, print_json
+from pipeline.cli._app import app, console, err_console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.contact_import import length_problem
 from pipeline.contacts import resolve_contact
+from pipeline.context import PROFILE_FIELDS_FIRST_MESSAGES_USE
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
 from pipeline.models import Account, Note
@@ -107,6 +108,7 @@ def init(
     Asks for what it needs when run in a terminal; every answer can be given as an option.
     With --force on an existing workspace, profile values not given stay as they are.
 
+    \b
     Example:
       outreach init --name "Ada Park" --email ada@example.edu --school "State U, class of 2026"
       --field "public health" --timezone America/Chicago
@@ -139,6 +141,15 @@ def init(
             default = defaults.get(key, "")
             profile[key] = _answer(key, default, asking, source) if key in _QUESTIONS else default
     path = create_workspace(target, profile, force=force)
+    empty = [key for key in PROFILE_FIELDS_FIRST_MESSAGES_USE if not profile.get(key)]
+    if empty:
+        err_console.print(
+            f"Note: your profile has no {', '.join(empty)} yet, and first messages are built "
+            f"from them; add them to the profile table of {path} (or run `outreach init "
+            f"--force --{empty[0]} ...`). `outreach templates check` shows what is missing.",
+            markup=False,
+            highlight=False,
+        )
     if updating:
         console.print(
             f"Updated the profile in {path}; its accounts and other settings are kept.",
@@ -166,6 +177,13 @@ def start(
         list[str] | None, typer.Argument(help="Contacts by id, email or name.")
     ] = None,
     all_: Annotated[bool, typer.Option("--all", help="Every contact not yet started.")] = False,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Start afresh an outreach that ended skipped, declined, quiet or closed.",
+        ),
+    ] = False,
     account: Annotated[str | None, typer.Option(help="Account to write from.")] = None,
     json_: JsonOption = False,
     workspace: WorkspaceOption = None,
@@ -174,16 +192,21 @@ def start(
 
     Contacts without an email address, already started, or who asked not to be contacted
     are skipped with the reason. At most [limits] new_outreach_per_day first drafts become
-    due each day.
+    due each day. An outreach that ended (you deleted its draft, they declined, it went
+    quiet) starts afresh with --again; an opt-out never does.
 
+    \b
     Examples:
       outreach start --all
       outreach start "Dana Kim" 17 sam@example.org
+      outreach start "Dana Kim" --again
     """
     if not all_ and not contacts:
         raise InputError("name at least one contact (id, email or name), or use --all")
     if all_ and contacts:
         raise InputError("give contacts or --all, not both")
+    if again and all_:
+        raise InputError("--again starts named contacts afresh; name them instead of --all")
     with opened(workspace) as ctx:
         chosen = ctx.settings.account(account)
         now = ctx.now()
@@ -197,28 +220,55 @@ def start(
                 now=now,
                 policy=ctx.policy,
                 per_day=ctx.settings.limits["new_outreach_per_day"],
+                again=again,
             )
     if json_:
         print_json(report.as_dict())
         return
+    zone = ZoneInfo(ctx.settings.timezone)
+    dues = [datetime.fromisoformat(item["due_at"]) for item in report.started if item["due_at"]]
     for item in report.started:
+        due = datetime.fromisoformat(item["due_at"]).astimezone(zone) if item["due_at"] else None
         console.print(
-            f"planned  {item['name']} <{item['email']}>  ({item['template']}, "
-            f"due {item['due_at'][:16].replace('T', ' ')} UTC)",
+            f"planned  {item['name']} <{item['email']}>  ({item['template']}"
+            + (f", draft {_when(due, now.astimezone(zone))})" if due else ")"),
             highlight=False,
+            markup=False,
         )
     for item in report.skipped:
-        console.print(f"skipped  {item['name'] or '(no name)'}: {item['reason']}", highlight=False)
-    console.print(
-        f"{len(report.started)} started, {len(report.skipped)} skipped. "
-        "Run `outreach tick` to create the drafts that are due."
-    )
+        console.print(
+            f"skipped  {item['name'] or '(no name)'}: {item['reason']}",
+            highlight=False,
+            markup=False,
+        )
+    console.print(f"{len(report.started)} started, {len(report.skipped)} skipped.", highlight=False)
+    if dues and min(dues) <= now:
+        console.print("Run `outreach tick` to create the drafts that are due now.")
+    elif dues:
+        first = min(dues).astimezone(zone)
+        console.print(
+            f"Drafts are made from {_when(first, now.astimezone(zone))} (your send window, "
+            f"{zone.key}), by the first tick after that: cron runs one every 15 minutes.",
+            highlight=False,
+            markup=False,
+        )
+
+
+def _when(moment: datetime, now: datetime) -> str:
+    """A moment in the person's zone as they would say it: "now", "today at 16:30",
+    "tomorrow at 08:30", "Mon 7 Dec at 08:30"."""
+    if moment <= now:
+        return "now"
+    days = (moment.date() - now.date()).days
+    day = {0: "today", 1: "tomorrow"}.get(days, f"{moment:%a} {moment.day} {moment:%b}")
+    return f"{day} at {moment:%H:%M}"
 
 
 @app.command()
 def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     """The funnel by stage, and what waits on you and on your contacts.
 
+    \b
     Example:
       outreach status --json | jq .funnel
     """
@@ -306,6 +356,7 @@ def notes(
 ) -> None:
     """Show or record what you learned from a contact (the thank-you cites it).
 
+    \b
     Examples:
       outreach notes "Dana Kim" --add "Advised me to learn SQL before applying"
       outreach notes dana@example.org
@@ -349,6 +400,7 @@ def referral_add(
 
     Once you send it, a short note back to the referrer is drafted.
 
+    \b
     Example:
       outreach referral add --from "Dana Kim" --name "Lee Chen" --email lee@example.org
     """
@@ -395,6 +447,7 @@ def keep_in_touch(
 ) -> None:
     """Stop the keep-in-touch updates drafted every few months for a contact.
 
+    \b
     Example:
       outreach keep-in-touch "Dana Kim" --stop
     """

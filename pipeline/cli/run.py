@@ -7,7 +7,8 @@ import os
 import shlex
 import shutil
 import sys
-from datetime import date
+from datetime import date, datetime
+from email.message import EmailMessage
 from pathlib import Path
 from typing import Annotated, Any
 from zoneinfo import ZoneInfo
@@ -41,19 +42,36 @@ def _setup_workers(broker_url: str) -> None:
 def tick(
     json_: JsonOption = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="Only the summary.")] = False,
+    log: Annotated[
+        Path | None,
+        typer.Option(
+            "--log",
+            help="Append the summary and any warning to this file, and print only what "
+            "needs you (for cron, which mails what a command prints).",
+        ),
+    ] = None,
     workspace: WorkspaceOption = None,
 ) -> None:
     """Sync every account, understand new mail, advance the lifecycles, create due drafts.
 
     What cron runs every 15 minutes. On the embedded default (broker stub://) the work
     is done in this process before it exits; with a Redis or RabbitMQ broker it is queued
-    for `outreach worker` processes.
+    for `outreach worker` processes. Exits 1 when something needs you.
 
-    Example:
+    \b
+    Examples:
+      outreach tick
       outreach tick --json
+      outreach tick --log ~/.outreach/cron.log     (quiet unless something needs you)
     """
-    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+    if log is not None:
+        logging.basicConfig(
+            filename=log, level=logging.WARNING, format="%(asctime)s %(levelname)s %(message)s"
+        )
+    else:  # what goes wrong is in the summary; the log lines themselves are for files
+        logging.basicConfig(level=logging.ERROR, format="%(levelname)s %(name)s: %(message)s")
     with opened(workspace) as ctx:
+        stamp = ctx.now()
         _setup_workers(ctx.settings.broker_url)
         from workers.dispatch import dispatcher
         from workers.runtime import use_app
@@ -77,14 +95,39 @@ def tick(
                 summary = run_tick(ctx, dispatcher(progress))
         finally:
             use_app(None)
-    if json_:
+    needs_you = bool(summary.errors or summary.steps_failed)
+    if log is not None:
+        _append_log(log, stamp, [summary.line(), *(f"  {e}" for e in summary.errors)])
+        if needs_you:  # the one thing cron mails: short, and where to look
+            console.print(
+                f"outreach: something needs you: {summary.line()}\n"
+                + "".join(f"  {error}\n" for error in summary.errors)
+                + f"Run `outreach status` for what to do (the log: {log}).",
+                highlight=False,
+                markup=False,
+            )
+    elif json_:
         print_json(summary.as_dict())
     else:
-        console.print(summary.line(), highlight=False)
+        console.print(summary.line(), highlight=False, markup=False)
         for error in summary.errors:
             err_console.print(f"  {error}", highlight=False, markup=False)
-    if summary.errors or summary.steps_failed:
-        raise typer.Exit(1)  # something needs the person: cron mails the output
+    if needs_you:
+        raise typer.Exit(1)
+
+
+def _part(message: EmailMessage, subtype: str) -> str:
+    body = message.get_body(preferencelist=(subtype,))
+    return str(body.get_content()) if body is not None else ""
+
+
+def _append_log(path: Path, stamp: datetime, lines: list[str]) -> None:
+    """Append lines to a log file, each stamped; a log that cannot be written is said."""
+    try:
+        with path.open("a", encoding="utf-8") as handle:
+            handle.writelines(f"{stamp:%Y-%m-%d %H:%M:%S%z} {line}\n" for line in lines)
+    except OSError as err:
+        raise InputError(f"--log {path}: cannot write it: {err.strerror}") from None
 
 
 @app.command()
@@ -96,6 +139,10 @@ def digest(
     account: Annotated[str | None, typer.Option(help="Account (default: the first).")] = None,
     html: Annotated[bool, typer.Option("--html", help="Print the HTML part.")] = False,
     force: Annotated[bool, typer.Option("--force", help="Deliver again today.")] = False,
+    log: Annotated[
+        Path | None,
+        typer.Option("--log", help="Append what happened to this file and print nothing."),
+    ] = None,
     json_: JsonOption = False,
     workspace: WorkspaceOption = None,
 ) -> None:
@@ -104,6 +151,7 @@ def digest(
     Delivered to your own inbox (or a file) once per account and day unless --force;
     printing it to stdout does not count as a delivery.
 
+    \b
     Examples:
       outreach digest
       outreach digest --to inbox
@@ -116,6 +164,11 @@ def digest(
     with opened(workspace) as ctx:
         chosen = ctx.settings.account(account)
         result = deliver_digest(ctx, chosen.name, wanted or today(ctx), destination=to, force=force)
+        stamp = ctx.now()
+    if log is not None:
+        done = "delivered" if result.delivered else f"not delivered: {result.reason}"
+        _append_log(log, stamp, [f"digest for {result.day} to {to}: {done}"])
+        return
     if json_:
         print_json(
             {
@@ -124,15 +177,15 @@ def digest(
                 "delivered": result.delivered,
                 "reason": result.reason,
                 "subject": str(result.message["Subject"]),
+                "text": _part(result.message, "plain"),
+                "html": _part(result.message, "html"),
             }
         )
         return
     if to == "stdout":
-        body = result.message.get_body(preferencelist=("html",) if html else ("plain",))
-        assert body is not None
         if not html:  # the HTML part is a document of its own, e.g. for a browser
             console.print(f"Subject: {result.message['Subject']}\n", highlight=False, markup=False)
-        sys.stdout.write(body.get_content())
+        sys.stdout.write(_part(result.message, "html" if html else "plain"))
         return
     if result.delivered:
         console.print(f"Digest for {result.day} delivered to {to}.")
@@ -144,19 +197,33 @@ def digest(
 def cron(
     workspace: WorkspaceOption = None,
     digest_at: Annotated[
-        str, typer.Option(help="Digest time, HH:MM, in your profile's time zone.")
-    ] = "07:30",
+        str | None,
+        typer.Option(
+            help="Digest time, HH:MM, in your profile's time zone (default: when your send "
+            "window opens, so the morning's drafts are in it).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Print crontab lines: a tick every 15 minutes and the digest each morning.
 
-    Example:
-      outreach cron | crontab -      (replaces your crontab; append by hand otherwise)
+    Quiet when all is well: cron mails you only when something needs you (a step that
+    could not be drafted, an account to reconnect), in a few lines; everything goes to
+    cron.log in the workspace as well. The digest's line ticks first, so the drafts due
+    that morning are in your Drafts folder, and in the digest, when it arrives.
+
+    \b
+    Examples:
+      outreach cron
+      outreach cron --digest-at 07:45 >> /tmp/lines && crontab -l | cat - /tmp/lines | crontab -
     """
+    home = workspace_dir(workspace).resolve()
+    settings = load_settings(home)  # no workspace or a broken one: say so now
+    zone = settings.timezone
+    digest_at = digest_at or str(settings.policy["send_window_start"])
     hours, _, minutes = digest_at.partition(":")
     if not (hours.isdigit() and minutes.isdigit() and int(hours) < 24 and int(minutes) < 60):
         raise InputError(f"--digest-at {digest_at!r}: expected HH:MM, e.g. 07:30")
-    home = workspace_dir(workspace).resolve()
-    zone = load_settings(home).timezone  # no workspace or a broken one: say so now
     # cron reads times in the system's zone; --digest-at is in yours.
     yours = (
         clock_from_environment()()
@@ -164,16 +231,18 @@ def cron(
         .replace(hour=int(hours), minute=int(minutes), second=0, microsecond=0)
     )
     system = yours.astimezone()
-    exe = shutil.which("outreach") or f"{sys.executable} -m pipeline"
-    env = f"OUTREACH_HOME={shlex.quote(str(home))}"
+    exe = shutil.which("outreach") or f"{shlex.quote(sys.executable)} -m pipeline"
+    run = f"OUTREACH_HOME={shlex.quote(str(home))} {exe}"
     log = shlex.quote(str(home / "cron.log"))
     lines = [
         "# outreach-pipeline: sync and draft every 15 minutes, digest each morning.",
+        "# Quiet unless something needs you (cron mails that); the whole log: cron.log.",
         f"# The digest at {digest_at} in {zone} is {system:%H:%M} in this system's zone "
         f"({system.tzname()}), which cron uses; run `outreach cron` again after a "
         "daylight-saving change if the two zones change on different days.",
-        f"*/15 * * * * {env} {exe} tick --quiet >> {log} 2>&1",
-        f"{system.minute} {system.hour} * * * {env} {exe} digest --to inbox >> {log} 2>&1",
+        f"*/15 * * * * {run} tick --log {log}",
+        f"{system.minute} {system.hour} * * * {run} tick --log {log}; "
+        f"{run} digest --to inbox --log {log}",
     ]
     sys.stdout.write("\n".join(lines) + "\n")
 
@@ -188,6 +257,7 @@ def worker(
 
     Needs a shared database (PostgreSQL) when workers run on several machines.
 
+    \b
     Example:
       OUTREACH_BROKER_URL=redis://127.0.0.1:6379/0 \\
       OUTREACH_DATABASE_URL=postgresql://outreach@db/outreach outreach worker -p 4
@@ -255,6 +325,7 @@ def deadletters_list(
     """Steps that failed for good, and messages or calendar items skipped as unreadable,
     each with the reason.
 
+    \b
     Examples:
       outreach deadletters list
       outreach deadletters list --json             (the failed steps)
@@ -300,6 +371,7 @@ def deadletters_retry(
 ) -> None:
     """Plan failed steps again; the next tick carries them out.
 
+    \b
     Example:
       outreach deadletters retry && outreach tick
     """
@@ -341,6 +413,7 @@ def demo(
     a Maildir, then plays the other side from shipped sample mail: replies, an
     out-of-office, a bounce, a decline, two booked meetings and an introduction.
 
+    \b
     Example:
       outreach demo /tmp/outreach-demo && ls /tmp/outreach-demo/mail/.Drafts/cur
     """

@@ -115,8 +115,13 @@ def service(
     ] = 2,
     threads: Annotated[int, typer.Option("--threads", "-t", min=1, help="Threads each.")] = 4,
     digest_at: Annotated[
-        str, typer.Option(help="digest-timer: HH:MM in your profile's time zone.")
-    ] = "07:30",
+        str | None,
+        typer.Option(
+            help="digest-timer: HH:MM in your profile's time zone (default: when your send "
+            "window opens).",
+            show_default=False,
+        ),
+    ] = None,
     system: Annotated[
         bool,
         typer.Option("--system", help="A system unit run as you (default: a user unit of yours)."),
@@ -132,6 +137,7 @@ def service(
     carry OUTREACH_HOME, and OUTREACH_BROKER_URL and OUTREACH_DATABASE_URL when
     they are set here.
 
+    \b
     Examples:
       mkdir -p ~/.config/systemd/user && cd ~/.config/systemd/user
       outreach service -p 4 -t 4 > outreach-worker.service
@@ -159,7 +165,7 @@ def service(
     if unit is Unit.tick_timer:
         sections = _timer("a tick every 15 minutes", TICK_EVERY)
     elif unit is Unit.digest_timer:
-        at = _digest_time(digest_at)
+        at = _digest_time(digest_at or str(settings.policy["send_window_start"]))
         sections = _timer(
             f"the digest at {at[:5]} ({settings.timezone})", f"*-*-* {at} {settings.timezone}"
         )
@@ -218,6 +224,9 @@ def _service(unit: Unit, home: Path, system: bool, processes: int, threads: int)
     }[unit]
     command = [str(outreach_executable()), *argv]
     lines = [f"Environment={quote_word(f'{key}={value}')}" for key, value in environment]
+    if unit is Unit.digest:  # the morning's drafts first, so the digest lists them
+        pre = [str(outreach_executable()), "tick", "--quiet"]
+        lines.append("ExecStartPre=-" + " ".join(quote_word(word, command=True) for word in pre))
     lines.append("ExecStart=" + " ".join(quote_word(word, command=True) for word in command))
     unit_lines = []
     if system:

@@ -132,6 +132,31 @@ def test_a_sent_draft_whose_key_header_was_dropped_is_matched_by_message_id(
     ]
 
 
+def test_a_draft_edited_beyond_recognition_and_sent_carries_its_recipients(
+    mail: MailWorld, cursor: str
+) -> None:
+    """Given a draft whose key header, Message-ID, subject and body the person changed
+    before sending, then one SENT change names the contact among its recipients (what
+    the pipeline matches it by); it may also report the original draft as deleted."""
+    mail.box.create_draft(outreach(), "k1", None)
+
+    def rewrite(message: EmailMessage) -> None:
+        del message["X-Outreach-Key"]
+        del message["Message-ID"]
+        message["Message-ID"] = "<rewritten-1@mail.client.example>"
+        del message["Subject"]
+        message["Subject"] = "Twenty minutes of your time?"
+        message["Cc"] = "Mentor <mentor@example.edu>"
+        message.set_content("Rewritten from scratch in my own mail client.")
+
+    mail.send_draft("k1", edit=rewrite)
+    changes, _ = mail.box.changes(cursor)
+    sent = [c for c in changes if c.kind is MailChangeKind.SENT]
+    assert len(sent) == 1
+    assert sent[0].recipients == (CONTACT, "mentor@example.edu")
+    assert {c.kind for c in changes} <= {MailChangeKind.SENT, MailChangeKind.DRAFT_DELETED}
+
+
 def test_a_sent_draft_is_found_by_key_and_not_created_again(mail: MailWorld, cursor: str) -> None:
     mail.box.create_draft(outreach(), "k1", None)
     mail.send_draft("k1")
