@@ -82,7 +82,7 @@ _RECENT = timedelta(days=30)
 _CALENDAR_CURSOR = "outlook-calendar-1:"
 _SELECT = (
     "id,internetMessageId,conversationId,receivedDateTime,sentDateTime,isDraft,"
-    "internetMessageHeaders"
+    "internetMessageHeaders,toRecipients,ccRecipients,bccRecipients"
 )
 _PARTSTAT = {
     "accepted": "ACCEPTED",
@@ -250,6 +250,11 @@ class OutlookMailbox:
         sent = folder == "sentitems"
         if sent and key is None:
             key = self._key_of(provider_id)
+        listed = [
+            str((r.get("emailAddress") or {}).get("address") or "").strip().lower()
+            for name in ("toRecipients", "ccRecipients", "bccRecipients")
+            for r in item.get(name) or []
+        ]
         return MailChange(
             MailChangeKind.SENT if sent else MailChangeKind.INBOUND,
             provider_id,
@@ -259,6 +264,7 @@ class OutlookMailbox:
             references,
             key=key if sent else None,
             at=_time(item.get("sentDateTime" if sent else "receivedDateTime")) or now,
+            recipients=tuple(dict.fromkeys(a for a in listed if "@" in a)),
         )
 
     def _removed_draft(self, provider_id: str, now: datetime) -> MailChange | None:
