@@ -236,6 +236,7 @@ def add_outlook(
     never Mail.Send. msal's token cache goes to the OS keyring, or to a 0600 file in the
     workspace when there is none. Run it again to re-authorize an account.
 
+    \b
     Example:
       outreach accounts add outlook --address ada@uni.example.edu \\
         --client-id 3f2b8e1c-9d4a-4c6e-8b7f-0a1b2c3d4e5f \\
