@@ -45,11 +45,15 @@ class ThreadRef:
     """Where a reply belongs: the provider's thread id and the RFC 5322 threading headers.
 
     ``in_reply_to`` and ``references`` hold Message-IDs with their angle brackets.
+    ``reply_to_id`` is the provider's id of the message answered, when known (Graph
+    creates a reply draft in its conversation from that message); connectors without
+    such a call ignore it.
     """
 
     thread_id: str | None
     in_reply_to: str | None
     references: tuple[str, ...] = ()
+    reply_to_id: str | None = None
 
 
 @dataclass(frozen=True)

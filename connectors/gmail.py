@@ -15,7 +15,7 @@ How changes are read (one ``users.history.list`` when nothing happened):
   ``SENT``; its key is our ``X-Outreach-Key`` header, else the draft of ours with the same
   Message-ID, else the one draft of ours in that thread that just disappeared (the thread
   is the robust link: PROVIDERS.md).
-- Our drafts are remembered in a ledger (``connectors._google_ledger``) when created,
+- Our drafts are remembered in a ledger (``connectors._ledger``) when created,
   because Gmail forgets a deleted draft entirely. A draft of ours whose thread saw a
   deletion (or a sent message) is checked with ``drafts.get`` (batched); when it is gone
   and no sent message claimed it, it is ``DRAFT_DELETED``. The keys already reported as
@@ -64,8 +64,8 @@ from connectors._google_http import (
     http_status,
     pin_refresh,
 )
-from connectors._google_ledger import DraftLedger, MemoryLedger, Record
 from connectors._ids import derived_message_id
+from connectors._ledger import DraftLedger, MemoryLedger, Record
 from connectors._mime import (
     Headers,
     ensure_delivery_headers,

@@ -7,12 +7,9 @@ for the fewest scopes the pipeline needs (``SCOPES``): ``gmail.compose`` (drafts
 inbox) and ``calendar.events`` (reading meetings, writing prep notes). Nothing here can
 send mail: ``gmail.send`` is not asked for.
 
-The refresh token (with the OAuth client it belongs to) is kept in the OS keyring when
-the ``keyring`` package is importable and has a working backend, else in
-``<workspace>/secrets/<account>.json`` (directory 0700, file 0600, written atomically; a
-character of the name outside ``[A-Za-z0-9._-]`` is written as ``%XX`` per UTF-8 byte, so two
-names never share a file).
-Tokens are never logged, and never put in exception messages.
+The refresh token (with the OAuth client it belongs to) is kept in the shared token store
+(``connectors.tokens``: the OS keyring when there is one, else a 0600 file in the
+workspace). Tokens are never logged, and never put in exception messages.
 
 ``load_credentials`` builds ``google.oauth2.credentials.Credentials`` from the stored
 token (no access token: the first request refreshes it). A missing token is an
@@ -21,19 +18,35 @@ token (no access token: the first request refreshes it). A missing token is an
 
 from __future__ import annotations
 
-import contextlib
-import importlib
 import json
-import os
-import re
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any, Protocol
+from typing import Any
 
 from google.oauth2.credentials import Credentials
 
-from connectors._files import write_atomically
+from connectors.tokens import (
+    FileTokenStore,
+    KeyringTokenStore,
+    TokenStore,
+    token_file_name,
+    token_store,
+    working_keyring,
+)
 from pipeline.errors import AuthError
+
+__all__ = [
+    "SCOPES",
+    "TOKEN_URI",
+    "FileTokenStore",
+    "KeyringTokenStore",
+    "TokenStore",
+    "authorize",
+    "load_credentials",
+    "token_file_name",
+    "token_store",
+    "working_keyring",
+]
 
 SCOPES: tuple[str, ...] = (
     "https://www.googleapis.com/auth/gmail.compose",
@@ -42,110 +55,6 @@ SCOPES: tuple[str, ...] = (
     "https://www.googleapis.com/auth/calendar.events",
 )
 TOKEN_URI = "https://oauth2.googleapis.com/token"  # noqa: S105 (an endpoint, not a secret)
-KEYRING_SERVICE = "outreach-pipeline"
-
-_UNSAFE = re.compile(r"[^A-Za-z0-9._-]")
-
-
-def token_file_name(account: str) -> str:
-    """The file name of an account's token: injective (``a b`` and ``a_b`` differ), and the
-    name itself for the names settings allow."""
-    encoded = _UNSAFE.sub(lambda m: "".join(f"%{b:02X}" for b in m[0].encode("utf-8")), account)
-    return f"{encoded}.json"
-
-
-class TokenStore(Protocol):
-    """Where an account's stored token (a small JSON object) lives."""
-
-    def load(self, account: str) -> dict[str, Any] | None: ...
-    def save(self, account: str, token: dict[str, Any]) -> None: ...
-    def delete(self, account: str) -> None: ...
-
-
-class FileTokenStore:
-    """``<workspace>/secrets/<account>.json``, readable by the owner only."""
-
-    def __init__(self, workspace: Path) -> None:
-        self.directory = Path(workspace) / "secrets"
-
-    def path(self, account: str) -> Path:
-        return self.directory / token_file_name(account)
-
-    def load(self, account: str) -> dict[str, Any] | None:
-        try:
-            data = json.loads(self.path(account).read_text(encoding="utf-8"))
-        except FileNotFoundError:
-            return None
-        except (OSError, ValueError) as err:
-            raise AuthError(
-                f"the stored Google token of account {account!r} cannot be read "
-                f"({type(err).__name__}); authorize the account again"
-            ) from err
-        return data if isinstance(data, dict) else None
-
-    def save(self, account: str, token: dict[str, Any]) -> None:
-        self.directory.mkdir(mode=0o700, parents=True, exist_ok=True)
-        os.chmod(self.directory, 0o700)  # noqa: PTH101
-        target = self.path(account)
-        write_atomically(target, json.dumps(token).encode("utf-8"), mode=0o600)
-
-    def delete(self, account: str) -> None:
-        with contextlib.suppress(FileNotFoundError):
-            self.path(account).unlink()
-
-
-class KeyringTokenStore:
-    """The OS keyring (Secret Service, macOS Keychain, Windows Credential Locker)."""
-
-    def __init__(self, backend: Any = None) -> None:
-        if backend is None:
-            backend = importlib.import_module("keyring").get_keyring()
-        self._keyring = backend
-
-    @staticmethod
-    def _user(account: str) -> str:
-        return f"google:{account}"
-
-    def load(self, account: str) -> dict[str, Any] | None:
-        text = self._keyring.get_password(KEYRING_SERVICE, self._user(account))
-        if not text:
-            return None
-        try:
-            data = json.loads(text)
-        except ValueError:
-            return None
-        return data if isinstance(data, dict) else None
-
-    def save(self, account: str, token: dict[str, Any]) -> None:
-        self._keyring.set_password(KEYRING_SERVICE, self._user(account), json.dumps(token))
-
-    def delete(self, account: str) -> None:
-        with contextlib.suppress(Exception):
-            self._keyring.delete_password(KEYRING_SERVICE, self._user(account))
-
-
-def working_keyring() -> Any | None:
-    """The keyring backend when ``keyring`` is installed and has a usable backend."""
-    try:  # optional: ``keyring`` is not a dependency of the project
-        keyring = importlib.import_module("keyring")
-        fail = importlib.import_module("keyring.backends.fail")
-    except ImportError:
-        return None
-    try:
-        backend = keyring.get_keyring()
-    except Exception:  # a misconfigured keyring must not break the pipeline
-        return None
-    if isinstance(backend, fail.Keyring) or getattr(backend, "priority", 1) <= 0:
-        return None
-    return backend
-
-
-def token_store(workspace: Path) -> TokenStore:
-    """The keyring when it works, else the 0600 file in the workspace."""
-    backend = working_keyring()
-    if backend is not None:
-        return KeyringTokenStore(backend)
-    return FileTokenStore(workspace)
 
 
 def _client(client_secrets: Path) -> tuple[str, str]:

@@ -21,11 +21,12 @@ from pathlib import Path
 from typing import Any
 
 from connectors._google_http import default_http
-from connectors._google_ledger import FileLedger
+from connectors._ledger import FileLedger
 from connectors.gmail import GmailMailbox
-from connectors.google_auth import TokenStore, load_credentials
+from connectors.google_auth import load_credentials
 from connectors.google_calendar import GoogleCalendar
 from connectors.quota import GMAIL_UNITS_PER_SECOND, HEADROOM, bucket_for
+from connectors.tokens import TokenStore
 from pipeline.settings import AccountSettings
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")

@@ -36,8 +36,15 @@ _ACCOUNT_KEYS: Mapping[str, type] = {
     "drafts_folder": str,
     "sent_folder": str,
     "deleted_after_minutes": int,
+    "tenant": str,
+    "client_id": str,
 }
 ACCOUNT_RANGES: Mapping[str, tuple[int, int]] = {"deleted_after_minutes": (0, 10_080)}
+# Keys that only one kind of account understands.
+_KIND_KEYS: Mapping[str, str] = {"tenant": "outlook", "client_id": "outlook"}
+_GUID = re.compile(r"^[0-9a-fA-F]{8}-([0-9a-fA-F]{4}-){3}[0-9a-fA-F]{12}$")
+_TENANT_DOMAIN = re.compile(r"^(?=.{1,253}$)([A-Za-z0-9-]{1,63}\.)+[A-Za-z]{2,63}$")
+OUTLOOK_TENANTS = ("common", "organizations", "consumers")
 _WEEKDAYS = ("mon", "tue", "wed", "thu", "fri", "sat", "sun")
 _TIME_RE = re.compile(r"^([01]\d|2[0-3]):([0-5]\d)$")
 
@@ -88,6 +95,28 @@ class AccountSettings:
     # A draft that vanished counts as deleted (declined) only after this long: a sent copy
     # may come down later (mbsync, schedule send). Sent later, it is revived anyway.
     deleted_after_minutes: int = 0
+    # Outlook only: the Microsoft Entra tenant to sign in with, and the app's client id.
+    tenant: str | None = None
+    client_id: str | None = None
+
+
+def outlook_option_problem(key: str, value: str) -> str | None:
+    """What is wrong with an Outlook account's ``tenant`` or ``client_id``, or None."""
+    if key == "tenant":
+        if value in OUTLOOK_TENANTS or _GUID.match(value) or _TENANT_DOMAIN.match(value):
+            return None
+        return (
+            f"must be common, organizations, consumers, a tenant id (a GUID) or the "
+            f"tenant's domain (e.g. contoso.onmicrosoft.com), got {value!r}"
+        )
+    if key == "client_id":
+        if _GUID.match(value):
+            return None
+        return (
+            "must be the Application (client) ID of an app registration, a GUID like "
+            f"00000000-0000-0000-0000-000000000000, got {value!r}"
+        )
+    return None
 
 
 @dataclass(frozen=True)
@@ -294,6 +323,17 @@ def _accounts(raw: Any, source: str) -> tuple[AccountSettings, ...]:
             raise SettingsError(
                 f"{where}.kind must be one of {', '.join(ACCOUNT_KINDS)}, got {entry['kind']!r}"
             )
+        for key, kind in _KIND_KEYS.items():
+            if key not in entry:
+                continue
+            if entry["kind"] != kind:
+                raise SettingsError(
+                    f"{where}.{key} is only for kind = {kind!r} accounts, "
+                    f"not kind = {entry['kind']!r}"
+                )
+            problem = outlook_option_problem(key, entry[key])
+            if problem is not None:
+                raise SettingsError(f"{where}.{key} {problem}")
         accounts.append(AccountSettings(**{k: entry[k] for k in entry}))
     names = [a.name for a in accounts]
     # Unique ignoring case: on macOS and Windows two names that differ only in case would

@@ -21,6 +21,7 @@ from pipeline.settings import (
     Settings,
     account_name_problem,
     load_settings,
+    outlook_option_problem,
     settings_from,
     workspace_dir,
 )
@@ -57,7 +58,9 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
         print_json(rows)
         return
     if not rows:
-        console.print("No accounts yet; add one with `outreach accounts add local` or `gmail`.")
+        console.print(
+            "No accounts yet; add one with `outreach accounts add local`, `gmail` or `outlook`."
+        )
         return
     print_table(
         ("name", "kind", "address", "state"),
@@ -198,3 +201,102 @@ def add_gmail(
             row.needs_reauth, row.reauth_reason = False, None
     verb = "Re-authorized" if exists else "Added"
     console.print(f"{verb} Gmail account {name} ({normalized}).")
+
+
+@add_app.command("outlook")
+def add_outlook(
+    address: Annotated[str, typer.Option(help="Your Outlook.com or Microsoft 365 address.")],
+    client_id: Annotated[
+        str | None,
+        typer.Option(
+            "--client-id",
+            help="Application (client) ID of the app registration (yours or your school's).",
+        ),
+    ] = None,
+    tenant: Annotated[
+        str,
+        typer.Option(
+            help="common, organizations, consumers, or your organization's tenant id or domain."
+        ),
+    ] = "common",
+    name: Annotated[str, typer.Option(help="A short name for the account.")] = "outlook",
+    device_code: Annotated[
+        bool,
+        typer.Option(
+            "--device-code",
+            help="Sign in with a code on another device (a terminal without a browser, SSH).",
+        ),
+    ] = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Authorize an Outlook or Microsoft 365 account (drafts, reading mail, the digest)
+    and its calendar, through Microsoft Graph.
+
+    Asks for Mail.ReadWrite, Calendars.ReadWrite and User.Read (and a refresh token);
+    never Mail.Send. msal's token cache goes to the OS keyring, or to a 0600 file in the
+    workspace when there is none. Run it again to re-authorize an account.
+
+    \b
+    Example:
+      outreach accounts add outlook --address ada@uni.example.edu \\
+        --client-id 3f2b8e1c-9d4a-4c6e-8b7f-0a1b2c3d4e5f \\
+        --tenant organizations --device-code
+    """
+    from connectors.outlook_auth import authorize_device_code, authorize_interactive
+    from connectors.outlook_open import new_session
+    from connectors.tokens import token_store
+
+    normalized = _checked(name, address)
+    home = workspace_dir(workspace)
+    settings = load_settings(home)
+    exists = _exists(settings, name)
+    configured = next((a for a in settings.accounts if a.name == name), None)
+    client = client_id or (configured.client_id if configured else None)
+    if not client:
+        raise InputError(
+            "--client-id is required: register an app in Microsoft Entra (see the README, "
+            "Connecting a mailbox and calendar), or ask your career office for theirs"
+        )
+    for option, value in (("client_id", client), ("tenant", tenant)):
+        problem = outlook_option_problem(option, value)
+        if problem is not None:
+            raise InputError(f"--{option.replace('_', '-')} {problem}")
+    store = token_store(home, provider="microsoft")
+    if device_code:
+        signed_in = authorize_device_code(
+            name,
+            store,
+            client_id=client,
+            tenant=tenant,
+            show=console.print,
+            http_client=new_session(),
+        )
+    else:
+        signed_in = authorize_interactive(
+            name,
+            store,
+            client_id=client,
+            tenant=tenant,
+            login_hint=normalized,
+            http_client=new_session(),
+        )
+    if signed_in and signed_in.lower() != normalized:
+        console.print(
+            f"Note: you signed in as {signed_in}; outreach uses the mailbox of {normalized}."
+        )
+    if not exists:
+        append_account(
+            home,
+            {
+                "name": name,
+                "kind": "outlook",
+                "address": normalized,
+                "tenant": tenant,
+                "client_id": client,
+            },
+        )
+    with opened(workspace) as ctx, ctx.store.write() as session:
+        for row in session.scalars(select(Account).where(Account.name == name)):
+            row.needs_reauth, row.reauth_reason = False, None
+    verb = "Re-authorized" if exists else "Added"
+    console.print(f"{verb} Outlook account {name} ({normalized}).")

@@ -46,7 +46,7 @@ from email.message import EmailMessage
 from pathlib import Path
 from typing import Any
 
-from connectors._google_ledger import FileLedger
+from connectors._ledger import FileLedger
 from connectors.gmail import GmailMailbox
 from connectors.quota import GMAIL_UNITS_PER_SECOND, HEADROOM, TokenBucket
 from pipeline.errors import OutreachError

@@ -24,6 +24,7 @@ from connectors.memory import InMemoryCalendar, InMemoryMailbox
 
 if TYPE_CHECKING:
     from tests.emulators.google import GoogleEmulator
+    from tests.emulators.graph import GraphEmulator
 
 Edit = Callable[[EmailMessage], None]
 _names = itertools.count(1)
@@ -230,6 +231,32 @@ class GmailMailWorld:
         return [parse(raw) for raw in self.emulator.labelled("INBOX")]
 
 
+class OutlookMailWorld:
+    """The person in Outlook (web or desktop), played on the Graph emulator."""
+
+    def __init__(self, emulator: GraphEmulator, box: Mailbox) -> None:
+        self.emulator = emulator
+        self.box = box
+
+    def receive(self, raw: bytes) -> None:
+        self.emulator.receive(raw)
+
+    def send_draft(self, key: str, edit: Edit | None = None) -> None:
+        self.emulator.send_draft(key, edit=edit)
+
+    def delete_draft(self, key: str) -> None:
+        self.emulator.delete_draft(key)
+
+    def drafts(self) -> list[EmailMessage]:
+        return self.emulator.folder("drafts")
+
+    def sent(self) -> list[EmailMessage]:
+        return self.emulator.folder("sentitems")
+
+    def inbox(self) -> list[EmailMessage]:
+        return self.emulator.folder("inbox")
+
+
 class CalendarWorld(Protocol):
     def add_external(self, event: CalendarEvent) -> None: ...
     def move(self, uid: str, start: datetime, end: datetime) -> None: ...
@@ -318,6 +345,53 @@ class GoogleCalendarWorld:
 
     def add_external(self, event: CalendarEvent) -> None:
         self.emulator.add_event(google_event(event, self.emulator.address))
+
+    def move(self, uid: str, start: datetime, end: datetime) -> None:
+        self.emulator.move_event(uid, start, end)
+
+    def cancel(self, uid: str) -> None:
+        self.emulator.cancel_event(uid)
+
+    def remove(self, uid: str) -> None:
+        self.emulator.remove_event(uid)
+
+
+_RESPONSE = {"ACCEPTED": "accepted", "DECLINED": "declined", "TENTATIVE": "tentativelyAccepted"}
+
+
+def graph_event(event: CalendarEvent) -> dict[str, Any]:
+    """An event as Graph holds someone else's invitation on the person's calendar."""
+    resource: dict[str, Any] = {
+        "iCalUId": event.uid,
+        "subject": event.summary,
+        "start": {"dateTime": event.start.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"},
+        "end": {"dateTime": event.end.strftime("%Y-%m-%dT%H:%M:%S.0000000"), "timeZone": "UTC"},
+        "isCancelled": event.status == "cancelled",
+        "body": {"contentType": "text", "content": event.description},
+        "attendees": [
+            {
+                "type": "required",
+                "emailAddress": {"address": a.email, **({"name": a.name} if a.name else {})},
+                "status": {"response": _RESPONSE.get(a.partstat, "none"), "time": ""},
+            }
+            for a in event.attendees
+        ],
+    }
+    if event.organizer:
+        resource["organizer"] = {"emailAddress": {"address": event.organizer}}
+    if event.location:
+        resource["location"] = {"displayName": event.location}
+    return resource
+
+
+class OutlookCalendarWorld:
+    """Other organisers changing the person's Outlook calendar, on the Graph emulator."""
+
+    def __init__(self, emulator: GraphEmulator) -> None:
+        self.emulator = emulator
+
+    def add_external(self, event: CalendarEvent) -> None:
+        self.emulator.add_event(graph_event(event))
 
     def move(self, uid: str, start: datetime, end: datetime) -> None:
         self.emulator.move_event(uid, start, end)

@@ -21,13 +21,15 @@ from tests.contract.clients import (
     MailWorld,
     MemoryCalendarWorld,
     MemoryMailWorld,
+    OutlookCalendarWorld,
+    OutlookMailWorld,
     VdirCalendarWorld,
 )
 
 ME = "me@example.org"
 
 
-@pytest.fixture(params=["memory", "maildir", "gmail"])
+@pytest.fixture(params=["memory", "maildir", "gmail", "outlook"])
 def mail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailWorld]:
     """The person's mailbox under test, with the means to play the other side."""
     if request.param == "memory":
@@ -43,12 +45,18 @@ def mail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailWorld]:
                 yield GmailMailWorld(emulator, box)
             finally:
                 box.close()
+    elif request.param == "outlook":
+        from connectors.outlook import OutlookMailbox
+        from tests.emulators.graph import GraphEmulator, graph_client, loopback_only
+
+        with loopback_only(), GraphEmulator(ME) as graph:
+            yield OutlookMailWorld(graph, OutlookMailbox(ME, graph_client(graph)))
     else:
         root = tmp_path / "Mail"
         yield MaildirMailWorld(root, MaildirMailbox(root, ME))
 
 
-@pytest.fixture(params=["memory", "vdir", "google"])
+@pytest.fixture(params=["memory", "vdir", "google", "outlook"])
 def calendar(
     request: pytest.FixtureRequest, tmp_path: Path
 ) -> Iterator[tuple[Calendar, CalendarWorld]]:
@@ -66,6 +74,12 @@ def calendar(
                 yield google, GoogleCalendarWorld(emulator)
             finally:
                 google.close()
+    elif request.param == "outlook":
+        from connectors.outlook import OutlookCalendar
+        from tests.emulators.graph import GraphEmulator, graph_client, loopback_only
+
+        with loopback_only(), GraphEmulator(ME) as graph:
+            yield OutlookCalendar(graph_client(graph)), OutlookCalendarWorld(graph)
     else:
         from connectors.vdir import VdirCalendar
 

@@ -38,34 +38,39 @@ One emulator serves one person (``address``); "me" and the address both name the
 from __future__ import annotations
 
 import base64
-import contextlib
 import copy
 import email.utils
 import itertools
 import json
 import math
 import re
-import socket
-import threading
-import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import message_from_bytes, policy
 from email.message import EmailMessage, Message
 from email.parser import BytesHeaderParser, BytesParser, Parser
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
-import pytest
 from google.oauth2.credentials import Credentials
 from google_auth_httplib2 import AuthorizedHttp
 
 from connectors._google_http import NoResendHttp
+from tests.emulators.core import (
+    JSON,
+    PHRASES,
+    Answer,
+    Bucket,
+    EmulatorServer,
+    Fault,
+    LoggedRequest,
+    header_value,
+    loopback_only,
+)
 
-JSON = dict[str, Any]
+__all__ = ["GOOGLE_HOSTS", "GoogleEmulator", "LoggedRequest", "authorized_http", "loopback_only"]
 
 # Gmail quota units per method (PROVIDERS.md); Calendar calls cost 1 in their own bucket.
 GMAIL_UNITS: dict[str, int] = {
@@ -109,22 +114,6 @@ _REASONS = {
     503: "backendError",
     504: "backendError",
 }
-_PHRASES = {
-    200: "OK",
-    204: "No Content",
-    400: "Bad Request",
-    401: "Unauthorized",
-    403: "Forbidden",
-    404: "Not Found",
-    409: "Conflict",
-    410: "Gone",
-    429: "Too Many Requests",
-    500: "Internal Server Error",
-    502: "Bad Gateway",
-    503: "Service Unavailable",
-    504: "Gateway Timeout",
-}
-
 _HEADERS = BytesHeaderParser(policy=policy.compat32)
 _MSGID = re.compile(r"<[^<>\s]+>")
 _SUBJECT_PREFIX = re.compile(r"^\s*((re|fwd?|aw|wg|sv|tr)\s*:\s*)+", re.IGNORECASE)
@@ -162,57 +151,6 @@ class ApiError(Exception):
 
 
 @dataclass
-class Answer:
-    status: int
-    body: bytes = b""
-    headers: dict[str, str] = field(default_factory=dict)
-
-    @classmethod
-    def json(cls, status: int, data: object, headers: Mapping[str, str] | None = None) -> Answer:
-        return cls(
-            status,
-            json.dumps(data).encode(),
-            {"Content-Type": "application/json; charset=UTF-8", **(headers or {})},
-        )
-
-    @classmethod
-    def error(cls, err: ApiError) -> Answer:
-        return cls.json(err.code, err.body(), err.headers)
-
-
-@dataclass(frozen=True)
-class LoggedRequest:
-    """One request as the emulator saw it: ``batch`` is the id of the enclosing batch
-    request for a part of one (None for a plain HTTP request), ``method_name`` the API
-    method (e.g. ``gmail.users.history.list``), ``units`` the quota it was charged."""
-
-    method: str
-    path: str
-    query: dict[str, list[str]]
-    body: bytes
-    method_name: str
-    status: int
-    units: int
-    batch: int | None
-    at: float
-
-
-@dataclass
-class _Fault:
-    kind: str  # "status", "drop", "stall"
-    match: str | None
-    times: int
-    status: int = 503
-    retry_after: float | None = None
-    reason: str | None = None
-    after: bool = True  # drop/stall after the work is done (the client never hears back)
-    seconds: float = 0.0
-
-    def matches(self, method_name: str, path: str) -> bool:
-        return self.match is None or self.match in method_name or self.match in path
-
-
-@dataclass
 class _Message:
     id: str
     thread_id: str
@@ -232,22 +170,8 @@ class _Message:
         return own[0].strip("<>").lower() if own else None
 
 
-class _Bucket:
-    """Quota units per second per user: a token bucket answering how long to wait."""
-
-    def __init__(self, rate: float) -> None:
-        self.rate = rate
-        self.level = rate
-        self.stamp = time.monotonic()
-
-    def take(self, units: int) -> float:
-        now = time.monotonic()
-        self.level = min(self.rate, self.level + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if units <= self.level:
-            self.level -= units
-            return 0.0
-        return (units - self.level) / self.rate
+def _error_answer(err: ApiError) -> Answer:
+    return Answer.json(err.code, err.body(), err.headers)
 
 
 def b64url(data: bytes) -> str:
@@ -276,7 +200,7 @@ def _rfc3339(moment: datetime) -> str:
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 
-class GoogleEmulator:
+class GoogleEmulator(EmulatorServer):
     """Gmail + Calendar + OAuth token endpoint on a local port (see the module docstring)."""
 
     def __init__(
@@ -290,20 +214,13 @@ class GoogleEmulator:
         history_page_size: int = 100,
         clock: Callable[[], datetime] | None = None,
     ) -> None:
+        super().__init__(latency=latency, clock=clock)
         self.address = address
-        self._clock = clock or (lambda: datetime.now(UTC))  # a test may move time
-        self.latency = latency
         self.history_page_size = history_page_size
-        self._lock = threading.RLock()
-        self._release = threading.Event()
-        self._server: ThreadingHTTPServer | None = None
-        self._thread: threading.Thread | None = None
-        self._buckets: dict[str, _Bucket | None] = {
-            "gmail": _Bucket(units_per_second) if units_per_second else None,
-            "calendar": _Bucket(calendar_per_second) if calendar_per_second else None,
+        self._buckets: dict[str, Bucket | None] = {
+            "gmail": Bucket(units_per_second) if units_per_second else None,
+            "calendar": Bucket(calendar_per_second) if calendar_per_second else None,
         }
-        self.requests: list[LoggedRequest] = []
-        self._faults: list[_Fault] = []
         self._batches = itertools.count(1)
         # auth
         self.refresh_tokens = {refresh_token}
@@ -324,73 +241,11 @@ class GoogleEmulator:
         self._seq = 0
         self._min_seq = 0
 
-    # -- lifecycle ---------------------------------------------------------------------------
-
-    def start(self) -> GoogleEmulator:
-        emulator = self
-
-        class Handler(_Handler):
-            owner = emulator
-
-        self._server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self._server.daemon_threads = True
-        self._thread = threading.Thread(
-            target=self._server.serve_forever, kwargs={"poll_interval": 0.02}, daemon=True
-        )
-        self._thread.start()
-        return self
-
-    def stop(self) -> None:
-        self._release.set()
-        if self._server is not None:
-            self._server.shutdown()
-            self._server.server_close()
-            self._server = None
-
-    def __enter__(self) -> GoogleEmulator:
-        return self.start()
-
-    def __exit__(self, *exc: object) -> None:
-        self.stop()
-
-    @property
-    def url(self) -> str:
-        assert self._server is not None, "start() the emulator first"
-        host, port = self._server.server_address[:2]
-        return f"http://{host!s}:{port}"
-
     # -- knobs for tests ---------------------------------------------------------------------
 
     def set_quota(self, api: str, per_second: float | None) -> None:
         with self._lock:
-            self._buckets[api] = _Bucket(per_second) if per_second else None
-
-    def fail_next(
-        self,
-        status: int = 503,
-        *,
-        times: int = 1,
-        match: str | None = None,
-        retry_after: float | None = None,
-        reason: str | None = None,
-    ) -> None:
-        """Answer the next ``times`` matching requests (method name or path contains
-        ``match``) with ``status`` in Google's envelope, before doing any work."""
-        with self._lock:
-            self._faults.append(
-                _Fault("status", match, times, status, retry_after=retry_after, reason=reason)
-            )
-
-    def drop_next(self, *, times: int = 1, match: str | None = None, after: bool = True) -> None:
-        """Close the connection instead of answering; ``after``: the work is done first
-        (the client cannot know whether its request took effect)."""
-        with self._lock:
-            self._faults.append(_Fault("drop", match, times, after=after))
-
-    def stall_next(self, seconds: float, *, times: int = 1, match: str | None = None) -> None:
-        """Do the work, then wait ``seconds`` before answering (a client time-out)."""
-        with self._lock:
-            self._faults.append(_Fault("stall", match, times, seconds=seconds))
+            self._buckets[api] = Bucket(per_second) if per_second else None
 
     def expire_access_tokens(self) -> None:
         """Every access token issued so far answers 401 from now on."""
@@ -435,10 +290,6 @@ class GoogleEmulator:
 
     def units(self, api: str = "gmail") -> int:
         return sum(r.units for r in self.calls(api))
-
-    def clear_log(self) -> None:
-        with self._lock:
-            self.requests.clear()
 
     # -- the other side of the mailbox -------------------------------------------------------
 
@@ -580,19 +431,19 @@ class GoogleEmulator:
         headers: Mapping[str, str],
         body: bytes,
         batch: int | None = None,
-    ) -> tuple[Answer, _Fault | None]:
+    ) -> tuple[Answer, Fault | None]:
         """Answer one request (a plain one or one part of a batch)."""
         parts = urlsplit(target)
         path = parts.path
         query = parse_qs(parts.query, keep_blank_values=True)
         name, handler, args = self._route(method, path)
-        fault = self._take_fault(name, path, inner=batch is not None)
+        fault = self.take_fault(name, path, inner=batch is not None)
         if fault is not None and fault.kind == "status":
-            answer = self._fault_answer(fault)
-            self._log(method, path, query, body, name, answer.status, 0, batch)
+            answer = self.fault_answer(fault)
+            self.log(method, path, query, body, name, answer.status, 0, batch)
             return answer, None
         if fault is not None and not fault.after and fault.kind == "drop":
-            self._log(method, path, query, body, name, 0, 0, batch)
+            self.log(method, path, query, body, name, 0, 0, batch)
             return Answer(0), fault
         units = 0
         try:
@@ -609,8 +460,8 @@ class GoogleEmulator:
                 with self._lock:
                     answer = handler(*args, query=query, body=body)
         except ApiError as err:
-            answer = Answer.error(err)
-        self._log(method, path, query, body, name, answer.status, units, batch)
+            answer = _error_answer(err)
+        self.log(method, path, query, body, name, answer.status, units, batch)
         return answer, fault
 
     def _route(
@@ -663,47 +514,14 @@ class GoogleEmulator:
             ("DELETE", events + r"/([^/]+)", "calendar.events.delete", self._events_delete),
         ]
 
-    def _take_fault(self, name: str, path: str, *, inner: bool) -> _Fault | None:
-        """The next fault for this request; a batch's parts only get status faults (the
-        connection belongs to the enclosing batch request)."""
-        with self._lock:
-            for fault in self._faults:
-                if inner and fault.kind != "status":
-                    continue
-                if fault.matches(name, path):
-                    fault.times -= 1
-                    if fault.times <= 0:
-                        self._faults.remove(fault)
-                    return fault
-        return None
-
-    @staticmethod
-    def _fault_answer(fault: _Fault) -> Answer:
+    def fault_answer(self, fault: Fault) -> Answer:
         headers = {}
         if fault.retry_after is not None:
             headers["Retry-After"] = f"{fault.retry_after:g}"
-        phrase = _PHRASES.get(fault.status, "Error")
+        phrase = PHRASES.get(fault.status, "Error")
         domain = "usageLimits" if fault.status in (403, 429) else "global"
         reason = fault.reason or _REASONS.get(fault.status)
-        return Answer.error(ApiError(fault.status, phrase, reason, domain=domain, headers=headers))
-
-    def _log(
-        self,
-        method: str,
-        path: str,
-        query: dict[str, list[str]],
-        body: bytes,
-        name: str,
-        status: int,
-        units: int,
-        batch: int | None,
-    ) -> None:
-        entry = LoggedRequest(method, path, query, body, name, status, units, batch, time.time())
-        with self._lock:
-            self.requests.append(entry)
-
-    def wait(self, seconds: float) -> None:
-        self._release.wait(seconds)
+        return _error_answer(ApiError(fault.status, phrase, reason, domain=domain, headers=headers))
 
     # -- auth and quota ----------------------------------------------------------------------
 
@@ -736,7 +554,7 @@ class GoogleEmulator:
         )
 
     def _authorize(self, headers: Mapping[str, str]) -> None:
-        value = _get(headers, "authorization") or ""
+        value = header_value(headers, "authorization") or ""
         token = value[7:] if value.lower().startswith("bearer ") else ""
         with self._lock:
             valid = token in self._access_tokens
@@ -767,7 +585,7 @@ class GoogleEmulator:
     # -- batch -------------------------------------------------------------------------------
 
     def _batch(self, headers: Mapping[str, str], body: bytes) -> Answer:
-        content_type = _get(headers, "content-type") or ""
+        content_type = header_value(headers, "content-type") or ""
         envelope = BytesParser(policy=policy.compat32).parsebytes(
             f"Content-Type: {content_type}\r\n\r\n".encode() + body
         )
@@ -789,12 +607,12 @@ class GoogleEmulator:
             inner_head, _, inner_body = rest.partition("\n\n")
             inner = Parser(policy=policy.compat32).parsestr(inner_head + "\n\n", headersonly=True)
             inner_headers = {k.lower(): str(v) for k, v in inner.items()}
-            if "authorization" not in inner_headers and _get(headers, "authorization"):
-                inner_headers["authorization"] = _get(headers, "authorization") or ""
+            if "authorization" not in inner_headers and header_value(headers, "authorization"):
+                inner_headers["authorization"] = header_value(headers, "authorization") or ""
             answer, _ = self.handle(verb, target, inner_headers, inner_body.encode(), batch_id)
             reply_id = f"<response-{content_id[1:-1]}>" if content_id.startswith("<") else ""
             head = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
-            phrase = _PHRASES.get(answer.status, "Unknown")
+            phrase = PHRASES.get(answer.status, "Unknown")
             out.append(
                 f"--{boundary}\r\nContent-Type: application/http\r\nContent-ID: {reply_id}\r\n\r\n"
                 f"HTTP/1.1 {answer.status} {phrase}\r\n{head}"
@@ -1354,13 +1172,6 @@ class GoogleEmulator:
 # -- helpers ---------------------------------------------------------------------------------
 
 
-def _get(headers: Mapping[str, str], name: str) -> str | None:
-    for key, value in headers.items():
-        if key.lower() == name:
-            return value
-    return None
-
-
 def _json_body(body: bytes) -> JSON:
     if not body.strip():
         return {}
@@ -1413,44 +1224,6 @@ def _sync_seq(token: str) -> int | None:
     return int(number) if kind == "sync" and number.isdigit() else None
 
 
-class _Handler(BaseHTTPRequestHandler):
-    owner: GoogleEmulator
-    protocol_version = "HTTP/1.1"
-    disable_nagle_algorithm = True  # no 40 ms delayed-ACK stall between header and body
-
-    def log_message(self, format: str, *args: Any) -> None:
-        return  # quiet: tests read the request log instead
-
-    def _serve(self) -> None:
-        length = int(self.headers.get("Content-Length") or 0)
-        body = self.rfile.read(length) if length else b""
-        headers = {k.lower(): v for k, v in self.headers.items()}
-        owner = self.owner
-        if owner.latency:
-            owner.wait(owner.latency)
-        answer, fault = owner.handle(self.command, self.path, headers, body)
-        if fault is not None and fault.kind == "stall":
-            owner.wait(fault.seconds)
-        if (fault is not None and fault.kind == "drop") or answer.status == 0:
-            self.close_connection = True
-            return
-        self.send_response(answer.status, _PHRASES.get(answer.status))
-        for name, value in answer.headers.items():
-            self.send_header(name, value)
-        self.send_header("Content-Length", str(len(answer.body)))
-        self.end_headers()
-        if answer.body and self.command != "HEAD":
-            self.wfile.write(answer.body)
-
-    def _guarded(self) -> None:
-        try:
-            self._serve()
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
-
-    do_GET = do_POST = do_PUT = do_PATCH = do_DELETE = _guarded
-
-
 # -- routing the real clients to the emulator ------------------------------------------------
 
 GOOGLE_HOSTS = (
@@ -1493,22 +1266,3 @@ def authorized_http(
     """What the connectors get in production, routed to ``emulator``."""
     token = refresh_token or next(iter(emulator.refresh_tokens), "revoked")
     return AuthorizedHttp(credentials(token), http=RoutedHttp(emulator.url, timeout=timeout))
-
-
-@contextlib.contextmanager
-def loopback_only() -> Iterator[list[str]]:
-    """Refuse (and, at the end, fail on) any name lookup but the loopback's: the tests
-    reach only the local emulator, never Google."""
-    real = socket.getaddrinfo
-    refused: list[str] = []
-
-    def guarded(host: Any, *args: Any, **kwargs: Any) -> Any:
-        if host not in (None, "127.0.0.1", "localhost", "::1"):
-            refused.append(str(host))
-            raise socket.gaierror(socket.EAI_NONAME, f"tests must not reach {host}")
-        return real(host, *args, **kwargs)
-
-    with pytest.MonkeyPatch.context() as patch:
-        patch.setattr(socket, "getaddrinfo", guarded)
-        yield refused
-    assert refused == [], f"a test tried to reach {sorted(set(refused))}"

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from connectors._google_http import RetryPolicy
-from connectors._google_ledger import FileLedger
+from connectors._ledger import FileLedger
 from connectors.base import MailChangeKind, ThreadRef
 from connectors.gmail import GmailMailbox
 from connectors.google_auth import (

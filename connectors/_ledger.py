@@ -1,9 +1,10 @@
-"""The drafts the Gmail connector created: what a later ``changes()`` needs to tell a sent
-draft from a deleted one, and ``create_draft`` needs to stay idempotent.
+"""The drafts a connector created (Gmail, Outlook): what a later ``changes()`` needs to
+tell a sent draft from a deleted one, and ``create_draft`` needs to stay idempotent.
 
-Gmail forgets a deleted draft completely, so its key cannot be read back afterwards: the
-connector writes each draft it creates here first (state ``creating``, before the request)
-and completes the record with the ids Gmail answered (state ``draft``). Records are never
+Gmail and Graph forget a deleted draft completely, so its key cannot be read back
+afterwards: the connector writes each draft it creates here first (state ``creating``,
+before the request) and completes the record with the ids the provider answered (state
+``draft``). Records are never
 changed by ``changes()`` (an older cursor must report the same changes again): what was
 already reported travels in the cursor.
 
@@ -29,8 +30,8 @@ except ImportError:  # pragma: no cover
     fcntl = None  # type: ignore[assignment]
 
 Record = dict[str, Any]
-"""key -> {"state", "message_id", "draft_id", "gmail_id", "thread_id", "in_reply_to",
-"references", "created"}"""
+"""key -> a JSON object the connector defines (Gmail: "state", "message_id", "draft_id",
+"gmail_id", "thread_id", "in_reply_to", "references", "created")"""
 
 
 class DraftLedger(Protocol):
