@@ -191,7 +191,12 @@ def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> P
         )
         message = templates.render_message(kind, context, envelope)
         thread = (
-            ThreadRef(row.thread_id, in_reply_to, references)
+            ThreadRef(
+                row.thread_id,
+                in_reply_to,
+                references,
+                reply_to_id=_provider_id_of(session, row.account_id, in_reply_to),
+            )
             if step.in_thread and (row.thread_id or in_reply_to)
             else None
         )
@@ -212,6 +217,19 @@ def _quoted_ref(contact: Contact, contact_id: int) -> str:
 
 ANSWERS = ("scheduling_reply", "thanks_anyway")
 """Steps that answer the contact's last message rather than follow up our own."""
+
+
+def _provider_id_of(session: Session, account_id: int, message_id: str | None) -> str | None:
+    """The provider's id of the message a reply answers (ours sent, or theirs received),
+    when the mailbox reported it: Graph makes a reply in its conversation from it."""
+    if not message_id:
+        return None
+    return session.scalar(
+        select(MessageSeen.provider_id)
+        .where(MessageSeen.account_id == account_id, MessageSeen.message_id == message_id)
+        .order_by(MessageSeen.id.desc())
+        .limit(1)
+    )
 
 
 def _their_last_message_id(session: Session, outreach_id: int) -> str | None:

@@ -160,6 +160,9 @@ def test_a_month_of_outreach_on_outlook(world: OutlookWorld) -> None:
         m for m in world.drafts_to("lee.chen@example.com") if str(m["Subject"]).startswith("Re:")
     ]
     assert len(nudges) == 1
+    # In Lee's conversation, made the way Graph documents for a reply (createReply from the
+    # message answered, which the sync reported), not as a new message.
+    assert "graph.messages.createReply" in [r.method_name for r in world.emulator.graph_requests()]
     assert world.drafts_to("sam.ortiz@example.net") == []  # still away
 
     result = deliver_digest(
