@@ -5,6 +5,8 @@
 mailmerge 2.3.0 sending the same rows through a local SMTP sink.
 ``python -m tests.bench workers-scale --json``: drafts per second with 1 and 2 Dramatiq
 worker processes on Redis and PostgreSQL.
+``python -m tests.bench draft-growth --json``: the first drafting tick with 1,000 and with
+10,000 contacts, to see whether its cost grows with the contacts or faster.
 
 Every scenario takes its sizes as keyword arguments (the defaults are the documented
 sizes); tests/test_bench_smoke.py runs them small. Progress goes to stderr.
@@ -166,6 +168,15 @@ def make_workspace(directory: Path, *, per_tick: int = 200, per_day: int = 10) -
         handle.write(
             f"\n[limits]\ndrafts_per_tick = {per_tick}\nnew_outreach_per_day = {per_day}\n"
         )
+
+
+def contacts_workspace(directory: Path, rows: int) -> tuple[Path, Path]:
+    """A workspace in ``directory`` that may draft ``rows`` messages in one tick and a
+    day, and a contacts CSV of ``rows`` people beside it."""
+    workspace, csv_path = directory / "ws", directory / "contacts.csv"
+    write_contacts_csv(csv_path, rows)
+    make_workspace(workspace, per_tick=rows, per_day=rows)
+    return workspace, csv_path
 
 
 def load(directory: Path, database_url: str | None = None) -> Any:
@@ -691,10 +702,7 @@ def local_drafts(rows: int = 1000, mailmerge: bool = True) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="outreach-bench-drafts-") as tmp:
         directory = Path(tmp)
-        workspace = directory / "ws"
-        csv_path = directory / "contacts.csv"
-        write_contacts_csv(csv_path, rows)
-        make_workspace(workspace, per_tick=rows, per_day=rows)
+        workspace, csv_path = contacts_workspace(directory, rows)
         clock = FixedClock(T0)
         app = _local_app(workspace, clock)
         setup_broker("stub://")
@@ -746,6 +754,75 @@ def local_drafts(rows: int = 1000, mailmerge: bool = True) -> dict[str, Any]:
                 )
         else:
             result["mailmerge"] = {"skipped": True}
+    return result
+
+
+# ------------------------------------------------------------------------- draft-growth
+
+
+def first_tick(rows: int, *, profile: Path | None = None) -> dict[str, Any]:
+    """Import and start ``rows`` contacts, then time the first tick, which drafts every
+    one of them into the Maildir (SQLite, drafts carried out inline in this thread).
+    ``profile``: write a cProfile of the tick there."""
+    from sqlalchemy import func, select
+
+    from pipeline.models import Step
+    from pipeline.tick import run_tick
+
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-growth-") as tmp:
+        directory = Path(tmp)
+        workspace, csv_path = contacts_workspace(directory, rows)
+        app = _local_app(workspace, FixedClock(T0))
+        try:
+            log(f"draft-growth: importing and starting {rows} contacts")
+            started = time.perf_counter()
+            import_and_start(app, csv_path, per_day=rows)
+            prepared = time.perf_counter() - started
+            log(f"draft-growth: the first tick over {rows} contacts")
+            profiler = None
+            if profile is not None:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            cpu = time.process_time()
+            started = time.perf_counter()
+            summary = run_tick(app, run_inline(app))
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            if profiler is not None and profile is not None:
+                profiler.disable()
+                profiler.dump_stats(str(profile))
+            with app.store.read() as session:
+                drafted = session.scalar(
+                    select(func.count(Step.id)).where(Step.status == "drafted")
+                )
+        finally:
+            app.close()
+        files = sum(draft_keys(workspace / "mail").values())
+    return {
+        "import_and_start_seconds": round(prepared, 3),
+        "tick_seconds": round(seconds, 3),
+        "tick_cpu_seconds": round(cpu, 3),
+        "ms_cpu_per_draft": round(1000 * cpu / drafted, 2) if drafted else None,
+        "steps_drafted": drafted,
+        "drafts_in_maildir": files,
+        "tick_errors": summary.errors[:5],
+    }
+
+
+def draft_growth(sizes: tuple[int, ...] = (1000, 10_000)) -> dict[str, Any]:
+    """The first drafting tick at each size (issue 11: linear in contacts, the largest at
+    most its share times the smallest's). Times the tick only: the import and start are
+    reported apart, process start-up is left out."""
+    runs = {str(rows): first_tick(rows) for rows in sizes}
+    result: dict[str, Any] = {f"seconds_{rows}": runs[str(rows)]["tick_seconds"] for rows in sizes}
+    result["runs"] = runs
+    if len(sizes) >= 2:
+        small, large = min(sizes), max(sizes)
+        ratio = runs[str(large)]["tick_seconds"] / runs[str(small)]["tick_seconds"]
+        result[f"ratio_{large}_to_{small}"] = round(ratio, 2)
+        result["linear_would_be"] = round(large / small, 2)
     return result
 
 
@@ -803,10 +880,7 @@ def workers_run(
         tempfile.TemporaryDirectory(prefix="outreach-bench-workers-") as tmp,
     ):
         directory = Path(tmp)
-        workspace = directory / "ws"
-        csv_path = directory / "contacts.csv"
-        write_contacts_csv(csv_path, steps)
-        make_workspace(workspace, per_tick=steps, per_day=steps)
+        workspace, csv_path = contacts_workspace(directory, steps)
         from pipeline.app import bootstrap
 
         app = bootstrap(load(workspace, database_url), clock=FixedClock(T0))
@@ -928,4 +1002,5 @@ SCENARIOS = {
     "local-idle": with_machine(local_idle),
     "local-drafts": with_machine(local_drafts),
     "workers-scale": with_machine(workers_scale),
+    "draft-growth": with_machine(draft_growth),
 }
