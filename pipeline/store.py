@@ -39,7 +39,7 @@ from pipeline.errors import OutreachError, SettingsError
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-_BEGIN_OPTION = "outreach_begin"
+WRITE_OPTION = "outreach_begin"  # how write transactions begin (execution option)
 # PostgreSQL advisory locks of this project use the two-key form (namespace, key); the
 # second key hashes the schema too, so workspaces sharing a database stay apart. Write
 # transactions and named locks have namespaces of their own, so no name can collide
@@ -96,7 +96,7 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        mode = connection.get_execution_options().get(WRITE_OPTION, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
@@ -126,7 +126,7 @@ class Store:
 
     def __post_init__(self) -> None:
         self._write = sessionmaker(
-            bind=self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}),
+            bind=self.engine.execution_options(**{WRITE_OPTION: "IMMEDIATE"}),
             expire_on_commit=False,
         )
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)

@@ -779,6 +779,7 @@ def first_tick(rows: int, *, profile: Path | None = None) -> dict[str, Any]:
             import_and_start(app, csv_path, per_day=rows)
             prepared = time.perf_counter() - started
             log(f"draft-growth: the first tick over {rows} contacts")
+            counts = count_sql(app.store.engine)
             profiler = None
             if profile is not None:
                 import cProfile
@@ -805,10 +806,37 @@ def first_tick(rows: int, *, profile: Path | None = None) -> dict[str, Any]:
         "tick_seconds": round(seconds, 3),
         "tick_cpu_seconds": round(cpu, 3),
         "ms_cpu_per_draft": round(1000 * cpu / drafted, 2) if drafted else None,
+        "sql_statements_per_draft": round(counts["statements"] / drafted, 2) if drafted else None,
+        "write_transactions_per_draft": (
+            round(counts["write_transactions"] / drafted, 2) if drafted else None
+        ),
+        "transactions_per_draft": round(counts["transactions"] / drafted, 2) if drafted else None,
         "steps_drafted": drafted,
         "drafts_in_maildir": files,
         "tick_errors": summary.errors[:5],
     }
+
+
+def count_sql(engine: Any) -> Counter[str]:
+    """Counts, from now on, the SQL statements ``engine`` runs and its transactions (the
+    write ones apart: they begin with the store's write option)."""
+    from sqlalchemy import event
+
+    from pipeline.store import WRITE_OPTION
+
+    counts: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        counts["transactions"] += 1
+        if connection.get_execution_options().get(WRITE_OPTION):
+            counts["write_transactions"] += 1
+
+    return counts
 
 
 def draft_growth(sizes: tuple[int, ...] = (1000, 10_000)) -> dict[str, Any]:
