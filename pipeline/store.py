@@ -23,18 +23,17 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.errors import OutreachError, SettingsError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +50,8 @@ _NAMED_LOCK_ARGS = f"{_NAMED_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # Alembic is imported by the commands that migrate
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -102,6 +103,10 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
 def migrate(engine: Engine) -> bool:
     """Bring the schema up to the newest revision; return True when anything changed."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     with engine.connect() as connection:
