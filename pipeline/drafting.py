@@ -79,7 +79,7 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
     templates = templates or app.templates
     now = app.now()
     lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
-    with app.store.write() as session:
+    with app.store.write_step(step_id) as session:
         step = _load_step(session, step_id)
         if step is None:
             return DraftOutcome(str(step_id), "cancelled", "no such step")
@@ -127,7 +127,7 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
         raise
     except Exception as err:  # a connector's bug met by this message: never stuck drafting
         return _finish(app, step_id, "failed", f"could not be drafted: {describe(err)}", now)
-    with app.store.write() as session:
+    with app.store.write_step(step_id) as session:
         step = session.scalar(
             select(Step)
             .where(Step.id == step_id)

@@ -12,6 +12,14 @@ decide and write inside one write transaction (an outreach's state, a message al
 seen, a cursor), so without it two workers or two ticks could both decide from the same
 old state under READ COMMITTED. Write transactions never wait on the network (provider
 calls happen between transactions), so they are short and the lock costs little.
+
+One narrower kind, for the hot path of several workers: :meth:`Store.write_step` is a
+write transaction that reads and decides about one step and its outreach only (claiming
+and recording a draft). On PostgreSQL it holds the write lock *shared* and a lock of its
+outreach exclusively, so such transactions of different outreaches run side by side,
+while any ``write()`` still excludes them all (and they it); on SQLite it is ``write()``.
+Locks are always taken in that order (the write lock, then one outreach), so they cannot
+deadlock.
 """
 
 from __future__ import annotations
@@ -45,8 +53,17 @@ WRITE_OPTION = "outreach_begin"  # how write transactions begin (execution optio
 # with the write lock.
 _WRITE_LOCK_NAMESPACE = 7240512
 _NAMED_LOCK_NAMESPACE = 7240513
+_OUTREACH_LOCK_NAMESPACE = 7240514
 _LOCK_KEY_SQL = "hashtext(current_schema() || ':' || :name)"
 _NAMED_LOCK_ARGS = f"{_NAMED_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
+_WRITE_LOCK_ARGS = f"{_WRITE_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
+# The outreach of a step, found in the same statement that locks it (steps never move).
+# (S608: the f-string joins constants only; the step id is a bound parameter)
+_STEP_LOCK_SQL = (
+    f"SELECT pg_advisory_xact_lock_shared({_WRITE_LOCK_ARGS}), "  # noqa: S608
+    f"pg_advisory_xact_lock({_OUTREACH_LOCK_NAMESPACE}, hashtext(current_schema() || "
+    "':' || (SELECT outreach_id FROM steps WHERE id = :step)::text))"
+)
 
 
 def _alembic_config() -> Config:
@@ -149,9 +166,21 @@ class Store:
         with self._write() as session, session.begin():
             if self.dialect == "postgresql":
                 session.execute(
-                    text(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
-                    {"name": "writes"},
+                    text(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK_ARGS})"), {"name": "writes"}
                 )
+            yield session
+
+    @contextmanager
+    def write_step(self, step_id: int) -> Iterator[Session]:
+        """A write transaction that reads and changes only the step ``step_id`` and its
+        outreach (its account's availability aside): one at a time per outreach, beside
+        those of other outreaches on PostgreSQL (see the module's docstring)."""
+        if self.dialect != "postgresql":
+            with self.write() as session:
+                yield session
+            return
+        with self._write() as session, session.begin():
+            session.execute(text(_STEP_LOCK_SQL), {"name": "writes", "step": step_id})
             yield session
 
     @contextmanager
