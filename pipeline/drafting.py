@@ -38,7 +38,7 @@ from pipeline.errors import (
     TemplateError,
 )
 from pipeline.inputs import NOT_THE_INPUTS, describe
-from pipeline.models import Account, Contact, Meeting, MessageSeen, Step, Suppression
+from pipeline.models import Account, Meeting, MessageSeen, Step, Suppression
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import OPEN_STATUSES, addressee, observe
 from pipeline.settings import AccountSettings
@@ -58,11 +58,14 @@ class DraftOutcome:
 
 
 def _load_step(session: Session, step_id: int) -> Step | None:
+    """The step with its outreach, contact and account. Not the contact's addresses: the
+    outreach names the one to write to, and joining contact_emails (no index by contact)
+    made each draft scan every address, so a tick grew with the square of the contacts."""
     return session.scalar(
         select(Step)
         .where(Step.id == step_id)
         .options(
-            joinedload(Step.outreach).joinedload(OutreachRow.contact).joinedload(Contact.emails),
+            joinedload(Step.outreach).joinedload(OutreachRow.contact),
             joinedload(Step.outreach).joinedload(OutreachRow.account),
         )
     )
