@@ -172,10 +172,10 @@ def make_workspace(directory: Path, *, per_tick: int = 200, per_day: int = 10) -
 
 def contacts_workspace(directory: Path, rows: int) -> tuple[Path, Path]:
     """A workspace in ``directory`` that may draft ``rows`` messages in one tick and a
-    day, and a contacts CSV of ``rows`` people beside it."""
+    day (up to the settings' limit of 10,000), and a contacts CSV of ``rows`` people."""
     workspace, csv_path = directory / "ws", directory / "contacts.csv"
     write_contacts_csv(csv_path, rows)
-    make_workspace(workspace, per_tick=rows, per_day=rows)
+    make_workspace(workspace, per_tick=rows, per_day=min(rows, 10_000))
     return workspace, csv_path
 
 
