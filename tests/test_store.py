@@ -219,7 +219,7 @@ def test_step_transactions_of_two_outreaches_run_side_by_side_on_postgresql(
             with store.write_step(first):
                 holding.set()
                 release.wait(timeout=60)
-            finished.append("held")
+                finished.append("held")  # before the lock is let go
 
         def whole_write() -> None:
             with store.write():
