@@ -15,7 +15,16 @@ worker processes can share the tree). A draft created, withdrawn or a digest del
 only appends a line to ``root/.outreach-state.log``, so its cost does not grow with the
 mailbox; the log is folded into a new snapshot by the next scan that changes anything,
 or once it is long. Each log line names the snapshot it applies to, so lines left
-behind by a crash between a new snapshot and the log's removal are ignored.
+behind by a crash between a new snapshot and the log's removal are ignored. A process
+keeps the state in memory and reads only the lines another process appended since.
+
+How a draft costs the same however many drafts exist: the state maps each key to its
+file, so creating a draft lists no folder. Before a draft's file is written, the name it
+will get is appended to the log (an *intent*); a worker killed between the file and the
+record leaves the intent behind, and a retry of that key lists Drafts and adopts the
+file. Drafts is also listed, and every file not read yet is read, on a process's first
+use of the state (a file left by a crash before this scheme, or after a power loss) and
+whenever a draft we know is no longer where we put it (moved, re-saved or deleted).
 
 How a sent draft is told from a deleted one: the drafts we created are remembered (key,
 Message-ID, In-Reply-To). A new file in Sent is matched to one of them by our
@@ -77,8 +86,8 @@ _HEAD_LIMIT = 262144  # headers longer than this are treated as a broken message
 _UPLOAD_SUFFIX = re.compile(r",U=\d+.*$")
 
 Opener = Callable[[Path], IO[bytes]]
-# (inode, size, mtime) of the snapshot and of the log; None for a missing file
-_Signatures = tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
+# (inode, size, mtime) of a file; None when it is missing
+_Signature = tuple[int, int, int] | None
 Clock = Callable[[], datetime]
 
 INBOX, DRAFTS, SENT = "INBOX", "Drafts", "Sent"
@@ -92,7 +101,7 @@ def _utcnow() -> datetime:
     return datetime.now(UTC)
 
 
-def _signature(path: Path) -> tuple[int, int, int] | None:
+def _signature(path: Path) -> _Signature:
     try:
         info = path.stat()
     except OSError:
@@ -178,9 +187,9 @@ class _Folder:
                     found[unique_name(name)] = (directory, name)
         return _Listing(found)
 
-    def write(self, raw: bytes, subdir: str, info: str) -> str:
+    def write(self, raw: bytes, subdir: str, info: str, unique: str | None = None) -> str:
         """Write a message atomically (tmp, then rename); return its unique name."""
-        unique = new_unique_name()
+        unique = unique or new_unique_name()
         final = self.path / subdir / (unique + info)
         try:
             write_atomically(final, raw, tmp=self.path / "tmp" / unique, exclusive=True)
@@ -216,7 +225,8 @@ class MaildirMailbox:
         opener: Opener = _open_binary,
     ) -> None:
         self.root = Path(root)
-        self._cache: tuple[_Signatures, _State] | None = None
+        # the state as last loaded or written, and the snapshot's signature then
+        self._cache: tuple[_Signature, _State] | None = None
         self._address = address
         self._deleted_after = deleted_after
         self._clock = clock
@@ -272,9 +282,14 @@ class MaildirMailbox:
             if existing is not None:
                 return existing
             headers = read_headers(raw)
-            unique = self._folders[DRAFTS].write(raw, "cur", ":2,D")
+            unique = new_unique_name()
+            state.announce(key, unique)  # before the file: a retry after a kill finds it
+            self._folders[DRAFTS].write(raw, "cur", ":2,D", unique)
             thread_id = (thread.thread_id if thread else None) or thread_root(headers)
             state.remember_draft(key, unique, headers, thread_id)
+            # The file is on disk (fsync) and carries its key: after a power loss the first
+            # use of the state reads it back, so its record needs no fsync of its own.
+            state.durable = False
             assert headers.message_id is not None
             return DraftRef(f"{DRAFTS}/{unique}", headers.message_id, thread_id)
 
@@ -288,7 +303,7 @@ class MaildirMailbox:
             if found is None or not found.draft_id.startswith(f"{DRAFTS}/"):
                 return False
             unique = found.draft_id.split("/", 1)[1]
-            path = self._folders[DRAFTS].listing().get(unique)
+            path = state.draft_path(unique)
             if path is not None:
                 try:
                     path.unlink()
@@ -337,35 +352,37 @@ class MaildirMailbox:
             if fcntl is not None:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
             state = self._cached_state()
+            state.durable = True
+            if state.log_lines >= _LOG_LIMIT:
+                state.dirty = True  # fold the log into a snapshot on this turn
             try:
                 yield state
                 if state.dirty:
                     state.save()
                     self._remember(state)
                 elif state.pending:
-                    state.append_log()
+                    state.append_log(durable=state.durable)
                     self._remember(state)
             except BaseException:
                 self._cache = None  # it may hold changes that never reached the files
                 raise
 
-    def _signatures(self) -> _Signatures:
-        return _signature(self.root / STATE_FILE), _signature(self.root / LOG_FILE)
-
     def _cached_state(self) -> _State:
-        """The state as this process last loaded or wrote it, while the snapshot and the
-        log are unchanged (same inode, size and mtime: a snapshot replaces its file, the
-        log only grows), else read afresh."""
-        signatures = self._signatures()
-        if self._cache is not None and signatures[0] is not None and self._cache[0] == signatures:
-            return self._cache[1]
+        """The state as this process last loaded or wrote it, with the log lines other
+        processes appended since, while the snapshot is the same file (same inode, size
+        and mtime: a new snapshot replaces it); else read afresh."""
+        snapshot = _signature(self.root / STATE_FILE)
+        if self._cache is not None and snapshot is not None and self._cache[0] == snapshot:
+            state = self._cache[1]
+            if state.read_log():
+                return state
         state = _State.load(self)
-        self._cache = (signatures, state) if signatures[0] is not None else None
+        self._cache = (snapshot, state) if snapshot is not None else None
         return state
 
     def _remember(self, state: _State) -> None:
-        signatures = self._signatures()
-        self._cache = (signatures, state) if signatures[0] is not None else None
+        snapshot = _signature(self.root / STATE_FILE)
+        self._cache = (snapshot, state) if snapshot is not None else None
 
 
 class _State:
@@ -380,6 +397,12 @@ class _State:
         self.generation: str = str(data.get("generation") or os.urandom(8).hex())
         self.pending: list[list[Any]] = []  # small changes not yet in the log
         self.log_lines = 0
+        # (inode, bytes read) of the log: what is read of it; None while it is missing
+        self.log_read: tuple[int, int] | None = None
+        # Whether Drafts was listed and its unread files read since this state was loaded
+        self.tracked = False
+        # Whether this turn's log lines must reach the disk before the lock is released
+        self.durable = True
         self.journal: Journal[MailChange] = (
             Journal.from_json(data["journal"], _decode_change) if "journal" in data else Journal()
         )
@@ -393,6 +416,8 @@ class _State:
         # key -> the draft we created: unique, message_id, in_reply_to, references,
         # thread_id, state ("draft", "sent", "deleted"), missing_since
         self.ours: dict[str, dict[str, Any]] = dict(data.get("ours", {}))
+        # key -> unique name of a draft file about to be written (see the module docstring)
+        self.intents: dict[str, str] = dict(data.get("intents", {}))
         if fresh:
             self._baseline()
 
@@ -413,37 +438,63 @@ class _State:
             log.warning("state file %s has an unknown format: starting afresh", path)
             return cls(box, None)
         state = cls(box, data)
-        state._replay()
+        state.read_log()
         return state
 
     def record(self, *change: Any) -> None:
         """Apply-and-log a small change already made in memory: ``("ours", key, entry)``
-        or ``("draft_key", unique, key)`` or ``("seen", folder, unique)``; it reaches the
-        log (or the next snapshot) when the lock is released."""
+        or ``("draft_key", unique, key)`` or ``("seen", folder, unique)`` or ``("intent",
+        key, unique or None)``; it reaches the log (or the next snapshot) when the lock is
+        released."""
         self.pending.append(list(change))
+
+    def announce(self, key: str, unique: str) -> None:
+        """Log, before the file exists, that a draft for ``key`` is being written as
+        ``unique``. Not flushed to disk: what matters is a worker killed after it (the
+        line is in the system's page cache); after a power loss the first use of the
+        state lists Drafts anyway."""
+        self.intents[key] = unique
+        self.record("intent", key, unique)
+        self.append_log(durable=False)  # now, even when a snapshot follows on release
 
     def _apply(self, change: list[Any]) -> None:
         kind, name, value = change
         if kind == "ours":
             self.ours[name] = dict(value)
+            self.intents.pop(name, None)
+        elif kind == "intent":
+            if value is None:
+                self.intents.pop(name, None)
+            else:
+                self.intents[name] = value
         elif kind == "draft_key":
             self.draft_keys[name] = value
         elif kind == "seen" and name in self.seen:
             self.seen[name].add(value)
 
-    def _replay(self) -> None:
-        """Apply the log lines written on top of this snapshot; lines of an older
-        snapshot (a crash after writing the new one) and a torn last line are skipped."""
+    def read_log(self) -> bool:
+        """Apply the log lines written on top of this snapshot since the last call; lines
+        of an older snapshot (a crash after writing the new one) and a torn line are
+        skipped. False when the log is no longer the one read so far (the state must be
+        loaded afresh)."""
         path = self.box.root / LOG_FILE
         try:
-            with self.box._open(path) as handle:
-                lines = handle.read().splitlines()
+            info = path.stat()
+            inode, offset = self.log_read or (info.st_ino, 0)
+            if inode != info.st_ino or info.st_size < offset:
+                return False
+            data = b""
+            if info.st_size > offset:
+                with self.box._open(path) as handle:
+                    handle.seek(offset)
+                    data = handle.read()
         except FileNotFoundError:
-            return
+            return self.log_read is None
         except OSError as err:
             log.warning("state log %s is unreadable (%s): ignoring it", path, err)
-            return
-        for number, line in enumerate(lines, 1):
+            return True
+        self.log_read = (inode, offset + len(data))
+        for number, line in enumerate(data.splitlines(), 1):
             if not line.strip():
                 continue
             try:
@@ -455,11 +506,11 @@ class _State:
                 log.warning("state log %s: line %d is damaged; skipped", path, number)
                 continue
             self.log_lines += 1
-        if self.log_lines >= _LOG_LIMIT:
-            self.dirty = True  # fold the log into a snapshot on this turn
+        return True
 
-    def append_log(self) -> None:
-        """Append the pending changes to the log and make them durable."""
+    def append_log(self, *, durable: bool = True) -> None:
+        """Append the pending changes to the log and (unless told otherwise) make them
+        durable."""
         path = self.box.root / LOG_FILE
         # A leading newline ends a line torn by a crash, so it cannot swallow this one.
         lines = [
@@ -471,11 +522,15 @@ class _State:
             fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o666)
             try:
                 os.write(fd, data)
-                os.fsync(fd)
+                if durable:
+                    os.fsync(fd)
+                info = os.fstat(fd)
             finally:
                 os.close(fd)
         except OSError as err:
             raise _os_error(f"cannot append to {path}", err) from err
+        # Under the lock, and every line before ours was read: the log is read to its end.
+        self.log_read = (info.st_ino, info.st_size)
         self.log_lines += len(self.pending)
         self.pending.clear()
 
@@ -490,6 +545,7 @@ class _State:
             "draft_keys": self.draft_keys,
             "sent_keys": self.sent_keys,
             "ours": self.ours,
+            "intents": self.intents,
         }
         path = self.box.root / STATE_FILE
         try:
@@ -502,6 +558,7 @@ class _State:
         self.log_lines = 0
         with contextlib.suppress(FileNotFoundError):
             (self.box.root / LOG_FILE).unlink()  # its lines name the old generation
+        self.log_read = None
 
     def _baseline(self) -> None:
         """Take the tree as it is: everything present now counts as seen."""
@@ -565,6 +622,7 @@ class _State:
             found.append(self._sent(unique, sent[unique], headers, drafts))
 
         self._track_drafts(drafts)
+        self.tracked = True
         found.extend(self._deleted_drafts(drafts, now))
 
         for unique in sorted(inbox.keys() - self.seen[INBOX]):
@@ -727,12 +785,26 @@ class _State:
 
     def find(self, key: str) -> DraftRef | None:
         """The draft or sent message carrying ``key``: from memory, else by reading the
-        few files in Drafts not read yet (e.g. the state file was lost after a write)."""
+        few files in Drafts not read yet (e.g. the state file was lost after a write).
+
+        Without listing Drafts in the usual cases: a key never written and never
+        announced (see the module docstring), and a draft still in its file."""
         if key in self.sent_keys:
             unique, message_id, thread_id = self.sent_keys[key]
             return DraftRef(f"{SENT}/{unique}", message_id or "", thread_id)
+        entry = self.ours.get(key)
+        if self.tracked and key not in self.intents:
+            if entry is None:
+                return None
+            if entry["state"] == "draft" and self._where_written(entry["unique"]).exists():
+                return DraftRef(
+                    f"{DRAFTS}/{entry['unique']}", entry["message_id"], entry["thread_id"]
+                )
         drafts = self.box._folders[DRAFTS].listing()
         self._track_drafts(drafts)
+        self.tracked = True
+        if self.intents.pop(key, None) is not None:  # a file for it would be read by now
+            self.record("intent", key, None)
         entry = self.ours.get(key)
         if entry is not None and entry["state"] == "draft" and entry["unique"] in drafts:
             return DraftRef(f"{DRAFTS}/{entry['unique']}", entry["message_id"], entry["thread_id"])
@@ -745,6 +817,17 @@ class _State:
             self.remember_draft(key, unique, headers, thread_root(headers))
             return DraftRef(f"{DRAFTS}/{unique}", headers.message_id or "", thread_root(headers))
         return None
+
+    def _where_written(self, unique: str) -> Path:
+        """Where a draft file of ours is until a mail client moves or re-flags it."""
+        return self.box._folders[DRAFTS].path / "cur" / f"{unique}:2,D"
+
+    def draft_path(self, unique: str) -> Path | None:
+        """The file of the draft ``unique`` in Drafts, if it is there."""
+        written = self._where_written(unique)
+        if written.exists():
+            return written
+        return self.box._folders[DRAFTS].listing().get(unique)
 
     def remember_draft(
         self, key: str, unique: str, headers: Headers, thread_id: str | None
@@ -760,6 +843,7 @@ class _State:
             "sent": None,
         }
         self.draft_keys[unique] = key
+        self.intents.pop(key, None)  # the "ours" line below settles it for a reader
         self.record("ours", key, self.ours[key])
         self.record("draft_key", unique, key)
 

@@ -4,17 +4,21 @@ from __future__ import annotations
 
 import dataclasses
 import unicodedata
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from sqlalchemy import func, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
 from pipeline.contact_import import ContactRecord, ParseResult, Problem, length_problem
 from pipeline.errors import ImportProblemError, InputError, NotFoundError
 from pipeline.models import Contact, ContactEmail
+
+Progress = Callable[[int, int], None]  # (records handled, records in all)
+_PROGRESS_EVERY = 500
 
 _FIELDS = ("organization", "role", "field", "how_found", "referred_by", "timezone", "notes")
 
@@ -59,40 +63,57 @@ class ImportReport:
         }
 
 
-def _find_existing(session: Session, record: ContactRecord) -> tuple[Contact | None, str]:
-    """The contact ``record`` is about, and how it was found.
+def _name_key(first: str, last: str) -> tuple[str, str]:
+    return first.lower(), last.lower()
 
-    By email address first. Otherwise by name and the same profile URL, or by name and
-    organization when the record or the contact has no address (a row without one, or the
-    address added to a file imported before): two people of one name and organization with
-    different addresses stay two contacts ("kept apart"), or the second would never be
-    written to. Returns ``(None, "")`` for a new contact."""
-    if record.emails:
-        found = session.scalars(
-            select(Contact)
-            .join(ContactEmail)
-            .where(ContactEmail.email.in_(record.emails))
-            .options(selectinload(Contact.emails))
-        ).first()
-        if found is not None:
-            return found, "email"
-    url = record.custom.get("url") or record.custom.get("profile_url")
-    candidates = session.scalars(
-        select(Contact)
-        .where(func.lower(Contact.first_name) == record.first_name.lower())
-        .where(func.lower(Contact.last_name) == record.last_name.lower())
-        .options(selectinload(Contact.emails))
-    ).all()
-    kept_apart = False
-    for candidate in candidates:
-        if url and candidate.custom.get("url") == url:
-            return candidate, "url"
-        same_org = (candidate.organization or "").lower() == (record.organization or "").lower()
-        if not url and same_org:
-            if not record.emails or not candidate.emails:
-                return candidate, "name"
-            kept_apart = True
-    return None, "kept_apart" if kept_apart else ""
+
+class _Known:
+    """The contacts in the store, indexed by address and by name for one import: read
+    once, so a row costs the same however many contacts there are (a query per row by
+    lower(name) read every contact: an import grew with the square of its rows)."""
+
+    def __init__(self, session: Session) -> None:
+        self.by_email: dict[str, Contact] = {}
+        self.by_name: dict[tuple[str, str], list[Contact]] = {}
+        for contact in session.scalars(
+            select(Contact).order_by(Contact.id).options(selectinload(Contact.emails))
+        ):
+            self.add(contact)
+
+    def add(self, contact: Contact, was: tuple[str, str] | None = None) -> None:
+        """Index ``contact`` (again, after a change; ``was`` is its name key before)."""
+        for email in contact.emails:
+            self.by_email.setdefault(email.email, contact)
+        key = _name_key(contact.first_name, contact.last_name)
+        if was is not None and was != key and contact in self.by_name.get(was, []):
+            self.by_name[was].remove(contact)
+        same = self.by_name.setdefault(key, [])
+        if contact not in same:
+            same.append(contact)
+
+    def find(self, record: ContactRecord) -> tuple[Contact | None, str]:
+        """The contact ``record`` is about, and how it was found.
+
+        By email address first. Otherwise by name and the same profile URL, or by name
+        and organization when the record or the contact has no address (a row without
+        one, or the address added to a file imported before): two people of one name and
+        organization with different addresses stay two contacts ("kept apart"), or the
+        second would never be written to. Returns ``(None, "")`` for a new contact."""
+        for email in record.emails:
+            if email in self.by_email:
+                return self.by_email[email], "email"
+        url = record.custom.get("url") or record.custom.get("profile_url")
+        candidates = self.by_name.get(_name_key(record.first_name, record.last_name), [])
+        kept_apart = False
+        for candidate in candidates:
+            if url and candidate.custom.get("url") == url:
+                return candidate, "url"
+            same_org = (candidate.organization or "").lower() == (record.organization or "").lower()
+            if not url and same_org:
+                if not record.emails or not candidate.emails:
+                    return candidate, "name"
+                kept_apart = True
+        return None, "kept_apart" if kept_apart else ""
 
 
 def _fill_name(contact: Contact, record: ContactRecord) -> bool:
@@ -152,12 +173,19 @@ def _new_contact(record: ContactRecord, source: str, now: datetime) -> Contact:
 
 
 def import_records(
-    session: Session, parsed: ParseResult, *, source: str, skip_invalid: bool, now: datetime
+    session: Session,
+    parsed: ParseResult,
+    *,
+    source: str,
+    skip_invalid: bool,
+    now: datetime,
+    progress: Progress | None = None,
 ) -> ImportReport:
     """Write parsed contacts: all or nothing unless ``skip_invalid``; idempotent.
 
     Writes nothing, whatever ``skip_invalid`` says, when a problem concerns the whole file
-    or when no record is left to import.
+    or when no record is left to import. ``progress(done, total)`` is told of the records
+    handled, now and then.
     """
     if not parsed.readable:
         raise ImportProblemError(parsed.problems, _WHOLE_FILE_ADVICE)
@@ -166,29 +194,39 @@ def import_records(
     if parsed.problems and not skip_invalid:
         raise ImportProblemError(parsed.problems)
     report = ImportReport(format=parsed.format, skipped=list(parsed.problems))
-    for record in parsed.records:
+    known = _Known(session)
+    total = len(parsed.records)
+    for done, record in enumerate(parsed.records):
+        if progress is not None and done % _PROGRESS_EVERY == 0:
+            progress(done, total)
         if parsed.format == "linkedin" and not record.how_found:
             # Where the person found them is what a first outreach mentions.
             record = dataclasses.replace(record, how_found="LinkedIn")
-        existing, how = _find_existing(session, record)
+        existing, how = known.find(record)
         if how == "name":
             report.matched_by_name += 1
         if existing is None:
-            session.add(_new_contact(record, source, now))
-            session.flush()
+            contact = _new_contact(record, source, now)
+            session.add(contact)
+            known.add(contact)
             report.created += 1
             if how == "kept_apart":
                 report.kept_apart.append(
                     f"line {record.line}: {record.name} ({record.primary_email}) shares a "
                     "name and organization with a contact of another address: a new contact"
                 )
-        elif _merge(existing, record, now):
-            session.flush()
-            report.updated += 1
         else:
-            report.unchanged += 1
+            was = _name_key(existing.first_name, existing.last_name)
+            if _merge(existing, record, now):
+                known.add(existing, was)
+                report.updated += 1
+            else:
+                report.unchanged += 1
         if not record.emails:
             report.without_email += 1
+    session.flush()  # once: the rows go in batches
+    if progress is not None:
+        progress(total, total)
     return report
 
 

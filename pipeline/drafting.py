@@ -1,7 +1,8 @@
 """Carrying out planned steps: a draft in the mailbox, prep notes on the calendar.
 
-Each use case reads what it needs in one transaction, does the provider I/O outside any
-transaction, and records the result in a second one. The connectors are idempotent by the
+Each use case reads what it needs in one transaction (for a draft, the one that claims
+the step), does the provider I/O outside any transaction, and records the result in a
+second one. The connectors are idempotent by the
 step's key, so running a use case twice (a retry, a crash between the I/O and the record,
 two workers at once) leaves exactly one draft or one event.
 """
@@ -11,7 +12,7 @@ from __future__ import annotations
 import logging
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from email.message import EmailMessage
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -58,11 +59,14 @@ class DraftOutcome:
 
 
 def _load_step(session: Session, step_id: int) -> Step | None:
+    """The step with its outreach, contact and account. Not the contact's addresses: the
+    outreach names the one to write to, and joining contact_emails (no index by contact)
+    made each draft scan every address, so a tick grew with the square of the contacts."""
     return session.scalar(
         select(Step)
         .where(Step.id == step_id)
         .options(
-            joinedload(Step.outreach).joinedload(OutreachRow.contact).joinedload(Contact.emails),
+            joinedload(Step.outreach).joinedload(OutreachRow.contact),
             joinedload(Step.outreach).joinedload(OutreachRow.account),
         )
     )
@@ -71,25 +75,36 @@ def _load_step(session: Session, step_id: int) -> Step | None:
 def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -> DraftOutcome:
     """Render the step's message and put it in the person's Drafts, exactly once.
 
-    The step is claimed first (one worker at a time); the message is rendered from the
-    store, the draft created outside any transaction (the connector is idempotent by the
-    step's key), and the result recorded. A transient failure gives the claim back before
-    it is raised for the queue to retry.
+    One write transaction claims the step (one worker at a time) and reads what its
+    message needs; the message is rendered and the draft created outside any transaction
+    (the connector is idempotent by the step's key), and a second one records the result.
+    A transient failure gives the claim back before it is raised for the queue to retry.
     """
     templates = templates or app.templates
     now = app.now()
     lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
-    with app.store.write() as session:
-        step = session.get(Step, step_id)
+    with app.store.write_step(step_id) as session:
+        step = _load_step(session, step_id)
         if step is None:
             return DraftOutcome(str(step_id), "cancelled", "no such step")
         if step.due_at > now and step.status in OPEN_STATUSES:
             return DraftOutcome(step.key, "not_due")
+        status = step.status
         if not claim_for_drafting(session, step_id, now, lease):
-            outcome = "exists" if step.status in ("drafted", "sent") else step.status
+            outcome = "exists" if status in ("drafted", "sent") else status
             return DraftOutcome(step.key, "busy" if outcome == "drafting" else outcome)
+        try:
+            gathered = _gather(session, app, step, templates, now)
+        except TemplateError as err:
+            gathered = ("failed", str(err))
+        except NOT_THE_INPUTS:
+            raise  # the claim is rolled back with the transaction: a retry takes it again
+        except Exception as err:  # met by this step only (an odd contact, a hostile template)
+            gathered = ("failed", f"could not be composed: {describe(err)}")
+        if isinstance(gathered, tuple):
+            return _refuse(session, step, *gathered, now)
     try:
-        prepared = _prepare(app, step_id, templates, now)
+        message = templates.render_message(gathered.template, gathered.context, gathered.envelope)
     except TemplateError as err:
         return _finish(app, step_id, "failed", str(err), now)
     except NOT_THE_INPUTS:
@@ -97,10 +112,7 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
         raise
     except Exception as err:  # met by this step only (an odd contact, a hostile template)
         return _finish(app, step_id, "failed", f"could not be composed: {describe(err)}", now)
-    if len(prepared) == 2:
-        status, why = prepared
-        return _finish(app, step_id, status, why, now)
-    message, thread, account, key = prepared
+    account, key, thread = gathered.account, gathered.envelope.key, gathered.thread
     try:
         ref = app.mailbox(account).create_draft(message, key, thread)
     except PermanentError as err:  # this message can never be drafted: the person must look
@@ -119,8 +131,12 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
         raise
     except Exception as err:  # a connector's bug met by this message: never stuck drafting
         return _finish(app, step_id, "failed", f"could not be drafted: {describe(err)}", now)
-    with app.store.write() as session:
-        step = _load_step(session, step_id)
+    with app.store.write_step(step_id) as session:
+        step = session.scalar(
+            select(Step)
+            .where(Step.id == step_id)
+            .options(joinedload(Step.outreach).joinedload(OutreachRow.account))
+        )
         assert step is not None
         if step.status in ("withdrawing", "withdrawn"):
             # Became moot while we were making it: the next sweep takes the draft back.
@@ -129,16 +145,16 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
             return DraftOutcome(key, "withdrawing", ref.draft_id)
         if step.status != "drafting":  # drafted by a later claim, or deleted by the person
             return DraftOutcome(key, "exists" if step.status == "drafted" else step.status)
-        if step.outreach.account.unavailable_reason is not None:  # it works again
-            step.outreach.account.unavailable_reason = None
-            step.outreach.account.unavailable_since = None
+        row = step.outreach
+        if gathered.account_unavailable:  # it works again
+            row.account.unavailable_reason = None
+            row.account.unavailable_since = None
         step.status = "drafted"
         step.provider_draft_id = ref.draft_id
         step.provider_thread_id = ref.thread_id
         step.message_id = ref.message_id
         step.drafted_at = now
         step.updated_at = now
-        row = step.outreach
         if step.kind in ("first_outreach", "resend") or row.root_message_id is None:
             row.root_message_id = row.root_message_id or ref.message_id
             row.subject = row.subject or str(message["Subject"])
@@ -148,59 +164,83 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
     return DraftOutcome(key, "created", ref.draft_id)
 
 
-Prepared = tuple[EmailMessage, ThreadRef | None, AccountSettings, str]
+@dataclass(frozen=True)
+class Gathered:
+    """What rendering a claimed step's message needs, read in the claiming transaction."""
+
+    template: str
+    context: dict[str, Any]
+    envelope: Envelope
+    thread: ThreadRef | None
+    account: AccountSettings
+    account_unavailable: bool  # the account was marked unusable: a draft clears that
+
+
 Refused = tuple[str, str]  # (status, why) for a step that must not be drafted
 
 
-def _prepare(app: App, step_id: int, templates: TemplateSet, now: datetime) -> Prepared | Refused:
-    """Render the claimed step's message, or say why it must not be drafted."""
-    with app.store.read() as session:
-        step = _load_step(session, step_id)
-        assert step is not None
-        row = step.outreach
-        person, address = addressee(session, row, step.kind)
-        name = person.name
-        if session.get(Suppression, address) is not None:
-            return "cancelled", "the address is suppressed"
-        kind = template_for(step.kind, step.seq, row.template)
-        context = step_context(session, app.settings, row, step)
-        missing = templates.missing_fields(kind, context)
-        if missing:
-            return "failed", (
-                f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
-                + missing_field_advice(missing, _quoted_ref(row.contact, row.contact_id))
-            )
-        references: tuple[str, ...] = ()
-        in_reply_to = None
-        if step.in_thread and row.root_message_id:
-            in_reply_to = row.root_message_id
-            references = (row.root_message_id,)
-            if step.kind in ANSWERS:  # to what they wrote, not to our first message
-                theirs = _their_last_message_id(session, row.id)
-                # (a stored digest stands for an id too long to store: not one to cite)
-                if theirs is not None and theirs.startswith("<") and theirs != in_reply_to:
-                    in_reply_to, references = theirs, (row.root_message_id, theirs)
-        envelope = Envelope(
-            sender=(app.settings.profile["name"], row.account.address),
-            to=(name, address),
-            key=step.key,
-            date=now,
-            in_reply_to=in_reply_to,
-            references=references,
-            secret=row.account.message_id_secret,
+def _gather(
+    session: Session, app: App, step: Step, templates: TemplateSet, now: datetime
+) -> Gathered | Refused:
+    """Read what the claimed step's message needs, or say why it must not be drafted."""
+    row = step.outreach
+    person, address = addressee(session, row, step.kind)
+    name = person.name
+    if session.get(Suppression, address) is not None:
+        return "cancelled", "the address is suppressed"
+    kind = template_for(step.kind, step.seq, row.template)
+    context = step_context(session, app.settings, row, step)
+    missing = templates.missing_fields(kind, context)
+    if missing:
+        return "failed", (
+            f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
+            + missing_field_advice(missing, _quoted_ref(row.contact, row.contact_id))
         )
-        message = templates.render_message(kind, context, envelope)
-        thread = (
-            ThreadRef(
-                row.thread_id,
-                in_reply_to,
-                references,
-                reply_to_id=_provider_id_of(session, row.account_id, in_reply_to),
-            )
-            if step.in_thread and (row.thread_id or in_reply_to)
-            else None
+    references: tuple[str, ...] = ()
+    in_reply_to = None
+    if step.in_thread and row.root_message_id:
+        in_reply_to = row.root_message_id
+        references = (row.root_message_id,)
+        if step.kind in ANSWERS:  # to what they wrote, not to our first message
+            theirs = _their_last_message_id(session, row.id)
+            # (a stored digest stands for an id too long to store: not one to cite)
+            if theirs is not None and theirs.startswith("<") and theirs != in_reply_to:
+                in_reply_to, references = theirs, (row.root_message_id, theirs)
+    envelope = Envelope(
+        sender=(app.settings.profile["name"], row.account.address),
+        to=(name, address),
+        key=step.key,
+        date=now,
+        in_reply_to=in_reply_to,
+        references=references,
+        secret=row.account.message_id_secret,
+    )
+    thread = (
+        ThreadRef(
+            row.thread_id,
+            in_reply_to,
+            references,
+            reply_to_id=_provider_id_of(session, row.account_id, in_reply_to),
         )
-        return message, thread, app.settings.account(row.account.name), step.key
+        if step.in_thread and (row.thread_id or in_reply_to)
+        else None
+    )
+    return Gathered(
+        template=kind,
+        context=context,
+        envelope=envelope,
+        thread=thread,
+        account=app.settings.account(row.account.name),
+        account_unavailable=row.account.unavailable_reason is not None,
+    )
+
+
+def _refuse(session: Session, step: Step, status: str, why: str, now: datetime) -> DraftOutcome:
+    """Record, in the claiming transaction, why the claimed step is not drafted."""
+    step.status, step.last_error, step.updated_at = status, why, now
+    if status == "failed":
+        log.warning("step %s not drafted: %s", step.key, why)
+    return DraftOutcome(step.key, status, why)
 
 
 def _give_back(app: App, step_id: int, now: datetime) -> None:

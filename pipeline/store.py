@@ -12,6 +12,14 @@ decide and write inside one write transaction (an outreach's state, a message al
 seen, a cursor), so without it two workers or two ticks could both decide from the same
 old state under READ COMMITTED. Write transactions never wait on the network (provider
 calls happen between transactions), so they are short and the lock costs little.
+
+One narrower kind, for the hot path of several workers: :meth:`Store.write_step` is a
+write transaction that reads and decides about one step and its outreach only (claiming
+and recording a draft). On PostgreSQL it holds the write lock *shared* and a lock of its
+outreach exclusively, so such transactions of different outreaches run side by side,
+while any ``write()`` still excludes them all (and they it); on SQLite it is ``write()``.
+Locks are always taken in that order (the write lock, then one outreach), so they cannot
+deadlock.
 """
 
 from __future__ import annotations
@@ -24,12 +32,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError, OperationalError
@@ -37,22 +41,36 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.errors import OutreachError, SettingsError
 
+if TYPE_CHECKING:
+    from alembic.config import Config
+
 log = logging.getLogger(__name__)
 
 MIGRATIONS_DIR = Path(__file__).resolve().parent / "migrations"
-_BEGIN_OPTION = "outreach_begin"
+WRITE_OPTION = "outreach_begin"  # how write transactions begin (execution option)
 # PostgreSQL advisory locks of this project use the two-key form (namespace, key); the
 # second key hashes the schema too, so workspaces sharing a database stay apart. Write
 # transactions and named locks have namespaces of their own, so no name can collide
 # with the write lock.
 _WRITE_LOCK_NAMESPACE = 7240512
 _NAMED_LOCK_NAMESPACE = 7240513
+_OUTREACH_LOCK_NAMESPACE = 7240514
 _LOCK_KEY_SQL = "hashtext(current_schema() || ':' || :name)"
 _NAMED_LOCK_ARGS = f"{_NAMED_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
 _LOCK_POLL_SECONDS = 0.2
+_WRITE_LOCK_ARGS = f"{_WRITE_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
+# The outreach of a step, found in the same statement that locks it (steps never move).
+# (S608: the f-string joins constants only; the step id is a bound parameter)
+_STEP_LOCK_SQL = (
+    f"SELECT pg_advisory_xact_lock_shared({_WRITE_LOCK_ARGS}), "  # noqa: S608
+    f"pg_advisory_xact_lock({_OUTREACH_LOCK_NAMESPACE}, hashtext(current_schema() || "
+    "':' || (SELECT outreach_id FROM steps WHERE id = :step)::text))"
+)
 
 
 def _alembic_config() -> Config:
+    from alembic.config import Config  # Alembic is imported by the commands that migrate
+
     config = Config()
     config.set_main_option("script_location", str(MIGRATIONS_DIR))
     return config
@@ -98,12 +116,16 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
 
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
-        mode = connection.get_execution_options().get(_BEGIN_OPTION, "DEFERRED")
+        mode = connection.get_execution_options().get(WRITE_OPTION, "DEFERRED")
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
 def migrate(engine: Engine) -> bool:
     """Bring the schema up to the newest revision; return True when anything changed."""
+    from alembic import command
+    from alembic.runtime.migration import MigrationContext
+    from alembic.script import ScriptDirectory
+
     config = _alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     with engine.connect() as connection:
@@ -128,7 +150,7 @@ class Store:
 
     def __post_init__(self) -> None:
         self._write = sessionmaker(
-            bind=self.engine.execution_options(**{_BEGIN_OPTION: "IMMEDIATE"}),
+            bind=self.engine.execution_options(**{WRITE_OPTION: "IMMEDIATE"}),
             expire_on_commit=False,
         )
         self._read = sessionmaker(bind=self.engine, expire_on_commit=False)
@@ -146,9 +168,21 @@ class Store:
         with self._write() as session, session.begin():
             if self.dialect == "postgresql":
                 session.execute(
-                    text(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK_NAMESPACE}, {_LOCK_KEY_SQL})"),
-                    {"name": "writes"},
+                    text(f"SELECT pg_advisory_xact_lock({_WRITE_LOCK_ARGS})"), {"name": "writes"}
                 )
+            yield session
+
+    @contextmanager
+    def write_step(self, step_id: int) -> Iterator[Session]:
+        """A write transaction that reads and changes only the step ``step_id`` and its
+        outreach (its account's availability aside): one at a time per outreach, beside
+        those of other outreaches on PostgreSQL (see the module's docstring)."""
+        if self.dialect != "postgresql":
+            with self.write() as session:
+                yield session
+            return
+        with self._write() as session, session.begin():
+            session.execute(text(_STEP_LOCK_SQL), {"name": "writes", "step": step_id})
             yield session
 
     @contextmanager

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import logging
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
@@ -491,3 +493,66 @@ def test_a_sent_draft_left_by_a_dead_worker_is_reported_under_its_own_key(root: 
     maildir_send_draft(root, "acct/1/thank_you/1")
     changes, _ = MaildirMailbox(root, ME).changes(cursor)
     assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "acct/1/thank_you/1")]
+
+
+_KILLED_BEFORE_THE_RECORD = """\
+import os, sys
+from email.message import EmailMessage
+import connectors.maildir as maildir
+
+def killed(*_args, **_kwargs):
+    os._exit(9)  # the file is in Drafts, its record is not in the state: kill -9 here
+
+maildir._State.remember_draft = killed
+message = EmailMessage()
+message["From"] = message["To"] = sys.argv[2]
+message["Subject"] = "Informational interview?"
+message.set_content("Would you have 20 minutes?")
+maildir.MaildirMailbox(sys.argv[1], sys.argv[2]).create_draft(message, "k1", None)
+"""
+
+
+def test_a_draft_of_a_worker_killed_before_its_record_is_found_by_a_running_worker(
+    root: Path,
+) -> None:
+    """Given a worker process that has the state in memory, and another killed after
+    writing a draft's file but before recording it, when the running one is asked for
+    that draft, then it finds the file (announced in the log before it was written)."""
+    running = MaildirMailbox(root, ME)
+    running.changes(None)
+    running.create_draft(outreach(), "k0", None)
+    killed = subprocess.run(
+        [sys.executable, "-c", _KILLED_BEFORE_THE_RECORD, str(root), ME],
+        cwd=Path(__file__).resolve().parents[1],
+        check=False,
+    )
+    assert killed.returncode == 9
+    assert len(files(root / ".Drafts")) == 2
+    again = running.create_draft(outreach(), "k1", None)
+    assert len(files(root / ".Drafts")) == 2
+    assert again.draft_id == running.find_draft("k1").draft_id  # type: ignore[union-attr]
+
+
+def test_a_line_appended_by_another_process_is_read_without_reloading_the_state(
+    root: Path, opener: CountingOpener
+) -> None:
+    """Given a process that has read the state, when another appends a draft to the log,
+    then the first reads only the log's new lines (not the snapshot) and knows the draft."""
+    one = MaildirMailbox(root, ME, opener=opener)
+    one.changes(None)
+    one.create_draft(outreach(), "k1", None)
+    ref = MaildirMailbox(root, ME).create_draft(outreach(), "k2", None)
+    opener.opened.clear()
+    assert one.find_draft("k2") == ref
+    assert opener.opened == [LOG_FILE]
+
+
+def test_a_draft_moved_by_a_mail_client_is_still_found(root: Path, box: MaildirMailbox) -> None:
+    """A client that flags our draft renames its file: the draft is found under it."""
+    box.changes(None)
+    ref = box.create_draft(outreach(), "k1", None)
+    (path,) = files(root / ".Drafts")
+    path.rename(path.with_name(path.name + "S"))
+    assert box.find_draft("k1") == ref
+    assert box.create_draft(outreach(), "k1", None) == ref
+    assert len(files(root / ".Drafts")) == 1

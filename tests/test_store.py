@@ -7,10 +7,10 @@ import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import pytest
-from sqlalchemy import inspect, select
+from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
-from pipeline.models import Account, Base, SyncCursor
+from pipeline.models import Account, Base, Contact, Outreach, Step, SyncCursor
 from pipeline.store import Store, create_db_engine, migrate, open_store
 
 NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -130,3 +130,130 @@ def test_an_exclusive_lock_has_one_holder_until_released(database_url: str) -> N
     finally:
         first.close()
         second.close()
+
+
+def _two_outreaches(store: Store) -> tuple[int, int, int]:
+    """Two outreaches of one account: the ids of a step of the first, another step of the
+    first, and a step of the second."""
+    with store.write() as session:
+        session.add(Account(name="a", kind="memory", address="me@example.edu", created_at=NOW))
+        session.flush()
+        steps = []
+        for n in (1, 2):
+            contact = Contact(first_name=f"P{n}", created_at=NOW, updated_at=NOW)
+            session.add(contact)
+            session.flush()
+            row = Outreach(
+                account_id=1,
+                contact_id=contact.id,
+                template="first_cold",
+                email=f"p{n}@example.org",
+                stage="planned",
+                state={"n": 0},
+                created_at=NOW,
+                updated_at=NOW,
+            )
+            session.add(row)
+            session.flush()
+            for kind in ("first_outreach", "nudge"):
+                step = Step(
+                    key=f"a/{n}/{kind}/1",
+                    outreach_id=row.id,
+                    kind=kind,
+                    seq=1,
+                    status="planned",
+                    due_at=NOW,
+                    created_at=NOW,
+                    updated_at=NOW,
+                )
+                session.add(step)
+                session.flush()
+                steps.append(step.id)
+    return steps[0], steps[1], steps[2]
+
+
+def test_step_transactions_of_one_outreach_lose_no_update(database_url: str) -> None:
+    """Given eight threads each reading an outreach's state and writing it back plus one,
+    through the steps of that outreach, then every increment counts."""
+    store = open_store(database_url)
+    try:
+        first, sibling, _ = _two_outreaches(store)
+
+        def bump(step_id: int, times: int) -> None:
+            for _ in range(times):
+                with store.write_step(step_id) as session:
+                    step = session.get(Step, step_id)
+                    assert step is not None
+                    row = session.get(Outreach, step.outreach_id)
+                    assert row is not None
+                    value = row.state["n"]
+                    time.sleep(0.001)  # widen the window a lost update would need
+                    row.state = {"n": value + 1}
+
+        threads = [
+            threading.Thread(target=bump, args=(first if n % 2 else sibling, 25)) for n in range(8)
+        ]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        with store.read() as session:
+            row = session.scalars(select(Outreach).order_by(Outreach.id)).first()
+            assert row is not None and row.state == {"n": 200}
+    finally:
+        store.close()
+
+
+def test_step_transactions_of_two_outreaches_run_side_by_side_on_postgresql(
+    postgres_url: str,
+) -> None:
+    """Given a step transaction open on one outreach, then a step transaction of another
+    outreach commits meanwhile, and a whole write() waits for the open one."""
+    store = open_store(postgres_url)
+    try:
+        first, _, other = _two_outreaches(store)
+        holding, release = threading.Event(), threading.Event()
+        finished: list[str] = []
+
+        def hold() -> None:
+            with store.write_step(first):
+                holding.set()
+                release.wait(timeout=60)
+                finished.append("held")  # before the lock is let go
+
+        def whole_write() -> None:
+            with store.write():
+                finished.append("write")
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        assert holding.wait(timeout=60)
+        with store.write_step(other) as session:  # does not wait for the holder
+            session.get(Step, other)
+        finished.append("other")
+        writer = threading.Thread(target=whole_write)
+        writer.start()
+        waiting = _wait_for_lock_waiters(store, 1)  # the whole write waits for the holder
+        release.set()
+        holder.join(timeout=60)
+        writer.join(timeout=60)
+        assert waiting == 1
+        assert finished == ["other", "held", "write"]
+    finally:
+        store.close()
+
+
+def _wait_for_lock_waiters(store: Store, count: int) -> int:
+    """Wait (up to a minute) until ``count`` sessions wait for this schema's write lock."""
+    query = text(
+        "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND NOT granted "
+        "AND classid = 7240512 AND objid = hashtext(current_schema() || '\\:writes')::oid"
+    )
+    waiting = 0
+    for _ in range(600):
+        with store.engine.connect() as connection:
+            waiting = int(connection.execute(query).scalar() or 0)
+        if waiting >= count:
+            break
+        time.sleep(0.1)
+    return waiting

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from pipeline.cli._app import app, input_file_problem, print_json, print_table
 from pipeline.errors import InputError
-from pipeline.inbound import Inbound, understand
+
+if TYPE_CHECKING:
+    from pipeline.inbound import Inbound
 
 
 def _summary(result: Inbound) -> str:
@@ -51,6 +53,8 @@ def classify(
     if unreadable:
         raise InputError("\n".join(unreadable))
     rows: list[dict[str, Any]] = []
+    from pipeline.inbound import understand
+
     results: list[Inbound] = []
     for path in files:
         result = understand(path.read_bytes(), own_addresses=own or ())

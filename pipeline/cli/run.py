@@ -19,10 +19,8 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 from pipeline.cli._app import app, console, err_console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.clock import clock_from_environment
-from pipeline.digest import deliver_digest, today
 from pipeline.errors import InputError
 from pipeline.settings import load_settings, workspace_dir
-from pipeline.tick import run_tick
 
 
 def _command() -> str:
@@ -91,6 +89,8 @@ def tick(
 
                 def progress(done: int, total: int) -> None:
                     bar.update(task, completed=done, total=total)
+
+                from pipeline.tick import run_tick
 
                 summary = run_tick(ctx, dispatcher(progress))
         finally:
@@ -161,6 +161,8 @@ def digest(
         wanted = date.fromisoformat(day) if day else None
     except ValueError:
         raise InputError(f"--day {day!r}: expected a date as YYYY-MM-DD") from None
+    from pipeline.digest import deliver_digest, today
+
     with opened(workspace) as ctx:
         chosen = ctx.settings.account(account)
         result = deliver_digest(ctx, chosen.name, wanted or today(ctx), destination=to, force=force)

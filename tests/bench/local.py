@@ -94,25 +94,37 @@ def maildir_scan() -> dict[str, Any]:
 DRAFTS = 300
 
 
-def maildir_drafts(messages: int = MESSAGES, drafts: int = DRAFTS) -> dict[str, Any]:
+def _fill_drafts(root: Path, count: int) -> None:
+    """``count`` drafts of ours left from earlier days, as files in Drafts."""
+    directory = root / ".Drafts" / "cur"
+    for n in range(count):
+        fd = os.open(directory / f"{1_600_000_000 + n}.R{n}.bench:2,D", os.O_WRONLY | os.O_CREAT)
+        try:
+            os.write(fd, b"X-Outreach-Key: earlier/%d\n" % n + _message(n))
+        finally:
+            os.close(fd)
+
+
+def maildir_drafts(
+    messages: int = MESSAGES, drafts: int = DRAFTS, drafts_before: int = 0
+) -> dict[str, Any]:
     """300 drafts created one by one in a Maildir whose INBOX holds 100,000 messages (a
     person's real mailbox): the cost of remembering each draft, which must not grow with
-    the mailbox. Each create_draft runs under the state lock and is durable on return."""
+    the mailbox. Each create_draft runs under the state lock and is durable on return.
+    ``drafts_before``: drafts already in Drafts (read once, by an untimed first draft)."""
     with tempfile.TemporaryDirectory(prefix="outreach-bench-") as tmp:
         root = Path(tmp) / "Mail"
         box = MaildirMailbox(root, ME)
         _fill(root, 0, messages, "cur", ":2,S")
+        _fill_drafts(root, drafts_before)
         box.changes(None)
+        if drafts_before:
+            box.create_draft(_draft(-1), "bench/warm-up", None)
         state = root / STATE_FILE
         bytes_before = sum(p.stat().st_size for p in root.glob(".outreach-state*"))
         started = time.perf_counter()
         for n in range(drafts):
-            message = EmailMessage()
-            message["From"] = ME
-            message["To"] = f"person{n}@example.com"
-            message["Subject"] = f"Question about your work {n}"
-            message.set_content(f"Hello {n},\n\nWould you have 20 minutes?\n")
-            box.create_draft(message, f"bench/{n}/outreach", None)
+            box.create_draft(_draft(n), f"bench/{n}/outreach", None)
         seconds = time.perf_counter() - started
         idle_started = time.perf_counter()
         changes, _ = box.changes(None)
@@ -122,6 +134,7 @@ def maildir_drafts(messages: int = MESSAGES, drafts: int = DRAFTS) -> dict[str, 
         after_seconds = time.perf_counter() - idle_started
     return {
         "messages_in_inbox": messages,
+        "drafts_before": drafts_before,
         "drafts": drafts,
         "seconds": round(seconds, 3),
         "drafts_per_second": round(drafts / seconds, 1),
@@ -135,4 +148,23 @@ def maildir_drafts(messages: int = MESSAGES, drafts: int = DRAFTS) -> dict[str, 
     }
 
 
-SCENARIOS = {"maildir-scan": maildir_scan, "maildir-drafts": maildir_drafts}
+def _draft(n: int) -> EmailMessage:
+    message = EmailMessage()
+    message["From"] = ME
+    message["To"] = f"person{n}@example.com"
+    message["Subject"] = f"Question about your work {n}"
+    message.set_content(f"Hello {n},\n\nWould you have 20 minutes?\n")
+    return message
+
+
+def maildir_drafts_crowded() -> dict[str, Any]:
+    """300 drafts into a Drafts folder that already holds 10,000 (a first tick over many
+    contacts, late in its run): the cost of a draft must not grow with the drafts."""
+    return maildir_drafts(messages=1000, drafts=DRAFTS, drafts_before=10_000)
+
+
+SCENARIOS = {
+    "maildir-scan": maildir_scan,
+    "maildir-drafts": maildir_drafts,
+    "maildir-drafts-crowded": maildir_drafts_crowded,
+}

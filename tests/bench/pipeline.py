@@ -5,6 +5,8 @@
 mailmerge 2.3.0 sending the same rows through a local SMTP sink.
 ``python -m tests.bench workers-scale --json``: drafts per second with 1 and 2 Dramatiq
 worker processes on Redis and PostgreSQL.
+``python -m tests.bench draft-growth --json``: the first drafting tick with 1,000 and with
+10,000 contacts, to see whether its cost grows with the contacts or faster.
 
 Every scenario takes its sizes as keyword arguments (the defaults are the documented
 sizes); tests/test_bench_smoke.py runs them small. Progress goes to stderr.
@@ -168,6 +170,15 @@ def make_workspace(directory: Path, *, per_tick: int = 200, per_day: int = 10) -
         )
 
 
+def contacts_workspace(directory: Path, rows: int) -> tuple[Path, Path]:
+    """A workspace in ``directory`` that may draft ``rows`` messages in one tick and a
+    day (up to the settings' limit of 10,000), and a contacts CSV of ``rows`` people."""
+    workspace, csv_path = directory / "ws", directory / "contacts.csv"
+    write_contacts_csv(csv_path, rows)
+    make_workspace(workspace, per_tick=rows, per_day=min(rows, 10_000))
+    return workspace, csv_path
+
+
 def load(directory: Path, database_url: str | None = None) -> Any:
     from pipeline.settings import load_settings
 
@@ -177,23 +188,29 @@ def load(directory: Path, database_url: str | None = None) -> Any:
     return settings
 
 
-def import_and_start(app: Any, csv_path: Path, per_day: int) -> tuple[int, int]:
-    """`outreach contacts import` and `outreach start --all`, in process."""
-    from sqlalchemy import select
-
+def import_contacts(app: Any, csv_path: Path) -> Any:
+    """`outreach contacts import`, in process; its report."""
     from pipeline.contact_import import parse_contacts
     from pipeline.contacts import import_records
-    from pipeline.models import Account
-    from pipeline.outreach import start_outreach
 
     with app.store.write() as session:
-        imported = import_records(
+        return import_records(
             session,
             parse_contacts(csv_path),
             source=csv_path.name,
             skip_invalid=False,
             now=app.now(),
         )
+
+
+def import_and_start(app: Any, csv_path: Path, per_day: int) -> tuple[int, int]:
+    """`outreach contacts import` and `outreach start --all`, in process."""
+    from sqlalchemy import select
+
+    from pipeline.models import Account
+    from pipeline.outreach import start_outreach
+
+    imported = import_contacts(app, csv_path)
     with app.store.write() as session:
         account = session.scalars(select(Account)).one()
         report = start_outreach(
@@ -691,10 +708,7 @@ def local_drafts(rows: int = 1000, mailmerge: bool = True) -> dict[str, Any]:
 
     with tempfile.TemporaryDirectory(prefix="outreach-bench-drafts-") as tmp:
         directory = Path(tmp)
-        workspace = directory / "ws"
-        csv_path = directory / "contacts.csv"
-        write_contacts_csv(csv_path, rows)
-        make_workspace(workspace, per_tick=rows, per_day=rows)
+        workspace, csv_path = contacts_workspace(directory, rows)
         clock = FixedClock(T0)
         app = _local_app(workspace, clock)
         setup_broker("stub://")
@@ -746,6 +760,128 @@ def local_drafts(rows: int = 1000, mailmerge: bool = True) -> dict[str, Any]:
                 )
         else:
             result["mailmerge"] = {"skipped": True}
+    return result
+
+
+# ------------------------------------------------------------------------- draft-growth
+
+
+def first_tick(rows: int, *, profile: Path | None = None) -> dict[str, Any]:
+    """Import and start ``rows`` contacts, then time the first tick, which drafts every
+    one of them into the Maildir (SQLite, drafts carried out inline in this thread).
+    ``profile``: write a cProfile of the tick there."""
+    from sqlalchemy import func, select
+
+    from pipeline.models import Step
+    from pipeline.tick import run_tick
+
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-growth-") as tmp:
+        directory = Path(tmp)
+        workspace, csv_path = contacts_workspace(directory, rows)
+        app = _local_app(workspace, FixedClock(T0))
+        try:
+            log(f"draft-growth: importing and starting {rows} contacts")
+            started = time.perf_counter()
+            import_and_start(app, csv_path, per_day=rows)
+            prepared = time.perf_counter() - started
+            log(f"draft-growth: the first tick over {rows} contacts")
+            counts = count_sql(app.store.engine)
+            profiler = None
+            if profile is not None:
+                import cProfile
+
+                profiler = cProfile.Profile()
+                profiler.enable()
+            cpu = time.process_time()
+            started = time.perf_counter()
+            summary = run_tick(app, run_inline(app))
+            seconds = time.perf_counter() - started
+            cpu = time.process_time() - cpu
+            if profiler is not None and profile is not None:
+                profiler.disable()
+                profiler.dump_stats(str(profile))
+            with app.store.read() as session:
+                drafted = session.scalar(
+                    select(func.count(Step.id)).where(Step.status == "drafted")
+                )
+        finally:
+            app.close()
+        files = sum(draft_keys(workspace / "mail").values())
+    return {
+        "import_and_start_seconds": round(prepared, 3),
+        "tick_seconds": round(seconds, 3),
+        "tick_cpu_seconds": round(cpu, 3),
+        "ms_cpu_per_draft": round(1000 * cpu / drafted, 2) if drafted else None,
+        "sql_statements_per_draft": round(counts["statements"] / drafted, 2) if drafted else None,
+        "write_transactions_per_draft": (
+            round(counts["write_transactions"] / drafted, 2) if drafted else None
+        ),
+        "transactions_per_draft": round(counts["transactions"] / drafted, 2) if drafted else None,
+        "steps_drafted": drafted,
+        "drafts_in_maildir": files,
+        "tick_errors": summary.errors[:5],
+    }
+
+
+def contacts_import(rows: int = 50_000) -> dict[str, Any]:
+    """`outreach contacts import` of a ``rows``-row CSV into a new workspace, in process
+    (parsing and writing; process start-up left out), then the same file again."""
+    with tempfile.TemporaryDirectory(prefix="outreach-bench-import-") as tmp:
+        workspace, csv_path = contacts_workspace(Path(tmp), rows)
+        app = _local_app(workspace, FixedClock(T0))
+        runs = []
+        try:
+            for _ in range(2):
+                started = time.perf_counter()
+                report = import_contacts(app, csv_path)
+                seconds = time.perf_counter() - started
+                runs.append(
+                    {
+                        "seconds": round(seconds, 3),
+                        "rows_per_second": round(rows / seconds, 1),
+                        "created": report.created,
+                        "unchanged": report.unchanged,
+                    }
+                )
+        finally:
+            app.close()
+    return {"rows": rows, "first_import": runs[0], "same_file_again": runs[1]}
+
+
+def count_sql(engine: Any) -> Counter[str]:
+    """Counts, from now on, the SQL statements ``engine`` runs and its transactions (the
+    write ones apart: they begin with the store's write option)."""
+    from sqlalchemy import event
+
+    from pipeline.store import WRITE_OPTION
+
+    counts: Counter[str] = Counter()
+
+    @event.listens_for(engine, "before_cursor_execute")
+    def _statement(*_args: Any) -> None:
+        counts["statements"] += 1
+
+    @event.listens_for(engine, "begin")
+    def _begin(connection: Any) -> None:
+        counts["transactions"] += 1
+        if connection.get_execution_options().get(WRITE_OPTION):
+            counts["write_transactions"] += 1
+
+    return counts
+
+
+def draft_growth(sizes: tuple[int, ...] = (1000, 10_000)) -> dict[str, Any]:
+    """The first drafting tick at each size (issue 11: linear in contacts, the largest at
+    most its share times the smallest's). Times the tick only: the import and start are
+    reported apart, process start-up is left out."""
+    runs = {str(rows): first_tick(rows) for rows in sizes}
+    result: dict[str, Any] = {f"seconds_{rows}": runs[str(rows)]["tick_seconds"] for rows in sizes}
+    result["runs"] = runs
+    if len(sizes) >= 2:
+        small, large = min(sizes), max(sizes)
+        ratio = runs[str(large)]["tick_seconds"] / runs[str(small)]["tick_seconds"]
+        result[f"ratio_{large}_to_{small}"] = round(ratio, 2)
+        result["linear_would_be"] = round(large / small, 2)
     return result
 
 
@@ -803,10 +939,7 @@ def workers_run(
         tempfile.TemporaryDirectory(prefix="outreach-bench-workers-") as tmp,
     ):
         directory = Path(tmp)
-        workspace = directory / "ws"
-        csv_path = directory / "contacts.csv"
-        write_contacts_csv(csv_path, steps)
-        make_workspace(workspace, per_tick=steps, per_day=steps)
+        workspace, csv_path = contacts_workspace(directory, steps)
         from pipeline.app import bootstrap
 
         app = bootstrap(load(workspace, database_url), clock=FixedClock(T0))
@@ -928,4 +1061,6 @@ SCENARIOS = {
     "local-idle": with_machine(local_idle),
     "local-drafts": with_machine(local_drafts),
     "workers-scale": with_machine(workers_scale),
+    "draft-growth": with_machine(draft_growth),
+    "contacts-import": with_machine(contacts_import),
 }
