@@ -16,6 +16,7 @@ from sqlalchemy import (
     Date,
     DateTime,
     ForeignKey,
+    Index,
     Integer,
     MetaData,
     String,
@@ -128,7 +129,9 @@ class ContactEmail(Base):
     __tablename__ = "contact_emails"
 
     id: Mapped[int] = mapped_column(primary_key=True)
-    contact_id: Mapped[int] = mapped_column(ForeignKey("contacts.id", ondelete="CASCADE"))
+    contact_id: Mapped[int] = mapped_column(
+        ForeignKey("contacts.id", ondelete="CASCADE"), index=True
+    )
     email: Mapped[str] = mapped_column(String(320), unique=True)
     position: Mapped[int] = mapped_column(Integer, default=0)
     status: Mapped[str] = mapped_column(String(20), default="ok")  # ok | bounced
@@ -148,7 +151,11 @@ class Suppression(Base):
 
 class Outreach(Base):
     __tablename__ = "outreaches"
-    __table_args__ = (UniqueConstraint("account_id", "contact_id", "goal"),)
+    __table_args__ = (
+        UniqueConstraint("account_id", "contact_id", "goal"),
+        # who an address belongs to (a reply's sender, a bounce's recipient)
+        Index("ix_outreaches_account_id_email", "account_id", "email"),
+    )
 
     id: Mapped[int] = mapped_column(primary_key=True)
     account_id: Mapped[int] = mapped_column(ForeignKey("accounts.id"))
