@@ -138,7 +138,12 @@ def _with_metavars(command: Any) -> Any:
         if param.metavar is not None or getattr(param, "is_flag", False):
             continue
         name = param.name or "value"
-        metavar = _METAVARS.get(name, name.upper())
+        choices = getattr(getattr(param, "type", None), "choices", None) or getattr(
+            getattr(param, "type_descriptor", None), "choices", None
+        )  # click's Choice, or newer Typer's descriptor of an Enum
+        values = [str(getattr(c, "value", c)) for c in choices or ()]
+        metavar = "|".join(values) if values else None
+        metavar = metavar or _METAVARS.get(name, name.upper())
         if getattr(param, "param_type_name", "") == "argument" and hasattr(
             param, "display_type_rich"
         ):  # newer Typer shows an argument's Python type ("<list[str]>") beside its name
