@@ -25,16 +25,18 @@ from tests.emulators.google import GoogleEmulator, authorized_http
 ME = "me@example.org"
 
 
-def _inbound(n: int) -> bytes:
+def inbound_message(n: int, me: str = ME) -> bytes:
+    """The n-th new message a benchmark puts in ``me``'s inbox."""
     return (
-        f"From: sender{n}@example.com\r\nTo: {ME}\r\nSubject: message {n}\r\n"
+        f"From: sender{n}@example.com\r\nTo: {me}\r\nSubject: message {n}\r\n"
         f"Message-ID: <bench-{n}@example.com>\r\n\r\nBody of message {n}.\r\n"
     ).encode()
 
 
-def _draft(n: int) -> EmailMessage:
+def draft_message(n: int, me: str = ME) -> EmailMessage:
+    """The n-th first outreach a benchmark drafts from ``me``."""
     message = EmailMessage()
-    message["From"] = ME
+    message["From"] = me
     message["To"] = f"contact{n}@example.com"
     message["Subject"] = f"Informational interview {n}?"
     message.set_content("Would you have 20 minutes for a chat?")
@@ -64,7 +66,7 @@ def gmail_incremental(messages: int = 500) -> dict[str, Any]:
         box = GmailMailbox(ME, authorized_http(emulator), quota=Unlimited())
         _, cursor = box.changes(None)
         for n in range(messages):
-            emulator.receive(_inbound(n))
+            emulator.receive(inbound_message(n))
         emulator.clear_log()
         started = time.perf_counter()
         changes, _ = box.changes(cursor)
@@ -103,7 +105,7 @@ def gmail_drafts(count: int | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         for n in range(count):
             try:
-                box.create_draft(_draft(n), f"bench:contact{n}:outreach:1", None)
+                box.create_draft(draft_message(n), f"bench:contact{n}:outreach:1", None)
             except OutreachError:
                 failures += 1
         seconds = time.perf_counter() - started

@@ -17,32 +17,16 @@ from __future__ import annotations
 import os
 import time
 from collections import Counter
-from email.message import EmailMessage
 from typing import Any
 
 from connectors._graph_http import GRAPH_REQUESTS_PER_SECOND
 from connectors.outlook import OutlookCalendar, OutlookMailbox
 from connectors.quota import HEADROOM, TokenBucket
 from pipeline.errors import OutreachError
+from tests.bench.google import draft_message, inbound_message
 from tests.emulators.graph import GraphEmulator, graph_client, loopback_only
 
 ME = "ada@uni.example.edu"
-
-
-def _inbound(n: int) -> bytes:
-    return (
-        f"From: sender{n}@example.com\r\nTo: {ME}\r\nSubject: message {n}\r\n"
-        f"Message-ID: <bench-{n}@example.com>\r\n\r\nBody of message {n}.\r\n"
-    ).encode()
-
-
-def _draft(n: int) -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = ME
-    message["To"] = f"contact{n}@example.com"
-    message["Subject"] = f"Informational interview {n}?"
-    message.set_content("Would you have 20 minutes for a chat?")
-    return message
 
 
 def outlook_idle() -> dict[str, Any]:
@@ -69,7 +53,7 @@ def outlook_incremental(messages: int = 500) -> dict[str, Any]:
         box = OutlookMailbox(ME, graph_client(graph))
         _, cursor = box.changes(None)
         for n in range(messages):
-            graph.receive(_inbound(n))
+            graph.receive(inbound_message(n, ME))
         graph.clear_log()
         started = time.perf_counter()
         changes, _ = box.changes(cursor)
@@ -98,7 +82,7 @@ def outlook_drafts(count: int | None = None) -> dict[str, Any]:
         started = time.perf_counter()
         for n in range(count):
             try:
-                box.create_draft(_draft(n), f"bench:contact{n}:outreach:1", None)
+                box.create_draft(draft_message(n, ME), f"bench:contact{n}:outreach:1", None)
             except OutreachError:
                 failures += 1
         seconds = time.perf_counter() - started
@@ -108,7 +92,7 @@ def outlook_drafts(count: int | None = None) -> dict[str, Any]:
         keys = Counter(str(m["X-Outreach-Key"]) for m in graph.folder("drafts"))
         graph.clear_log()
         for n in range(count):  # a second run over the same keys creates nothing
-            box.create_draft(_draft(n), f"bench:contact{n}:outreach:1", None)
+            box.create_draft(draft_message(n, ME), f"bench:contact{n}:outreach:1", None)
         again = Counter(str(m["X-Outreach-Key"]) for m in graph.folder("drafts"))
         reached = count / seconds
         return {
