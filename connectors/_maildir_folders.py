@@ -98,10 +98,9 @@ class Listing(Mapping[str, Path]):
 class Folder:
     name: str
     path: Path
-
-    def ensure(self) -> None:
-        for sub in ("cur", "new", "tmp"):
-            (self.path / sub).mkdir(parents=True, exist_ok=True)
+    # Whether a file flagged T (trashed: deleted on the server, not yet expunged, as
+    # mbsync leaves it under ``Expunge None``) counts as gone.
+    trashed_is_gone: bool = False
 
     def listing(self) -> Listing:
         """Unique name -> current file, from the directory entries only."""
@@ -114,8 +113,9 @@ class Folder:
             except FileNotFoundError:
                 continue
             for name in names:
-                if not name.startswith("."):
-                    found[unique_name(name)] = (directory, name)
+                if name.startswith(".") or (self.trashed_is_gone and "T" in flags(name)):
+                    continue
+                found[unique_name(name)] = (directory, name)
         return Listing(found)
 
     def write(self, raw: bytes, subdir: str, info: str, unique: str | None = None) -> str:

@@ -1,9 +1,12 @@
 """A Mailbox over a local Maildir++ tree, as mbsync, offlineimap and neomutt lay it out.
 
-Layout: ``root/{cur,new,tmp}`` is the inbox; drafts and sent mail live in ``root/.Drafts``
-and ``root/.Sent`` (Maildir++), or in ``root/Drafts`` and ``root/Sent`` (mbsync's
-``SubFolders Verbatim``) when those exist; both names can be given explicitly. Missing
-folders are created.
+Layout: the inbox is ``root/{cur,new,tmp}`` (Maildir++) or ``root/INBOX`` (mbsync's
+``SubFolders Verbatim``, offlineimap); drafts and sent mail live in ``root/.Drafts`` and
+``root/.Sent`` (Maildir++) or ``root/Drafts`` and ``root/Sent``; the server's names for
+both folders can be given ("Sent Items", "[Gmail]/Sent Mail"). Missing folders are made
+as placeholders, given up for the real ones when a sync tool makes them later (see
+``connectors._maildir_layout``). A draft flagged T (trashed: deleted on the server, kept
+by mbsync under ``Expunge None``) counts as gone from Drafts.
 
 How changes are noticed without re-reading the tree: each ``changes()`` lists the folder
 directories (names only) and opens only files whose *unique name* it has not seen. The
@@ -63,6 +66,13 @@ from connectors._maildir_folders import (
     thread_root,
     unique_name,
 )
+from connectors._maildir_layout import (
+    choose,
+    create,
+    empty_into,
+    folder_candidates,
+    inbox_candidates,
+)
 from connectors._maildir_scan import State as _State
 from connectors._maildir_state import LOG_FILE, STATE_FILE
 from connectors._mime import (
@@ -119,13 +129,22 @@ class MaildirMailbox:
         self._deleted_after = deleted_after
         self._clock = clock
         self._open = opener
+        self._candidates = {
+            INBOX: inbox_candidates(self.root),
+            DRAFTS: folder_candidates(self.root, drafts_folder or DRAFTS),
+            SENT: folder_candidates(self.root, sent_folder or SENT),
+        }
         self._folders = {
             INBOX: Folder(INBOX, self.root),
-            DRAFTS: Folder(DRAFTS, self._locate(drafts_folder, DRAFTS)),
-            SENT: Folder(SENT, self._locate(sent_folder, SENT)),
+            DRAFTS: Folder(DRAFTS, self._candidates[DRAFTS][0], trashed_is_gone=True),
+            SENT: Folder(SENT, self._candidates[SENT][0]),
         }
-        for folder in self._folders.values():
-            folder.ensure()
+        try:
+            self.root.mkdir(parents=True, exist_ok=True)
+        except OSError as err:
+            raise _os_error(f"cannot create {self.root}", err) from err
+        with self._lock():
+            self._find_folders(make_all=True)
 
     @property
     def address(self) -> str:
@@ -216,21 +235,25 @@ class MaildirMailbox:
 
     # -- internals -----------------------------------------------------------------------
 
-    def _locate(self, explicit: str | None, name: str) -> Path:
-        """The folder ``explicit`` (a server's name for it, e.g. "Sent Items" or
-        "[Gmail]/Sent Mail"), else ``name``: in Maildir++ form (".Sent Items",
-        ".[Gmail].Sent Mail") or verbatim, whichever exists; Maildir++ when neither does."""
-        wanted = explicit or name
-        if wanted.startswith("."):
-            return self.root / wanted
-        candidates = (self.root / f".{wanted.replace('/', '.')}", self.root / wanted)
-        for candidate in candidates:
-            if (candidate / "cur").is_dir():
-                return candidate
-        return candidates[0]
+    def _find_folders(self, *, make_all: bool = False) -> None:
+        """Where the inbox, Drafts and Sent are now (see ``connectors._maildir_layout``):
+        a sync tool may have made a folder since the last call. A placeholder of ours is
+        emptied into the real folder. ``make_all``: make every missing folder, not only
+        one that moved."""
+        for name, folder in self._folders.items():
+            chosen, placeholders = choose(self._candidates[name])
+            try:
+                if chosen != folder.path or make_all:
+                    create(chosen)
+                    folder.path = chosen
+                for placeholder in placeholders:
+                    empty_into(placeholder, chosen, keep=placeholder == self.root)
+            except OSError as err:
+                raise _os_error(f"cannot set up the folder {chosen}", err) from err
 
     @contextlib.contextmanager
-    def _state(self) -> Iterator[_State]:
+    def _lock(self) -> Iterator[None]:
+        """Hold the lock that processes sharing the tree take in turn."""
         lock_path = self.root / LOCK_FILE
         try:
             lock = lock_path.open("a")
@@ -239,6 +262,12 @@ class MaildirMailbox:
         with lock:
             if fcntl is not None:
                 fcntl.flock(lock.fileno(), fcntl.LOCK_EX)
+            yield
+
+    @contextlib.contextmanager
+    def _state(self) -> Iterator[_State]:
+        with self._lock():
+            self._find_folders()
             state = self._cached_state()
             state.durable = True
             if state.log_lines >= _LOG_LIMIT:
