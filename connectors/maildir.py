@@ -66,6 +66,7 @@ from connectors._maildir_folders import (
     thread_root,
     unique_name,
 )
+from connectors._maildir_layout import MARKER as PLACEHOLDER_MARKER
 from connectors._maildir_layout import (
     choose,
     create,
@@ -91,7 +92,14 @@ except ImportError:  # pragma: no cover
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LOG_FILE", "STATE_FILE", "MaildirMailbox", "flags", "unique_name"]
+__all__ = [
+    "LOG_FILE",
+    "PLACEHOLDER_MARKER",
+    "STATE_FILE",
+    "MaildirMailbox",
+    "flags",
+    "unique_name",
+]
 
 LOCK_FILE = ".outreach-state.lock"
 _LOG_LIMIT = 2000  # log lines after which the next write folds them into a snapshot

@@ -14,7 +14,9 @@ import pytest
 
 from connectors.base import MailChangeKind
 from connectors.maildir import MaildirMailbox, flags
+from tests.clitools import local_ada
 from tests.contract.clients import deliver, files, maildir_send_draft, parse
+from tests.harness import TWO_CONTACTS
 from tests.test_maildir import ME, Clock, inbound, outreach
 
 
@@ -166,3 +168,18 @@ def test_a_sent_folder_named_by_the_server_is_used(root: Path) -> None:
     changes, _ = box.changes(cursor)
     assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "k1")]
     assert not (root / ".Sent").exists()
+
+
+def test_the_folders_init_makes_are_placeholders_too(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """`outreach init` makes INBOX, .Drafts and .Sent for a mail client to find; once
+    offlineimap has made INBOX, Drafts and Sent, the account uses those and removes them."""
+    cli = local_ada(capsys, tmp_path, monkeypatch, TWO_CONTACTS)
+    mail = cli.workspace / "mail"
+    for folder in ("INBOX", "Drafts", "Sent"):
+        make_folder(mail / folder)
+    box = MaildirMailbox(mail, ME)
+    box.create_draft(outreach(), "k1", None)
+    assert len(files(mail / "Drafts")) == 1
+    assert sorted(p.name for p in mail.iterdir() if p.is_dir()) == ["Drafts", "INBOX", "Sent"]
