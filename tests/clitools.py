@@ -90,3 +90,20 @@ class Cli:
         contacts_csv.write_text(contacts, encoding="utf-8")
         imported = self("contacts", "import", str(contacts_csv))
         assert imported.code == 0, imported.err
+
+
+def local_ada(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    contacts: str,
+) -> Cli:
+    """Ada's workspace in ``tmp_path/ws`` on the local defaults (SQLite, no broker, the
+    Maildir and vdir), with ``contacts`` imported."""
+    workspace = tmp_path / "ws"
+    monkeypatch.setenv("OUTREACH_HOME", str(workspace))
+    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
+    cli = Cli(capsys, workspace, monkeypatch)
+    cli.set_up_ada(tmp_path / "contacts.csv", contacts)
+    return cli
