@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import getpass
+import grp
 import imaplib
 import os
 import pwd
@@ -60,6 +61,7 @@ def _config(home: Path, port: int) -> str:
     else:
         mail_user = internal = login = getpass.getuser()
     account = pwd.getpwnam(mail_user)
+    group = grp.getgrgid(pwd.getpwnam(internal).pw_gid).gr_name
     mailboxes = "".join(
         f'  mailbox "{name}" {{\n    special_use = {use}\n    auto = subscribe\n  }}\n'
         for name, use in FOLDERS.items()
@@ -74,6 +76,7 @@ ssl = no
 disable_plaintext_auth = no
 auth_mechanisms = plain login
 default_internal_user = {internal}
+default_internal_group = {group}
 default_login_user = {login}
 first_valid_uid = 1
 passdb {{
