@@ -107,3 +107,15 @@ def local_ada(
     cli = Cli(capsys, workspace, monkeypatch)
     cli.set_up_ada(tmp_path / "contacts.csv", contacts)
     return cli
+
+
+def ada_with_file_tokens(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    contacts: str,
+) -> Cli:
+    """Ada's workspace as ``local_ada`` makes it, keeping sign-ins in its secrets/ folder
+    whatever keyring the machine has: what a provider's sign-in test starts from."""
+    monkeypatch.setattr("connectors.tokens.working_keyring", lambda: None)
+    return local_ada(capsys, tmp_path, monkeypatch, contacts)
