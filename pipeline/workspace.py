@@ -209,9 +209,17 @@ def create_workspace(directory: Path, profile: Mapping[str, str], *, force: bool
             (directory / sub).mkdir(exist_ok=True, mode=0o700)
         # The Maildir's folders exist from the start: a mail client (or mbsync) pointed
         # at them right after init finds a mailbox, not an empty directory.
+        from connectors.maildir import PLACEHOLDER_MARKER
+
+        # Made here, they are outreach's placeholders: a folder that a sync tool makes
+        # elsewhere later (mbsync Verbatim, offlineimap) takes their place.
         for folder in ("", ".Drafts", ".Sent"):
+            maildir = directory / "mail" / folder
+            if not (maildir / "cur").is_dir():
+                maildir.mkdir(exist_ok=True, mode=0o700)
+                (maildir / PLACEHOLDER_MARKER).touch(mode=0o600)
             for part in ("cur", "new", "tmp"):
-                (directory / "mail" / folder / part).mkdir(parents=True, exist_ok=True, mode=0o700)
+                (maildir / part).mkdir(exist_ok=True, mode=0o700)
         temporary.touch(mode=0o600)
         temporary.chmod(0o600)
         temporary.write_text(text, encoding="utf-8")

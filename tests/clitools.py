@@ -92,19 +92,30 @@ class Cli:
         assert imported.code == 0, imported.err
 
 
+def local_ada(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    contacts: str,
+) -> Cli:
+    """Ada's workspace in ``tmp_path/ws`` on the local defaults (SQLite, no broker, the
+    Maildir and vdir), with ``contacts`` imported."""
+    workspace = tmp_path / "ws"
+    monkeypatch.setenv("OUTREACH_HOME", str(workspace))
+    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
+    cli = Cli(capsys, workspace, monkeypatch)
+    cli.set_up_ada(tmp_path / "contacts.csv", contacts)
+    return cli
+
+
 def ada_with_file_tokens(
     capsys: pytest.CaptureFixture[str],
     tmp_path: Path,
     monkeypatch: pytest.MonkeyPatch,
     contacts: str,
 ) -> Cli:
-    """Ada's workspace in ``tmp_path/ws`` (the default workspace, on SQLite, no broker) with
-    ``contacts`` imported, keeping sign-ins in its secrets/ folder whatever keyring the
-    machine has: what a provider's sign-in test starts from."""
-    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path / "ws"))
-    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
+    """Ada's workspace as ``local_ada`` makes it, keeping sign-ins in its secrets/ folder
+    whatever keyring the machine has: what a provider's sign-in test starts from."""
     monkeypatch.setattr("connectors.tokens.working_keyring", lambda: None)
-    cli = Cli(capsys, tmp_path / "ws", monkeypatch)
-    cli.set_up_ada(tmp_path / "contacts.csv", contacts)
-    return cli
+    return local_ada(capsys, tmp_path, monkeypatch, contacts)

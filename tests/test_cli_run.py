@@ -11,7 +11,7 @@ from zoneinfo import ZoneInfo
 
 import pytest
 
-from tests.clitools import Cli
+from tests.clitools import Cli, local_ada
 
 CONTACTS = """name,email,organization,role,how_found
 Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the department's staff page
@@ -21,13 +21,7 @@ Sam Ortiz,sam.ortiz@example.net,Global Health Partners,,a panel at the career fa
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    workspace = tmp_path / "ws"
-    monkeypatch.setenv("OUTREACH_HOME", str(workspace))
-    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
-    cli = Cli(capsys, workspace, monkeypatch)
-    cli.set_up_ada(tmp_path / "contacts.csv", CONTACTS)
-    return cli
+    return local_ada(capsys, tmp_path, monkeypatch, CONTACTS)
 
 
 def drafts(workspace: Path) -> list[email.message.EmailMessage]:
