@@ -93,15 +93,29 @@ except ImportError:  # pragma: no cover
 log = logging.getLogger(__name__)
 
 __all__ = [
+    "DRAFTS",
+    "INBOX",
     "LOG_FILE",
     "PLACEHOLDER_MARKER",
     "STATE_FILE",
     "MaildirMailbox",
     "flags",
+    "folder_in_use",
     "unique_name",
 ]
 
 LOCK_FILE = ".outreach-state.lock"
+
+
+def folder_in_use(root: Path, name: str | None, default: str) -> Path:
+    """The directory a mail client finds the server's folder ``name`` (``default`` when
+    none is set: INBOX, DRAFTS or SENT) in: the sync tool's folder when there is one, else
+    ours."""
+    wanted = name or default
+    places = inbox_candidates(root) if wanted == INBOX else folder_candidates(root, wanted)
+    return choose(places)[0]
+
+
 _LOG_LIMIT = 2000  # log lines after which the next write folds them into a snapshot
 _os_error = os_error  # the name other modules and tests know
 

@@ -32,6 +32,15 @@ class AccountKind:
     open_calendar: Callable[[AccountSettings, Path, Clock], Calendar]
 
 
+def local_drafts_and_inbox(account: AccountSettings, workspace: Path) -> tuple[Path, Path]:
+    """Where a local account's drafts and inbox are, as a mail client finds them (the sync
+    tool's folders when it made them: Maildir++, Verbatim or offlineimap's layout)."""
+    from connectors.maildir import DRAFTS, INBOX, folder_in_use
+
+    mail = local_path(workspace, account.maildir, "mail").resolve()
+    return folder_in_use(mail, account.drafts_folder, DRAFTS), folder_in_use(mail, None, INBOX)
+
+
 def _local_mailbox(account: AccountSettings, workspace: Path, clock: Clock) -> Mailbox:
     from connectors.maildir import MaildirMailbox
 

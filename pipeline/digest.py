@@ -60,11 +60,10 @@ def action_links(app: App, account: AccountSettings | None) -> dict[str, str]:
     if account.kind in WEB_MAIL:
         return dict(WEB_MAIL[account.kind])
     if account.kind == "local":
-        from pipeline.connect import local_path
+        from pipeline.connect import local_drafts_and_inbox
 
-        mail = local_path(app.settings.workspace, account.maildir, "mail").resolve()
-        drafts = mail / (account.drafts_folder or ".Drafts")
-        return {"drafts": drafts.as_uri(), "inbox": mail.as_uri()}
+        drafts, inbox = local_drafts_and_inbox(account, app.settings.workspace)
+        return {"drafts": drafts.as_uri(), "inbox": inbox.as_uri()}
     return {}
 
 

@@ -183,3 +183,18 @@ def test_the_folders_init_makes_are_placeholders_too(
     box.create_draft(outreach(), "k1", None)
     assert len(files(mail / "Drafts")) == 1
     assert sorted(p.name for p in mail.iterdir() if p.is_dir()) == ["Drafts", "INBOX", "Sent"]
+
+
+def test_the_digest_links_the_folders_a_mail_client_shows(root: Path) -> None:
+    """Given the placeholders outreach made, then mbsync's Verbatim INBOX and Drafts, the
+    digest's links go to the sync tool's folders (and to ours before it made them)."""
+    from pipeline.connect import local_drafts_and_inbox
+    from pipeline.settings import AccountSettings
+
+    account = AccountSettings(name="uni", kind="local", address=ME, maildir=str(root))
+    box = MaildirMailbox(root, ME, clock=Clock())
+    box.changes(None)
+    assert local_drafts_and_inbox(account, root.parent) == (root / ".Drafts", root)
+    make_folder(root / "INBOX")
+    make_folder(root / "Drafts")
+    assert local_drafts_and_inbox(account, root.parent) == (root / "Drafts", root / "INBOX")
