@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipeline._inbound_dates import return_date
-from pipeline._inbound_quotes import trim_reply
 from pipeline.inbound import Inbound, understand
+from pipeline.inbound.dates import return_date
+from pipeline.inbound.quotes import trim_reply
 
 SAMPLES = Path(__file__).parent / "samples" / "inbound"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(

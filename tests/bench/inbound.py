@@ -438,8 +438,8 @@ def inbound_libraries() -> dict[str, Any]:
 
         from dateparser.search import search_dates  # type: ignore[import-not-found]
 
-        from pipeline._inbound_dates import return_date
-        from pipeline._inbound_mime import bodies, header, html_to_text, parse
+        from pipeline.inbound.dates import return_date
+        from pipeline.inbound.mime import bodies, header, html_to_text, parse
 
         ooo = []
         for name, expected in sample_expectations().items():

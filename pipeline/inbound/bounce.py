@@ -15,10 +15,7 @@ Not a bounce: a report whose every block says delivered, relayed, expanded or
 deliverable (2.x.x). A rejection sent as a disposition notification ("deleted", quota)
 is one.
 
-Type: ``hard`` only when the address itself is bad (unknown user or host, moved): a
-permanent failure (5.x.x) by default. A full mailbox (5.2.2, quota), a message too large
-(5.2.3, 5.3.4), an expired or timed-out delivery (5.4.7, Action: delayed or expired), a
-rate or connection limit, and any temporary failure (4.x.x) are ``soft``.
+Type (hard or soft): ``pipeline.inbound.severity``.
 """
 
 from __future__ import annotations
@@ -29,6 +26,14 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
+
+from pipeline.inbound.severity import (
+    FULL,
+    HARD_WORDS,
+    STATUS,
+    status_type,
+    text_type,
+)
 
 _SUBJECT = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:"
@@ -97,47 +102,7 @@ _COPY_MARKERS = re.compile(
 )
 _HEADER_START = re.compile(r"^(?:Received|Return-Path|DKIM-Signature|X-[\w-]+):\s", re.I)
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_SMTP = re.compile(r"(?<!\d)([45])\d\d(?=[ -])")
 _FIELD_BLOCK = re.compile(r"^(?:final|original)-recipient:", re.IGNORECASE | re.MULTILINE)
-_FULL = re.compile(
-    r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|"
-    r"mailbox exceeded|exceeded the local limit|mailbox has exceeded|"
-    r"insufficient (?:system )?storage|mailbox size limit|disk quota|mailfolder is full|"
-    r"quota violation|mailbox exceeds|reached (?:its|the|disk) (?:quota|limit)",
-    re.IGNORECASE,
-)
-# Transient for our purpose although often sent as 5.x.x: the message, not the address.
-_TRANSIENT = re.compile(
-    r"too large|too big|message size|size limit|exceeds? (?:the )?(?:maximum|size)|"
-    r"exceeded maximum (?:inbound )?message size|message length exceeds|"
-    r"rate limit|frequency limit|too many (?:connections|messages|recipients|concurrent)|"
-    r"connection limit|sending limit|try again later|has been postponed|"
-    r"will (?:continue to )?(?:re)?try",
-    re.IGNORECASE,
-)
-# Delivery attempts that ran out of time: transient, unless the notice calls it permanent
-# (a domain that never answers, "failed permanently").
-_GAVE_UP = re.compile(
-    r"timed? ?out|retry time(?:out)? (?:exceeded|reached)|delivery time expired|expired|"
-    r"could not be delivered within|gave up after|too long in (?:the )?queue",
-    re.IGNORECASE,
-)
-_PERMANENT = re.compile(r"permanent(?:ly)?\b", re.IGNORECASE)
-_SOFT_WORDS = re.compile(
-    r"delayed|will (?:be )?retr|still (?:being )?retried|not yet been delivered|"
-    r"temporar(?:y|ily)|try again later|deferred|postponed|will continue to try",
-    re.IGNORECASE,
-)
-_HARD_WORDS = re.compile(
-    r"user unknown|unknown user|no such user|does not exist|doesn't exist|"
-    r"address rejected|recipient not found|not found|invalid (?:recipient|address|mailbox)|"
-    r"mailbox unavailable|no mailbox|account (?:is )?disabled|no longer|unrouteable|"
-    r"host or domain name not found|domain (?:name )?not found|not listed|unknown host|"
-    r"host unknown|name is not recognized|no matches",
-    re.IGNORECASE,
-)
-_TRANSIENT_STATUS = {("2", "2"), ("2", "3"), ("3", "4"), ("4", "7")}
 _NOT_FAILED = ("deliver", "relayed", "expanded")
 _IGNORED_LOCAL = re.compile(
     r"^(?:mailer-daemon|postmaster|mail-daemon|double-bounce|noreply|no-reply|abuse|"
@@ -542,58 +507,17 @@ def _inline_original_to(text: str) -> list[str]:
     return []
 
 
-def _status_type(status: str, words: str) -> str | None:
-    """hard or soft for one enhanced status code and the words said about it, or None."""
-    match = _STATUS.search(status)
-    if not match:
-        return None
-    klass, subject, detail = match.groups()
-    if klass == "2":
-        return None  # a success code, or a version number ("Mailman 2.0.12")
-    if klass == "4" or (subject, detail) in _TRANSIENT_STATUS:
-        return "soft"
-    if _transient(words):
-        return "soft"
-    return "hard"
-
-
-def _transient(words: str) -> bool:
-    """Whether the words blame the message or the moment, not the address."""
-    if _HARD_WORDS.search(words):
-        return False
-    if _FULL.search(words) or _TRANSIENT.search(words):
-        return True
-    return bool(_GAVE_UP.search(words)) and not _PERMANENT.search(words)
-
-
 def _block_type(block: _Dsn, notice: str, only: bool) -> str:
     if block.action.startswith(("delay", "expired")):
         return "soft"
     words = f"{block.status} {block.diagnostic}"
-    said = _status_type(block.status, words) or _status_type(block.diagnostic, words)
+    said = status_type(block.status, words) or status_type(block.diagnostic, words)
     if said is not None:
         # One recipient and a notice that speaks of a full mailbox: the notice decides.
-        if said == "hard" and only and _FULL.search(notice) and not _HARD_WORDS.search(words):
+        if said == "hard" and only and FULL.search(notice) and not HARD_WORDS.search(words):
             return "soft"
         return said
-    return _text_type([], notice, "")
-
-
-def _text_type(statuses: list[str], text: str, subject: str) -> str:
-    """The type of a notice without a report: its status codes, then its words."""
-    kinds = [k for status in statuses if (k := _status_type(status, text)) is not None]
-    if _FULL.search(text):
-        return "soft" if not ("hard" in kinds and _HARD_WORDS.search(text)) else "hard"
-    if kinds:
-        return "hard" if "hard" in kinds else "soft"
-    if _transient(text) or (_SOFT_WORDS.search(subject) and not _HARD_WORDS.search(text)):
-        return "soft"
-    codes = [m.group(1) for m in _SMTP.finditer(text)]
-    if "5" in codes:
-        return "hard"
-    if "4" in codes or _SOFT_WORDS.search(subject) or _SOFT_WORDS.search(text):
-        return "soft"
-    return "hard"
+    return text_type([], notice, "")
 
 
 def read_bounce(
@@ -628,8 +552,8 @@ def read_bounce(
     if types:
         type_ = "hard" if "hard" in types else "soft"
     else:
-        statuses = [m.group(0) for m in _STATUS.finditer(said)]
-        type_ = _text_type(statuses, said, subject)
+        statuses = [m.group(0) for m in STATUS.finditer(said)]
+        type_ = text_type(statuses, said, subject)
     return Bounce(
         type=type_,
         recipients=tuple(recipients),
