@@ -31,6 +31,7 @@ from pipeline.inbound.severity import (
     FULL,
     HARD_WORDS,
     STATUS,
+    BounceType,
     status_type,
     text_type,
 )
@@ -118,7 +119,7 @@ _MAX_NOTICE = 10_000
 class Bounce:
     """A failed or delayed delivery: hard (address is wrong) or soft (may clear)."""
 
-    type: str
+    type: BounceType
     recipients: tuple[str, ...]
     original_message_id: str | None
 
@@ -507,7 +508,7 @@ def _inline_original_to(text: str) -> list[str]:
     return []
 
 
-def _block_type(block: _Dsn, notice: str, only: bool) -> str:
+def _block_type(block: _Dsn, notice: str, only: bool) -> BounceType:
     if block.action.startswith(("delay", "expired")):
         return "soft"
     words = f"{block.status} {block.diagnostic}"
@@ -532,7 +533,7 @@ def read_bounce(
     dsn = [block for block in (_dsn_blocks(msg) or _dsn_from_text(text)) if block.failed()]
     excluded = {own_from.lower()} | _sender_side(msg, to_addrs, text)
     recipients: list[str] = []
-    types: list[str] = []
+    types: list[BounceType] = []
     unnamed = False
     for block in dsn:
         types.append(_block_type(block, said, len(dsn) == 1))
@@ -550,7 +551,7 @@ def read_bounce(
         )
         recipients += [a for a in found if a not in recipients and a not in excluded]
     if types:
-        type_ = "hard" if "hard" in types else "soft"
+        type_: BounceType = "hard" if "hard" in types else "soft"
     else:
         statuses = [m.group(0) for m in STATUS.finditer(said)]
         type_ = text_type(statuses, said, subject)

@@ -8,6 +8,7 @@ from typing import Any, Literal, get_args
 
 from pipeline.inbound.bounce import Bounce
 from pipeline.inbound.calendar import Meeting
+from pipeline.lifecycle import Intent as Intent  # one home: the lifecycle's word for it
 
 Kind = Literal[
     "human_reply",
@@ -18,7 +19,6 @@ Kind = Literal[
     "meeting_cancel",
     "other",
 ]
-Intent = Literal["positive", "neutral", "decline", "opt_out"]
 KINDS: tuple[Kind, ...] = get_args(Kind)
 INTENTS: tuple[Intent, ...] = get_args(Intent)
 

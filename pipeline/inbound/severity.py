@@ -9,6 +9,9 @@ temporary failure (4.x.x) are ``soft``.
 from __future__ import annotations
 
 import re
+from typing import Literal
+
+BounceType = Literal["hard", "soft"]
 
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 SMTP = re.compile(r"(?<!\d)([45])\d\d(?=[ -])")
@@ -52,7 +55,7 @@ HARD_WORDS = re.compile(
 TRANSIENT_STATUS = {("2", "2"), ("2", "3"), ("3", "4"), ("4", "7")}
 
 
-def status_type(status: str, words: str) -> str | None:
+def status_type(status: str, words: str) -> BounceType | None:
     """hard or soft for one enhanced status code and the words said about it, or None."""
     match = STATUS.search(status)
     if not match:
@@ -76,9 +79,11 @@ def transient(words: str) -> bool:
     return bool(GAVE_UP.search(words)) and not PERMANENT.search(words)
 
 
-def text_type(statuses: list[str], text: str, subject: str) -> str:
+def text_type(statuses: list[str], text: str, subject: str) -> BounceType:
     """The type of a notice without a report: its status codes, then its words."""
-    kinds = [k for status in statuses if (k := status_type(status, text)) is not None]
+    kinds: list[BounceType] = [
+        k for status in statuses if (k := status_type(status, text)) is not None
+    ]
     if FULL.search(text):
         return "soft" if not ("hard" in kinds and HARD_WORDS.search(text)) else "hard"
     if kinds:
