@@ -101,7 +101,10 @@ _COPY_MARKERS = re.compile(
     r"------ this is a copy of your message)",
     re.IGNORECASE,
 )
-_HEADER_START = re.compile(r"^(?:Received|Return-Path|DKIM-Signature|X-[\w-]+):\s", re.I)
+# Zoho writes "Received:from ..." without a space.
+_HEADER_START = re.compile(
+    r"^(?:(?:Received|Return-Path):\s?\S|(?:DKIM-Signature|X-[\w-]+):\s)", re.IGNORECASE
+)
 _ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _FIELD_BLOCK = re.compile(r"^(?:final|original)-recipient:", re.IGNORECASE | re.MULTILINE)
 _NOT_FAILED = ("deliver", "relayed", "expanded")
@@ -436,6 +439,9 @@ def _helpful(line: str, help_ends: list[int], start: int, end: int) -> bool:
 
 
 _RCPT_TO = re.compile(r"rcpt to:", re.IGNORECASE)
+_GENERATED_FROM = re.compile(
+    rf"^\s*\((?:generated|expanded) from:?\s*<?({_ADDR})>?\s*\)", re.IGNORECASE
+)
 
 
 def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
@@ -444,6 +450,8 @@ def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
     summary: list[str] = []
     loose: list[str] = []
     seen_loose: set[str] = set()
+    last: tuple[list[str], int] | None = None  # where the latest address was put
+    excluded = set(excluded)  # grows by the forwarding addresses replaced below
     previous = ""
     for line in notice.splitlines():
         if not line or line.isspace():
@@ -452,6 +460,20 @@ def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
         if ("@" not in line and "=" not in line) or _SKIP_LINE.match(line):
             previous = line
             continue
+        alias = _GENERATED_FROM.search(line)
+        if alias and last is not None:
+            # "x@forward.example (generated from a@b)": the address the sender wrote.
+            found, index = last
+            original = alias.group(1).lower()
+            excluded.add(found[index])
+            if original in found or not _usable(original, excluded):
+                del found[index]
+            else:
+                found[index] = original
+            last = None
+            previous = line
+            continue
+        line_last: tuple[list[str], int] | None = None
         context = f"{previous.strip()} "
         joined = context + line  # help words may end the line before
         help_ends = [m.end() for m in _HELP_WORDS.finditer(joined)]
@@ -476,6 +498,7 @@ def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
                     and not _helpful(joined, help_ends, len(context) + match.start(1), 0)
                 ):
                     structured.append(address)
+                    line_last = (structured, len(structured) - 1)
                 break
         for match in _ADDRESS.finditer(line):
             token = line[line.rfind(" ", 0, match.start()) + 1 : match.start()]
@@ -487,6 +510,8 @@ def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
             if address not in seen_loose and _usable(address, excluded):
                 seen_loose.add(address)
                 loose.append(address)
+                line_last = line_last or (loose, len(loose) - 1)
+        last = line_last or last
     return structured or summary or loose
 
 
@@ -512,7 +537,10 @@ def _block_type(block: _Dsn, notice: str, only: bool) -> BounceType:
     if block.action.startswith(("delay", "expired")):
         return "soft"
     words = f"{block.status} {block.diagnostic}"
-    said = status_type(block.status, words) or status_type(block.diagnostic, words)
+    codes = (block.status, block.diagnostic)
+    if re.match(r"\s*[45]\.0\.0\b", block.status):
+        codes = (block.diagnostic, block.status)  # a generic status: the precise code first
+    said = status_type(codes[0], words) or status_type(codes[1], words)
     if said is not None:
         # One recipient and a notice that speaks of a full mailbox: the notice decides.
         if said == "hard" and only and FULL.search(notice) and not HARD_WORDS.search(words):

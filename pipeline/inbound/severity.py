@@ -3,7 +3,11 @@
 ``hard`` only when the address itself is bad (unknown user or host, moved): a permanent
 failure (5.x.x) by default. A full mailbox (5.2.2, quota), a message too large (5.2.3,
 5.3.4), an expired or timed-out delivery (5.4.7), a rate or connection limit, and any
-temporary failure (4.x.x) are ``soft``.
+temporary failure (4.x.x) are ``soft``. So is a policy rejection (5.7.x: spam or content
+filter, DMARC or SPF, access denied) unless its words say the address is bad: it blames
+the message or the sender's domain, and a hard bounce would suppress a good address for
+every future outreach. A relay refused by the recipient's server is hard (the domain does
+not take mail there).
 """
 
 from __future__ import annotations
@@ -16,7 +20,8 @@ BounceType = Literal["hard", "soft"]
 STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
 SMTP = re.compile(r"(?<!\d)([45])\d\d(?=[ -])")
 FULL = re.compile(
-    r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|"
+    r"mailbox (?:is )?full|over ?quota|quota\s+exceeded|exceeded (?:the )?(?:storage|quota)|"
+    r"exceed(?:s|ed)?\s+(?:the\s+)?(?:mailbox\s+)?quota|"
     r"mailbox exceeded|exceeded the local limit|mailbox has exceeded|"
     r"insufficient (?:system )?storage|mailbox size limit|disk quota|mailfolder is full|"
     r"quota violation|mailbox exceeds|reached (?:its|the|disk) (?:quota|limit)",
@@ -49,7 +54,8 @@ HARD_WORDS = re.compile(
     r"address rejected|recipient not found|not found|invalid (?:recipient|address|mailbox)|"
     r"mailbox unavailable|no mailbox|account (?:is )?disabled|no longer|unrouteable|"
     r"host or domain name not found|domain (?:name )?not found|not listed|unknown host|"
-    r"host unknown|name is not recognized|no matches",
+    r"host unknown|name is not recognized|no matches|unable to relay|"
+    r"relay(?:ing)? (?:access )?denied|relaying (?:is )?not (?:allowed|permitted)",
     re.IGNORECASE,
 )
 TRANSIENT_STATUS = {("2", "2"), ("2", "3"), ("3", "4"), ("4", "7")}
@@ -66,6 +72,12 @@ def status_type(status: str, words: str) -> BounceType | None:
     if klass == "4" or (subject, detail) in TRANSIENT_STATUS:
         return "soft"
     if transient(words):
+        return "soft"
+    if subject == "7" and not HARD_WORDS.search(words):
+        # A policy rejection (5.7.x: spam or content filter, DMARC or SPF, access denied
+        # to the sender) blames our message or our domain, not the address: soft, so
+        # the contact is not flagged nor their address suppressed for every future
+        # outreach; the one retry of a soft bounce shows whether it holds.
         return "soft"
     return "hard"
 
