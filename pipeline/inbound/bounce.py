@@ -21,12 +21,17 @@ Type (hard or soft): ``pipeline.inbound.severity``.
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
 
+from pipeline.inbound.notice import (
+    ADDRESS,
+    internet_address,
+    local_part_recipients,
+    text_recipients,
+)
 from pipeline.inbound.severity import (
     FULL,
     HARD_WORDS,
@@ -105,14 +110,8 @@ _COPY_MARKERS = re.compile(
 _HEADER_START = re.compile(
     r"^(?:(?:Received|Return-Path):\s?\S|(?:DKIM-Signature|X-[\w-]+):\s)", re.IGNORECASE
 )
-_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
 _FIELD_BLOCK = re.compile(r"^(?:final|original)-recipient:", re.IGNORECASE | re.MULTILINE)
 _NOT_FAILED = ("deliver", "relayed", "expanded")
-_IGNORED_LOCAL = re.compile(
-    r"^(?:mailer-daemon|postmaster|mail-daemon|double-bounce|noreply|no-reply|abuse|"
-    r"root|nobody)$",
-    re.IGNORECASE,
-)
 _MAX_TEXT = 60_000
 _MAX_BLOCKS = 200  # recipients read from one report; real ones name a few
 _MAX_NOTICE = 10_000
@@ -139,25 +138,6 @@ class _Dsn:
         if self.action.startswith(_NOT_FAILED):
             return False
         return not (self.status.startswith("2.") and not self.action)
-
-
-_X400_RFC822 = re.compile(r"/RFC-?822=([^/]+)/", re.IGNORECASE)
-_DDA_SMTP = re.compile(r"dda:SMTP=([^;\s]+)", re.IGNORECASE)
-
-
-def internet_address(value: str) -> str | None:
-    """The Internet address in a recipient field or notice: RFC 822, or inside X.400."""
-    x400 = _X400_RFC822.search(value)
-    if x400:
-        value = x400.group(1).replace("(a)", "@")
-    else:
-        dda = _DDA_SMTP.search(value)
-        if dda:
-            value = dda.group(1)
-    match = _ADDRESS.search(value)
-    if not match:
-        return None
-    return match.group(0).strip(".'\"").lower()
 
 
 def _block_recipient(original: str, final: str) -> str:
@@ -381,141 +361,11 @@ def _sender_side(msg: Message, to_addrs: list[str], text: str) -> set[str]:
     if not _LIST_HEADER_NAMES.search(copied):
         return side
     for match in _LIST_HEADER.finditer(copied):
-        side |= {m.group(0).lower() for m in _ADDRESS.finditer(match.group(1))}
+        side |= {m.group(0).lower() for m in ADDRESS.finditer(match.group(1))}
         list_id = re.search(r"<([^<>.\s@]+)\.([^<>\s@]+)>", match.group(1))
         if list_id:
             side.add(f"{list_id.group(1)}@{list_id.group(2)}".lower())
     return side
-
-
-_ADDR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-_STRUCTURED = (
-    re.compile(rf"^\s*<?({_ADDR})>?\s*:?\s*(?:<mailto:[^>]*>)?\s*$"),
-    re.compile(rf"^\s*<({_ADDR})>\s*:"),
-    re.compile(rf"^\s*({_ADDR})\s*:\s"),
-    re.compile(rf"^\s*({_ADDR})\s+(?:on|\(|\[)"),
-    re.compile(
-        rf"\b(?:rcpt to|recipient|delivered to|deliver to|addressed(?: to)?,?|"
-        rf"failed recipient|could not be delivered to|following address(?:es)?)\s*:?"
-        rf"\s*<?({_ADDR})>?",
-        re.IGNORECASE,
-    ),
-)
-# "Your message / To: a@b / did not reach the following recipient(s): c@d": the summary's
-# To counts only when nothing more precise is named.
-_SUMMARY_TO = re.compile(rf"\bto:\s*<?({_ADDR})>?", re.IGNORECASE)
-_SKIP_LINE = re.compile(
-    r"\s*(?:message-id|from|reply-to|sender|>>> mail from|mail from|envelope-from|"
-    r"return-path|received)\s*:",
-    re.IGNORECASE,
-)
-# The notice's own help: "please contact postmaster@...", "try jane.doe@... instead".
-_HELP_WORDS = re.compile(
-    r"\bcontact(?:ing)?\b|\bwrite to\b|please (?:e-?mail|send|forward|write)|\btry\b|"
-    r"\be\.g\.|for example|\bfinger\b|formerly|\binstead\b|\bquestions?\b|"
-    r"\bif you (?:need|have|think|believe)|(?:mail|messages?) from\b",
-    re.IGNORECASE,
-)
-_HELP_REACH = 60  # how far after its help words an address still belongs to them
-_HELP_AFTER = re.compile(r"^\W{0,3}(?:instead|for (?:help|assistance|more information))", re.I)
-
-
-def _usable(address: str, excluded: set[str]) -> bool:
-    local = address.split("@", 1)[0]
-    if address in excluded or _IGNORED_LOCAL.match(local):
-        return False
-    return not (len(local) > 40 and re.fullmatch(r"[0-9a-f.\-]+", local))
-
-
-def _helpful(line: str, help_ends: list[int], start: int, end: int) -> bool:
-    """Whether the address at line[start:end] is offered as help, not named as failed:
-    help words end shortly before it (no other address between), or follow it."""
-    k = bisect_right(help_ends, start)
-    if k and start - help_ends[k - 1] <= _HELP_REACH:
-        between = line[help_ends[k - 1] : start]
-        if "@" not in between and ". " not in between:  # same sentence, no other address
-            return True
-    return bool(end and _HELP_AFTER.match(line[end : end + 60]))
-
-
-_RCPT_TO = re.compile(r"rcpt to:", re.IGNORECASE)
-_GENERATED_FROM = re.compile(
-    rf"^\s*\((?:generated|expanded) from:?\s*<?({_ADDR})>?\s*\)", re.IGNORECASE
-)
-
-
-def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
-    """Failed recipients named in a plain-text notice, structured mentions first."""
-    structured: list[str] = []
-    summary: list[str] = []
-    loose: list[str] = []
-    seen_loose: set[str] = set()
-    last: tuple[list[str], int] | None = None  # where the latest address was put
-    excluded = set(excluded)  # grows by the forwarding addresses replaced below
-    previous = ""
-    for line in notice.splitlines():
-        if not line or line.isspace():
-            previous = ""  # a blank line ends the sentence
-            continue
-        if ("@" not in line and "=" not in line) or _SKIP_LINE.match(line):
-            previous = line
-            continue
-        alias = _GENERATED_FROM.search(line)
-        if alias and last is not None:
-            # "x@forward.example (generated from a@b)": the address the sender wrote.
-            found, index = last
-            original = alias.group(1).lower()
-            excluded.add(found[index])
-            if original in found or not _usable(original, excluded):
-                del found[index]
-            else:
-                found[index] = original
-            last = None
-            previous = line
-            continue
-        line_last: tuple[list[str], int] | None = None
-        context = f"{previous.strip()} "
-        joined = context + line  # help words may end the line before
-        help_ends = [m.end() for m in _HELP_WORDS.finditer(joined)]
-        previous = line
-        to_line = _SUMMARY_TO.search(line)
-        if to_line and not _RCPT_TO.search(line):
-            address = to_line.group(1).strip(".'\"").lower()
-            if _usable(address, excluded) and address not in summary:
-                summary.append(address)
-            continue
-        if "=" in line and (x400 := internet_address(line)) and _DDA_OR_X400.search(line):
-            if _usable(x400, excluded) and x400 not in structured:
-                structured.append(x400)
-            continue
-        for pattern in _STRUCTURED:
-            match = pattern.search(line)
-            if match:
-                address = match.group(1).strip(".'\"").lower()
-                if (
-                    _usable(address, excluded)
-                    and address not in structured
-                    and not _helpful(joined, help_ends, len(context) + match.start(1), 0)
-                ):
-                    structured.append(address)
-                    line_last = (structured, len(structured) - 1)
-                break
-        for match in _ADDRESS.finditer(line):
-            token = line[line.rfind(" ", 0, match.start()) + 1 : match.start()]
-            if "://" in token or _helpful(
-                joined, help_ends, len(context) + match.start(), len(context) + match.end()
-            ):
-                continue
-            address = match.group(0).strip(".'\"").lower()
-            if address not in seen_loose and _usable(address, excluded):
-                seen_loose.add(address)
-                loose.append(address)
-                line_last = line_last or (loose, len(loose) - 1)
-        last = line_last or last
-    return structured or summary or loose
-
-
-_DDA_OR_X400 = re.compile(r"dda:SMTP=|/RFC-?822=", re.IGNORECASE)
 
 
 def _inline_original_to(text: str) -> list[str]:
@@ -526,7 +376,7 @@ def _inline_original_to(text: str) -> list[str]:
             for later in lines[i : i + 200]:
                 match = re.match(r"^\s*to:\s*(.+)$", later, re.IGNORECASE)
                 if match:
-                    found = [m.group(0).lower() for m in _ADDRESS.finditer(match.group(1))]
+                    found = [m.group(0).lower() for m in ADDRESS.finditer(match.group(1))]
                     if found:
                         return found
             break
@@ -570,13 +420,14 @@ def read_bounce(
         elif block.recipient not in recipients:
             recipients.append(block.recipient)
     if unnamed or not recipients:
-        found = (
-            _original_to(msg) or _text_recipients(notice, excluded) or _inline_original_to(own_text)
-            if dsn
-            else _text_recipients(notice, excluded)
-            or _original_to(msg)
-            or _inline_original_to(own_text)
-        )
+        attached = _original_to(msg)
+        if dsn:
+            found = attached or text_recipients(notice, excluded) or _inline_original_to(own_text)
+        else:
+            found = text_recipients(notice, excluded)
+            if not found:
+                originals = attached or _inline_original_to(own_text)
+                found = local_part_recipients(notice, own_from, originals, excluded) or originals
         recipients += [a for a in found if a not in recipients and a not in excluded]
     if types:
         type_: BounceType = "hard" if "hard" in types else "soft"
