@@ -20,6 +20,7 @@ _MAX_PART = 2_000_000
 
 _HEADER_END = re.compile(rb"\r?\n\r?\n")
 _MAX_HEADER_BLOCK = 200_000
+_COMPOUND = re.compile(rb"multipart/|message/", re.IGNORECASE)  # parts: the parser reads them
 
 
 def parse(raw: bytes) -> Message:
@@ -29,7 +30,7 @@ def parse(raw: bytes) -> Message:
     way the parser would store it, without the parser's walk over every line of it: a
     1 MB notice of short lines costs the parser a hundred milliseconds and more."""
     end = _HEADER_END.search(raw, 0, _MAX_HEADER_BLOCK)
-    if end is not None:
+    if end is not None and not _COMPOUND.search(raw, 0, end.end()):
         msg = email.message_from_bytes(raw[: end.end()], policy=email.policy.compat32)
         if (
             not msg.is_multipart()
