@@ -11,9 +11,10 @@ carry ``X-OUTREACH-KEY``; they are written atomically.
 
 Reading is forgiving: a file that does not parse, an event without an end (no DTEND and
 no DURATION) or an all-day event (not a conversation) is skipped with a log line naming
-the file. TZIDs are resolved by ``icalendar`` (IANA names, Windows names such as
-"W. Europe Standard Time", and the file's own VTIMEZONE); a floating time or an unknown
-TZID is read in ``default_tz``. Recurring events are read as their first occurrence.
+the file. Files are read by the project's one iCalendar reader, pipeline.inbound.calendar:
+TZIDs are IANA names, Windows names such as "W. Europe Standard Time", Outlook display
+names, or the file's own VTIMEZONE; a floating time or an unknown TZID is read in
+``default_tz``. Recurring events are read as their first occurrence.
 """
 
 from __future__ import annotations
@@ -40,8 +41,9 @@ from connectors.base import (
     EventChange,
     EventChangeKind,
 )
-from pipeline.bounds import add_safely, out_of_range, time_problem, to_utc_safely
+from pipeline.bounds import add_safely, out_of_range, time_problem
 from pipeline.errors import PermanentError, TransientError
+from pipeline.inbound.calendar import address, attendees, main_event, parse_calendars, utc_time
 
 try:  # POSIX; elsewhere the lock is a no-op and one process should use the vdir
     import fcntl
@@ -71,22 +73,6 @@ class IcsSkipped(ValueError):
         self.ordinary = ordinary
 
 
-def _address(value: object) -> str | None:
-    text = str(value).strip()
-    if text.lower().startswith("mailto:"):
-        text = text[len("mailto:") :]
-    return text or None
-
-
-def _utc(value: datetime, default_tz: tzinfo) -> datetime:
-    if value.tzinfo is None or value.utcoffset() is None:
-        value = value.replace(tzinfo=default_tz)
-    moved = to_utc_safely(value)
-    if moved is None:
-        raise IcsSkipped(f"time {value.isoformat()} is out of range")
-    return moved
-
-
 def _text(vevent: icalendar.Component, name: str) -> str | None:
     value = vevent.get(name)
     if value is None:
@@ -95,62 +81,56 @@ def _text(vevent: icalendar.Component, name: str) -> str | None:
     return text if text.strip() else None
 
 
+def _time(vevent: icalendar.Component, name: str, default_tz: tzinfo) -> datetime | date:
+    prop = vevent.get(name)
+    value = utc_time(prop, default_tz)
+    if value is None:
+        raw = getattr(prop, "dt", None)
+        if isinstance(raw, datetime):
+            raise IcsSkipped(f"time {raw.isoformat()} is out of range")
+        raise IcsSkipped(f"{name} is not a date or a date-time")
+    return value
+
+
 def parse_event(data: bytes, default_tz: tzinfo = UTC, fallback_uid: str = "") -> CalendarEvent:
-    """The timed event in an .ics file's bytes; raises ``IcsSkipped`` saying why not."""
-    try:  # some writers put several VCALENDARs in one file: take the events of all
-        calendars = icalendar.Calendar.from_ical(data, multiple=True)
-    except (ValueError, KeyError, IndexError, TypeError) as err:
-        raise IcsSkipped(f"does not parse: {err}") from err
+    """The timed event in an .ics file's bytes; raises ``IcsSkipped`` saying why not.
+
+    Read by the project's one iCalendar reader (``pipeline.inbound.calendar``): the same
+    zone names (IANA, Windows, Outlook display names) and addresses as invitations by mail.
+    """
+    calendars = parse_calendars(data)  # some writers put several VCALENDARs in one file
+    if not calendars:
+        raise IcsSkipped("does not parse as iCalendar")
     vevents = [vevent for calendar in calendars for vevent in calendar.walk("VEVENT")]
     if not vevents:
         raise IcsSkipped("holds no VEVENT", ordinary=True)
-    vevent = next((v for v in vevents if "RECURRENCE-ID" not in v), vevents[0])
+    vevent = main_event(vevents)
     uid = _text(vevent, "UID") or fallback_uid
     if not uid:
         raise IcsSkipped("event without UID")
-    try:
-        start = vevent.decoded("DTSTART")
-    except (KeyError, ValueError, TypeError) as err:
-        raise IcsSkipped("event without a readable DTSTART") from err
+    if vevent.get("DTSTART") is None:
+        raise IcsSkipped("event without a readable DTSTART")
+    start = _time(vevent, "DTSTART", default_tz)
     if not isinstance(start, datetime):
-        if isinstance(start, date):
-            raise IcsSkipped("all-day event", ordinary=True)
-        raise IcsSkipped("DTSTART is not a date-time")
-    try:
-        if "DTEND" in vevent:
-            end = vevent.decoded("DTEND")
-        elif "DURATION" in vevent:
-            duration = vevent.decoded("DURATION")
-            if not isinstance(duration, timedelta):
-                raise IcsSkipped("DURATION is not a duration")
-            end = add_safely(start, duration)
-            if end is None:
-                raise IcsSkipped(f"DTSTART plus DURATION {duration} is past year 9999")
-        else:
-            raise IcsSkipped("event without an end (no DTEND, no DURATION)", ordinary=True)
-    except IcsSkipped:
-        raise
-    except (KeyError, ValueError, TypeError) as err:
-        raise IcsSkipped(f"unreadable end: {err}") from err
+        raise IcsSkipped("all-day event", ordinary=True)
+    if vevent.get("DTEND") is not None:
+        end = _time(vevent, "DTEND", default_tz)
+    elif vevent.get("DURATION") is not None:
+        duration = getattr(vevent.get("DURATION"), "dt", None)
+        if not isinstance(duration, timedelta):
+            raise IcsSkipped("DURATION is not a duration")
+        moved = add_safely(start, duration)
+        if moved is None:
+            raise IcsSkipped(f"DTSTART plus DURATION {duration} is past year 9999")
+        end = moved
+    else:
+        raise IcsSkipped("event without an end (no DTEND, no DURATION)", ordinary=True)
     if not isinstance(end, datetime):
         raise IcsSkipped("DTEND is a date while DTSTART is a date-time")
-    attendees_raw = vevent.get("ATTENDEE", [])
-    if not isinstance(attendees_raw, list):
-        attendees_raw = [attendees_raw]
-    attendees = []
-    for attendee in attendees_raw:
-        email = _address(attendee)
-        if email is None:
-            continue
-        params = getattr(attendee, "params", {})
-        attendees.append(
-            Attendee(
-                email=email,
-                name=str(params["CN"]) if params.get("CN") else None,
-                partstat=str(params.get("PARTSTAT", "NEEDS-ACTION")).upper(),
-            )
-        )
-    start, end = _utc(start, default_tz), _utc(end, default_tz)
+    people = tuple(
+        Attendee(email=email, name=name, partstat=partstat)
+        for email, name, partstat in attendees(vevent)
+    )
     problem = time_problem(start, end)
     if problem is not None:
         raise IcsSkipped(f"not a conversation: {problem}", ordinary=not out_of_range(start, end))
@@ -160,8 +140,8 @@ def parse_event(data: bytes, default_tz: tzinfo = UTC, fallback_uid: str = "") -
         summary=_text(vevent, "SUMMARY") or "",
         start=start,
         end=end,
-        organizer=_address(organizer) if organizer is not None else None,
-        attendees=tuple(attendees),
+        organizer=address(organizer) if organizer is not None else None,
+        attendees=people,
         status=(_text(vevent, "STATUS") or "confirmed").strip().lower(),
         description=_text(vevent, "DESCRIPTION") or "",
         location=_text(vevent, "LOCATION"),

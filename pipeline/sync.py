@@ -20,11 +20,11 @@ from sqlalchemy.orm import Session
 
 from connectors.base import CalendarEvent, EventChange, EventChangeKind, MailChange, MailChangeKind
 from pipeline import lifecycle as lc
-from pipeline._inbound_calendar import meeting_place
 from pipeline.app import App
 from pipeline.bounds import out_of_range, storable_id, time_problem
 from pipeline.coach import coach_sent
 from pipeline.inbound import Inbound, understand
+from pipeline.inbound.calendar import meeting_place
 from pipeline.inputs import (
     NOT_THE_INPUTS,
     one_input,

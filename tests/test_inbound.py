@@ -9,9 +9,9 @@ from typing import Any
 
 import pytest
 
-from pipeline._inbound_dates import return_date
-from pipeline._inbound_quotes import trim_reply
 from pipeline.inbound import Inbound, understand
+from pipeline.inbound.dates import return_date
+from pipeline.inbound.quotes import trim_reply
 
 SAMPLES = Path(__file__).parent / "samples" / "inbound"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
@@ -255,3 +255,23 @@ def test_person_mentioning_absence_in_template_words_stays_human() -> None:
     )
     result = understand(raw)
     assert (result.kind, result.intent) == ("human_reply", "positive")
+
+
+def test_one_icalendar_reader_for_mail_and_the_calendar_directory() -> None:
+    """An invitation by mail and the same .ics in a vdir are read alike: the same start,
+    end and attendees, whatever zone name the writer used (Outlook's Windows zones here)."""
+    from connectors.vdir import parse_event
+
+    for name in ("invite_outlook_eastern.eml", "invite_teams_windows_tz.eml"):
+        result = understand((SAMPLES / name).read_bytes())
+        assert result.meeting is not None
+        ics = _calendar_bytes((SAMPLES / name).read_bytes())
+        event = parse_event(ics)
+        assert (event.start, event.end) == (result.meeting.start, result.meeting.end)
+        assert [a.email for a in event.attendees] == [a.email for a in result.meeting.attendees]
+
+
+def _calendar_bytes(raw: bytes) -> bytes:
+    from pipeline.inbound.mime import calendar_parts, parse
+
+    return next(data for data, _ in calendar_parts(parse(raw)))

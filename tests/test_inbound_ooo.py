@@ -25,9 +25,10 @@ def _got(name: str) -> dict[str, Any]:
     return {"kind": result["kind"], "return_date": result["return_date"]}
 
 
-def test_sixty_samples_twenty_kept_aside() -> None:
-    """There are 60 samples: 20 kept aside (h) and 40 to develop on (d)."""
-    expected = (60, 20)
+def test_sixty_five_samples_twenty_kept_aside() -> None:
+    """There are 65 samples: 20 kept aside (h) and 45 to develop on (d; d61-d65 were
+    written for day-first dotted dates and "reopens on" after the first measure)."""
+    expected = (65, 20)
     assert expected == (len(EXPECTED), sum(name.startswith("h") for name in EXPECTED))
 
 
@@ -38,6 +39,6 @@ def test_development_sample(name: str) -> None:
 
 
 def test_samples_kept_aside_stay_at_least_where_they_are() -> None:
-    """The untouched twenty: at least 18 right (14 before the rule changes of issue 12)."""
+    """The untouched twenty: at least 19 right (14 before the rule changes of issue 12)."""
     right = sum(EXPECTED[n] == _got(n) for n in EXPECTED if n.startswith("h"))
-    assert right >= 18
+    assert right >= 19

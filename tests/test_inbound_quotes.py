@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from pipeline._inbound_quotes import trim_reply
+from pipeline.inbound.quotes import trim_reply
 
 NEW = "Tuesday at 3pm works for me.\n\nDana"
 QUOTE = "> Would you have 20 minutes next week for a short call?\n> \n> Sam"

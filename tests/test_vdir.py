@@ -59,6 +59,7 @@ def cal(tmp_path: Path, opener: CountingOpener) -> VdirCalendar:
         ("Pacific Standard Time", 17),  # America/Los_Angeles, daylight time
         ("Europe/Berlin", 8),
         ("India Standard Time", 4),  # Asia/Kolkata, +05:30
+        ('"(UTC-05:00) Eastern Time (US & Canada)"', 14),  # Outlook's display name, EDT
     ],
 )
 def test_tzid_names_are_resolved_to_utc(tzid: str, expected_utc_hour: int) -> None:

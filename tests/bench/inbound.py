@@ -118,12 +118,16 @@ def _ratio(good: int, total: int) -> float:
     return round(good / total, 4) if total else 1.0
 
 
+_BAD_ADDRESS_REASON = re.compile(r"reason=(?:userunknown|hostunknown|hasmoved|norelaying)")
+
+
 def _expected_bounce_type(row: dict[str, str]) -> str | None:
     """hard/soft by the issue's rule, from what the source project states per recipient.
 
     Per recipient: a 4.x.x status, a full mailbox (5.2.2), a message too large (5.2.3,
-    5.3.4), an expired or timed-out delivery (5.4.7) or a rate or connection limit is soft,
-    any other 5.x.x is hard; a message is hard when any recipient is.
+    5.3.4), an expired or timed-out delivery (5.4.7), a rate or connection limit, or a
+    policy rejection (5.7.x) whose stated reason is not a bad address is soft, any other
+    5.x.x is hard; a message is hard when any recipient is.
     """
     stated = row["expected_stated"]
     if "bounce-soft" in row["label"] or "type=soft" in stated:
@@ -141,6 +145,7 @@ def _expected_bounce_type(row: dict[str, str]) -> str | None:
             or (subject, detail) in {("2", "2"), ("2", "3"), ("3", "4"), ("4", "7")}
             or re.search(r"reason=(?:mailboxfull|expired|mesgtoobig|toomanyconn)", entry)
             is not None
+            or (subject == "7" and not _BAD_ADDRESS_REASON.search(entry))
         )
         kinds.append("soft" if soft else "hard")
     if not kinds:
@@ -438,8 +443,8 @@ def inbound_libraries() -> dict[str, Any]:
 
         from dateparser.search import search_dates  # type: ignore[import-not-found]
 
-        from pipeline._inbound_dates import return_date
-        from pipeline._inbound_mime import bodies, header, html_to_text, parse
+        from pipeline.inbound.dates import return_date
+        from pipeline.inbound.mime import bodies, header, html_to_text, parse
 
         ooo = []
         for name, expected in sample_expectations().items():

@@ -98,7 +98,9 @@ _RETURN = re.compile(
     r"vanaf|di ritorno|rientro|rientrerò|rientrero|torno|tornerò|tornero|de volta|"
     r"retorno|regresso|volto|available again|in the office|reachable again|à partir du|"
     r"a partir del|a partir de|a partire da|dal|retornando|retornarei|tillbaka|åter|"
-    r"tilbage|tilbake|wracam|powrót|powrot|z powrotem|zpět|zpet|opět|opet)\W+(?:\w+\W+){0,5}$",
+    r"tilbage|tilbake|wracam|powrót|powrot|z powrotem|zpět|zpet|opět|opet|"
+    r"re-?open(?:s|ing)?|open again|wieder geöffnet|wieder offen|réouverture|rouvre|"
+    r"reapertura|reabrimos|riapertura|riapre|heropening|weer open)\W+(?:\w+\W+){0,5}$",
     re.IGNORECASE,
 )
 _UNTIL = re.compile(
@@ -217,7 +219,13 @@ def _mentions(text: str, ref: date | None) -> list[_Mention]:
                 day = _numeric(int(match["a1"]), int(match["a2"]), int(match["a3"]), english, ref)
             elif match.group("num"):
                 year = int(match["n3"]) if match["n3"] else None
-                day = _numeric(int(match["n1"]), int(match["n2"]), year, english, ref)
+                # "10. 7." and "10.7." (a dot after the month, or a space after the day's
+                # dot) are written day first wherever they are written.
+                written = match["num"]
+                day_first = "/" not in written and (written.endswith(".") or ". " in written)
+                day = _numeric(
+                    int(match["n1"]), int(match["n2"]), year, english and not day_first, ref
+                )
             elif match.group("dm"):
                 month = _MONTHS[match["dmon"].lower()]
                 year = int(match["dy"]) if match["dy"] else None

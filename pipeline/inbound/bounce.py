@@ -15,20 +15,31 @@ Not a bounce: a report whose every block says delivered, relayed, expanded or
 deliverable (2.x.x). A rejection sent as a disposition notification ("deleted", quota)
 is one.
 
-Type: ``hard`` only when the address itself is bad (unknown user or host, moved): a
-permanent failure (5.x.x) by default. A full mailbox (5.2.2, quota), a message too large
-(5.2.3, 5.3.4), an expired or timed-out delivery (5.4.7, Action: delayed or expired), a
-rate or connection limit, and any temporary failure (4.x.x) are ``soft``.
+Type (hard or soft): ``pipeline.inbound.severity``.
 """
 
 from __future__ import annotations
 
 import re
-from bisect import bisect_right
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import getaddresses
+
+from pipeline.inbound.notice import (
+    ADDRESS,
+    internet_address,
+    local_part_recipients,
+    text_recipients,
+)
+from pipeline.inbound.severity import (
+    FULL,
+    HARD_WORDS,
+    STATUS,
+    BounceType,
+    status_type,
+    text_type,
+)
 
 _SUBJECT = re.compile(
     r"^\s*(?:\[[^\]]*\]\s*)?(?:"
@@ -95,55 +106,12 @@ _COPY_MARKERS = re.compile(
     r"------ this is a copy of your message)",
     re.IGNORECASE,
 )
-_HEADER_START = re.compile(r"^(?:Received|Return-Path|DKIM-Signature|X-[\w-]+):\s", re.I)
-_ADDRESS = re.compile(r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+")
-_STATUS = re.compile(r"(?<![\d.])([245])\.(\d{1,3})\.(\d{1,3})(?![\d.])")
-_SMTP = re.compile(r"(?<!\d)([45])\d\d(?=[ -])")
+# Zoho writes "Received:from ..." without a space.
+_HEADER_START = re.compile(
+    r"^(?:(?:Received|Return-Path):\s?\S|(?:DKIM-Signature|X-[\w-]+):\s)", re.IGNORECASE
+)
 _FIELD_BLOCK = re.compile(r"^(?:final|original)-recipient:", re.IGNORECASE | re.MULTILINE)
-_FULL = re.compile(
-    r"mailbox (?:is )?full|over ?quota|quota exceeded|exceeded (?:the )?(?:storage|quota)|"
-    r"mailbox exceeded|exceeded the local limit|mailbox has exceeded|"
-    r"insufficient (?:system )?storage|mailbox size limit|disk quota|mailfolder is full|"
-    r"quota violation|mailbox exceeds|reached (?:its|the|disk) (?:quota|limit)",
-    re.IGNORECASE,
-)
-# Transient for our purpose although often sent as 5.x.x: the message, not the address.
-_TRANSIENT = re.compile(
-    r"too large|too big|message size|size limit|exceeds? (?:the )?(?:maximum|size)|"
-    r"exceeded maximum (?:inbound )?message size|message length exceeds|"
-    r"rate limit|frequency limit|too many (?:connections|messages|recipients|concurrent)|"
-    r"connection limit|sending limit|try again later|has been postponed|"
-    r"will (?:continue to )?(?:re)?try",
-    re.IGNORECASE,
-)
-# Delivery attempts that ran out of time: transient, unless the notice calls it permanent
-# (a domain that never answers, "failed permanently").
-_GAVE_UP = re.compile(
-    r"timed? ?out|retry time(?:out)? (?:exceeded|reached)|delivery time expired|expired|"
-    r"could not be delivered within|gave up after|too long in (?:the )?queue",
-    re.IGNORECASE,
-)
-_PERMANENT = re.compile(r"permanent(?:ly)?\b", re.IGNORECASE)
-_SOFT_WORDS = re.compile(
-    r"delayed|will (?:be )?retr|still (?:being )?retried|not yet been delivered|"
-    r"temporar(?:y|ily)|try again later|deferred|postponed|will continue to try",
-    re.IGNORECASE,
-)
-_HARD_WORDS = re.compile(
-    r"user unknown|unknown user|no such user|does not exist|doesn't exist|"
-    r"address rejected|recipient not found|not found|invalid (?:recipient|address|mailbox)|"
-    r"mailbox unavailable|no mailbox|account (?:is )?disabled|no longer|unrouteable|"
-    r"host or domain name not found|domain (?:name )?not found|not listed|unknown host|"
-    r"host unknown|name is not recognized|no matches",
-    re.IGNORECASE,
-)
-_TRANSIENT_STATUS = {("2", "2"), ("2", "3"), ("3", "4"), ("4", "7")}
 _NOT_FAILED = ("deliver", "relayed", "expanded")
-_IGNORED_LOCAL = re.compile(
-    r"^(?:mailer-daemon|postmaster|mail-daemon|double-bounce|noreply|no-reply|abuse|"
-    r"root|nobody)$",
-    re.IGNORECASE,
-)
 _MAX_TEXT = 60_000
 _MAX_BLOCKS = 200  # recipients read from one report; real ones name a few
 _MAX_NOTICE = 10_000
@@ -153,7 +121,7 @@ _MAX_NOTICE = 10_000
 class Bounce:
     """A failed or delayed delivery: hard (address is wrong) or soft (may clear)."""
 
-    type: str
+    type: BounceType
     recipients: tuple[str, ...]
     original_message_id: str | None
 
@@ -170,25 +138,6 @@ class _Dsn:
         if self.action.startswith(_NOT_FAILED):
             return False
         return not (self.status.startswith("2.") and not self.action)
-
-
-_X400_RFC822 = re.compile(r"/RFC-?822=([^/]+)/", re.IGNORECASE)
-_DDA_SMTP = re.compile(r"dda:SMTP=([^;\s]+)", re.IGNORECASE)
-
-
-def internet_address(value: str) -> str | None:
-    """The Internet address in a recipient field or notice: RFC 822, or inside X.400."""
-    x400 = _X400_RFC822.search(value)
-    if x400:
-        value = x400.group(1).replace("(a)", "@")
-    else:
-        dda = _DDA_SMTP.search(value)
-        if dda:
-            value = dda.group(1)
-    match = _ADDRESS.search(value)
-    if not match:
-        return None
-    return match.group(0).strip(".'\"").lower()
 
 
 def _block_recipient(original: str, final: str) -> str:
@@ -412,119 +361,11 @@ def _sender_side(msg: Message, to_addrs: list[str], text: str) -> set[str]:
     if not _LIST_HEADER_NAMES.search(copied):
         return side
     for match in _LIST_HEADER.finditer(copied):
-        side |= {m.group(0).lower() for m in _ADDRESS.finditer(match.group(1))}
+        side |= {m.group(0).lower() for m in ADDRESS.finditer(match.group(1))}
         list_id = re.search(r"<([^<>.\s@]+)\.([^<>\s@]+)>", match.group(1))
         if list_id:
             side.add(f"{list_id.group(1)}@{list_id.group(2)}".lower())
     return side
-
-
-_ADDR = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~.-]+@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)+"
-_STRUCTURED = (
-    re.compile(rf"^\s*<?({_ADDR})>?\s*:?\s*(?:<mailto:[^>]*>)?\s*$"),
-    re.compile(rf"^\s*<({_ADDR})>\s*:"),
-    re.compile(rf"^\s*({_ADDR})\s*:\s"),
-    re.compile(rf"^\s*({_ADDR})\s+(?:on|\(|\[)"),
-    re.compile(
-        rf"\b(?:rcpt to|recipient|delivered to|deliver to|addressed(?: to)?,?|"
-        rf"failed recipient|could not be delivered to|following address(?:es)?)\s*:?"
-        rf"\s*<?({_ADDR})>?",
-        re.IGNORECASE,
-    ),
-)
-# "Your message / To: a@b / did not reach the following recipient(s): c@d": the summary's
-# To counts only when nothing more precise is named.
-_SUMMARY_TO = re.compile(rf"\bto:\s*<?({_ADDR})>?", re.IGNORECASE)
-_SKIP_LINE = re.compile(
-    r"\s*(?:message-id|from|reply-to|sender|>>> mail from|mail from|envelope-from|"
-    r"return-path|received)\s*:",
-    re.IGNORECASE,
-)
-# The notice's own help: "please contact postmaster@...", "try jane.doe@... instead".
-_HELP_WORDS = re.compile(
-    r"\bcontact(?:ing)?\b|\bwrite to\b|please (?:e-?mail|send|forward|write)|\btry\b|"
-    r"\be\.g\.|for example|\bfinger\b|formerly|\binstead\b|\bquestions?\b|"
-    r"\bif you (?:need|have|think|believe)|(?:mail|messages?) from\b",
-    re.IGNORECASE,
-)
-_HELP_REACH = 60  # how far after its help words an address still belongs to them
-_HELP_AFTER = re.compile(r"^\W{0,3}(?:instead|for (?:help|assistance|more information))", re.I)
-
-
-def _usable(address: str, excluded: set[str]) -> bool:
-    local = address.split("@", 1)[0]
-    if address in excluded or _IGNORED_LOCAL.match(local):
-        return False
-    return not (len(local) > 40 and re.fullmatch(r"[0-9a-f.\-]+", local))
-
-
-def _helpful(line: str, help_ends: list[int], start: int, end: int) -> bool:
-    """Whether the address at line[start:end] is offered as help, not named as failed:
-    help words end shortly before it (no other address between), or follow it."""
-    k = bisect_right(help_ends, start)
-    if k and start - help_ends[k - 1] <= _HELP_REACH:
-        between = line[help_ends[k - 1] : start]
-        if "@" not in between and ". " not in between:  # same sentence, no other address
-            return True
-    return bool(end and _HELP_AFTER.match(line[end : end + 60]))
-
-
-_RCPT_TO = re.compile(r"rcpt to:", re.IGNORECASE)
-
-
-def _text_recipients(notice: str, excluded: set[str]) -> list[str]:
-    """Failed recipients named in a plain-text notice, structured mentions first."""
-    structured: list[str] = []
-    summary: list[str] = []
-    loose: list[str] = []
-    seen_loose: set[str] = set()
-    previous = ""
-    for line in notice.splitlines():
-        if not line or line.isspace():
-            previous = ""  # a blank line ends the sentence
-            continue
-        if ("@" not in line and "=" not in line) or _SKIP_LINE.match(line):
-            previous = line
-            continue
-        context = f"{previous.strip()} "
-        joined = context + line  # help words may end the line before
-        help_ends = [m.end() for m in _HELP_WORDS.finditer(joined)]
-        previous = line
-        to_line = _SUMMARY_TO.search(line)
-        if to_line and not _RCPT_TO.search(line):
-            address = to_line.group(1).strip(".'\"").lower()
-            if _usable(address, excluded) and address not in summary:
-                summary.append(address)
-            continue
-        if "=" in line and (x400 := internet_address(line)) and _DDA_OR_X400.search(line):
-            if _usable(x400, excluded) and x400 not in structured:
-                structured.append(x400)
-            continue
-        for pattern in _STRUCTURED:
-            match = pattern.search(line)
-            if match:
-                address = match.group(1).strip(".'\"").lower()
-                if (
-                    _usable(address, excluded)
-                    and address not in structured
-                    and not _helpful(joined, help_ends, len(context) + match.start(1), 0)
-                ):
-                    structured.append(address)
-                break
-        for match in _ADDRESS.finditer(line):
-            token = line[line.rfind(" ", 0, match.start()) + 1 : match.start()]
-            if "://" in token or _helpful(
-                joined, help_ends, len(context) + match.start(), len(context) + match.end()
-            ):
-                continue
-            address = match.group(0).strip(".'\"").lower()
-            if address not in seen_loose and _usable(address, excluded):
-                seen_loose.add(address)
-                loose.append(address)
-    return structured or summary or loose
-
-
-_DDA_OR_X400 = re.compile(r"dda:SMTP=|/RFC-?822=", re.IGNORECASE)
 
 
 def _inline_original_to(text: str) -> list[str]:
@@ -535,65 +376,27 @@ def _inline_original_to(text: str) -> list[str]:
             for later in lines[i : i + 200]:
                 match = re.match(r"^\s*to:\s*(.+)$", later, re.IGNORECASE)
                 if match:
-                    found = [m.group(0).lower() for m in _ADDRESS.finditer(match.group(1))]
+                    found = [m.group(0).lower() for m in ADDRESS.finditer(match.group(1))]
                     if found:
                         return found
             break
     return []
 
 
-def _status_type(status: str, words: str) -> str | None:
-    """hard or soft for one enhanced status code and the words said about it, or None."""
-    match = _STATUS.search(status)
-    if not match:
-        return None
-    klass, subject, detail = match.groups()
-    if klass == "2":
-        return None  # a success code, or a version number ("Mailman 2.0.12")
-    if klass == "4" or (subject, detail) in _TRANSIENT_STATUS:
-        return "soft"
-    if _transient(words):
-        return "soft"
-    return "hard"
-
-
-def _transient(words: str) -> bool:
-    """Whether the words blame the message or the moment, not the address."""
-    if _HARD_WORDS.search(words):
-        return False
-    if _FULL.search(words) or _TRANSIENT.search(words):
-        return True
-    return bool(_GAVE_UP.search(words)) and not _PERMANENT.search(words)
-
-
-def _block_type(block: _Dsn, notice: str, only: bool) -> str:
+def _block_type(block: _Dsn, notice: str, only: bool) -> BounceType:
     if block.action.startswith(("delay", "expired")):
         return "soft"
     words = f"{block.status} {block.diagnostic}"
-    said = _status_type(block.status, words) or _status_type(block.diagnostic, words)
+    codes = (block.status, block.diagnostic)
+    if re.match(r"\s*[45]\.0\.0\b", block.status):
+        codes = (block.diagnostic, block.status)  # a generic status: the precise code first
+    said = status_type(codes[0], words) or status_type(codes[1], words)
     if said is not None:
         # One recipient and a notice that speaks of a full mailbox: the notice decides.
-        if said == "hard" and only and _FULL.search(notice) and not _HARD_WORDS.search(words):
+        if said == "hard" and only and FULL.search(notice) and not HARD_WORDS.search(words):
             return "soft"
         return said
-    return _text_type([], notice, "")
-
-
-def _text_type(statuses: list[str], text: str, subject: str) -> str:
-    """The type of a notice without a report: its status codes, then its words."""
-    kinds = [k for status in statuses if (k := _status_type(status, text)) is not None]
-    if _FULL.search(text):
-        return "soft" if not ("hard" in kinds and _HARD_WORDS.search(text)) else "hard"
-    if kinds:
-        return "hard" if "hard" in kinds else "soft"
-    if _transient(text) or (_SOFT_WORDS.search(subject) and not _HARD_WORDS.search(text)):
-        return "soft"
-    codes = [m.group(1) for m in _SMTP.finditer(text)]
-    if "5" in codes:
-        return "hard"
-    if "4" in codes or _SOFT_WORDS.search(subject) or _SOFT_WORDS.search(text):
-        return "soft"
-    return "hard"
+    return text_type([], notice, "")
 
 
 def read_bounce(
@@ -608,7 +411,7 @@ def read_bounce(
     dsn = [block for block in (_dsn_blocks(msg) or _dsn_from_text(text)) if block.failed()]
     excluded = {own_from.lower()} | _sender_side(msg, to_addrs, text)
     recipients: list[str] = []
-    types: list[str] = []
+    types: list[BounceType] = []
     unnamed = False
     for block in dsn:
         types.append(_block_type(block, said, len(dsn) == 1))
@@ -617,19 +420,20 @@ def read_bounce(
         elif block.recipient not in recipients:
             recipients.append(block.recipient)
     if unnamed or not recipients:
-        found = (
-            _original_to(msg) or _text_recipients(notice, excluded) or _inline_original_to(own_text)
-            if dsn
-            else _text_recipients(notice, excluded)
-            or _original_to(msg)
-            or _inline_original_to(own_text)
-        )
+        attached = _original_to(msg)
+        if dsn:
+            found = attached or text_recipients(notice, excluded) or _inline_original_to(own_text)
+        else:
+            found = text_recipients(notice, excluded)
+            if not found:
+                originals = attached or _inline_original_to(own_text)
+                found = local_part_recipients(notice, own_from, originals, excluded) or originals
         recipients += [a for a in found if a not in recipients and a not in excluded]
     if types:
-        type_ = "hard" if "hard" in types else "soft"
+        type_: BounceType = "hard" if "hard" in types else "soft"
     else:
-        statuses = [m.group(0) for m in _STATUS.finditer(said)]
-        type_ = _text_type(statuses, said, subject)
+        statuses = [m.group(0) for m in STATUS.finditer(said)]
+        type_ = text_type(statuses, said, subject)
     return Bounce(
         type=type_,
         recipients=tuple(recipients),

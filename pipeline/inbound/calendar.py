@@ -65,7 +65,7 @@ class Meeting:
     location: str | None = None  # the place, or the video link, as meeting_place gives it
 
 
-def _address(value: Any) -> str | None:
+def address(value: Any) -> str | None:
     text = str(value or "").strip()
     if text.lower().startswith("mailto:"):
         text = text[7:]
@@ -78,7 +78,7 @@ def _address(value: Any) -> str | None:
     return text.lower() if "@" in text else (text or None)
 
 
-def _zone(name: str) -> tzinfo | None:
+def zone(name: str) -> tzinfo | None:
     name = name.strip().strip('"')
     if not name:
         return None
@@ -99,19 +99,47 @@ def _zone(name: str) -> tzinfo | None:
         return None
 
 
-def _to_utc(prop: Any, default_zone: tzinfo | None) -> datetime | None:
-    if prop is None:
-        return None
+def utc_time(prop: Any, default_zone: tzinfo | None) -> datetime | date | None:
+    """A DTSTART or DTEND property: an aware UTC datetime (its TZID resolved by ``zone``,
+    a floating time read in default_zone, else UTC), a date for an all-day value, None
+    when it holds neither or lies out of range."""
     value = getattr(prop, "dt", None)
     if isinstance(value, datetime):
-        if value.tzinfo is None:
+        if value.tzinfo is None or value.utcoffset() is None:
             tzid = getattr(prop, "params", {}).get("TZID")
-            zone = (_zone(str(tzid)) if tzid else None) or default_zone or UTC
-            value = value.replace(tzinfo=zone)
+            named = zone(str(tzid)) if tzid else None
+            value = value.replace(tzinfo=named or default_zone or UTC)
         return to_utc_safely(value)  # None past year 1 or 9999: no usable time
     if isinstance(value, date):
-        return datetime.combine(value, time(0, 0), tzinfo=UTC)
+        return value
     return None
+
+
+def _to_utc(prop: Any, default_zone: tzinfo | None) -> datetime | None:
+    value = utc_time(prop, default_zone)
+    if isinstance(value, datetime) or value is None:
+        return value
+    return datetime.combine(value, time(0, 0), tzinfo=UTC)
+
+
+def attendees(event: Any) -> list[tuple[str, str | None, str]]:
+    """Each attendee of an event with an address: (address, CN, PARTSTAT)."""
+    raw = event.get("ATTENDEE")
+    items = [] if raw is None else raw if isinstance(raw, list) else [raw]
+    found: list[tuple[str, str | None, str]] = []
+    for item in items:
+        email = address(item)
+        if not email:
+            continue
+        params = getattr(item, "params", {})
+        name = str(params["CN"]) if params.get("CN") else None
+        found.append((email, name, str(params.get("PARTSTAT", "NEEDS-ACTION")).upper()))
+    return found
+
+
+def main_event(events: list[Any]) -> Any:
+    """The main event of several (no RECURRENCE-ID) over an exception to its rule."""
+    return next((e for e in events if e.get("RECURRENCE-ID") is None), events[0])
 
 
 def _int(value: Any) -> int:
@@ -123,7 +151,7 @@ def _int(value: Any) -> int:
 
 def _meeting_from(cal: Any, event: Any, method: str) -> Meeting:
     wr_zone = cal.get("X-WR-TIMEZONE")
-    default_zone = _zone(str(wr_zone)) if wr_zone else None
+    default_zone = zone(str(wr_zone)) if wr_zone else None
     start = _to_utc(event.get("DTSTART"), default_zone)
     end = _to_utc(event.get("DTEND"), default_zone)
     if end is None and start is not None:
@@ -131,26 +159,15 @@ def _meeting_from(cal: Any, event: Any, method: str) -> Meeting:
         delta = getattr(duration, "dt", None)
         if isinstance(delta, timedelta):
             end = add_safely(start, delta)
-    raw_attendees = event.get("ATTENDEE")
-    if raw_attendees is None:
-        raw_attendees = []
-    elif not isinstance(raw_attendees, list):
-        raw_attendees = [raw_attendees]
-    attendees: list[Attendee] = []
-    for item in raw_attendees:
-        email = _address(item)
-        if not email:
-            continue
-        partstat = str(getattr(item, "params", {}).get("PARTSTAT", "NEEDS-ACTION")).upper()
-        attendees.append(Attendee(email=email, partstat=partstat))
+    people = tuple(Attendee(email=e, partstat=p) for e, _, p in attendees(event))
     summary = event.get("SUMMARY")
     return Meeting(
         method=method,
         uid=str(event.get("UID", "")),
         start=start,
         end=end,
-        organizer=_address(event.get("ORGANIZER")),
-        attendees=tuple(attendees),
+        organizer=address(event.get("ORGANIZER")),
+        attendees=people,
         sequence=_int(event.get("SEQUENCE", 0)),
         summary=str(summary) if summary is not None else None,
         location=meeting_place(
@@ -199,7 +216,7 @@ def _drop_known_zones(match: re.Match[bytes]) -> bytes:
     while expanding Outlook's rules from the year 1601 is slow."""
     block = match.group(0)
     tzid = _TZID_LINE.search(block)
-    if tzid and _zone(tzid.group(1).decode("utf-8", "replace")) is not None:
+    if tzid and zone(tzid.group(1).decode("utf-8", "replace")) is not None:
         return b""
     # Yearly rules repeat: starting them in 1970 instead of 1601 gives the same offsets
     # for any meeting since, and saves expanding four centuries of transitions.
@@ -209,6 +226,21 @@ def _drop_known_zones(match: re.Match[bytes]) -> bytes:
 _VCALENDAR = re.compile(rb"BEGIN:VCALENDAR.*?(?:END:VCALENDAR\r?\n?|\Z)", re.DOTALL)
 _UID = re.compile(rb"^UID:(.*?)\r?$", re.MULTILINE)
 _METHOD = re.compile(rb"^METHOD:\s*(\w+)", re.MULTILINE)
+
+
+def _parse(block: bytes) -> Any | None:
+    """One VCALENDAR block parsed (alarms and known zones left out), or None."""
+    block = _VALARM.sub(b"", block)
+    block = _VTIMEZONE.sub(_drop_known_zones, block)
+    try:
+        return icalendar.Calendar.from_ical(block)
+    except Exception:  # icalendar raises many kinds on broken input
+        return None
+
+
+def parse_calendars(data: bytes) -> list[Any]:
+    """Every VCALENDAR in the data that parses; a broken one does not hide the others."""
+    return [cal for block in _VCALENDAR.findall(data) if (cal := _parse(block)) is not None]
 
 
 def _calendars(data: bytes) -> Iterator[Any]:
@@ -221,13 +253,9 @@ def _calendars(data: bytes) -> Iterator[Any]:
         ) > 1:
             yield _FEED  # a published feed of events, not one meeting
             continue
-        block = _VALARM.sub(b"", block)
-        block = _VTIMEZONE.sub(_drop_known_zones, block)
-        try:
-            parsed = icalendar.Calendar.from_ical(block)
-        except Exception:  # noqa: S112 - icalendar raises many kinds on broken input
-            continue
-        yield parsed
+        parsed = _parse(block)
+        if parsed is not None:
+            yield parsed
 
 
 def read_meeting(data: bytes, method_hint: str | None = None) -> tuple[Meeting | None, str]:
@@ -254,9 +282,7 @@ def read_meeting(data: bytes, method_hint: str | None = None) -> tuple[Meeting |
         with_start = [e for e in events if e.get("DTSTART") is not None]
         if method in {"REQUEST", "PUBLISH", "ADD", "COUNTER"} and not with_start:
             continue
-        candidates = with_start or events
-        main = [e for e in candidates if e.get("RECURRENCE-ID") is None]
-        event = (main or candidates)[0]
+        event = main_event(with_start or events)
         try:
             meeting = _meeting_from(cal, event, method)
         except Exception:  # noqa: S112 - a broken property must not break the message
