@@ -23,6 +23,15 @@ assert (config_dir() / "sample" / "linkedin_connections.csv").is_file()
 assert "first_cold" in TemplateSet().kinds()
 assert load_defaults()["policy"]["max_nudges"] == 2
 assert (MIGRATIONS_DIR / "versions").is_dir()
+source = pathlib.Path(sys.argv[2])
+missing = [
+    str(module.relative_to(source))
+    for package in ("pipeline", "connectors", "workers")
+    for module in (source / package).rglob("*.py")
+    if not (target / module.relative_to(source)).is_file()
+]
+assert not missing, f"modules left out of the wheel: {missing}"
+import pipeline.cli  # every command's module, and what they import
 print("ok")
 """
 
@@ -73,7 +82,7 @@ def test_the_wheel_carries_templates_config_and_migrations(tmp_path: Path) -> No
         capture_output=True,
     )
     result = subprocess.run(
-        [sys.executable, "-c", PROBE, str(target)],
+        [sys.executable, "-c", PROBE, str(target), str(source)],
         capture_output=True,
         text=True,
         cwd=tmp_path,
