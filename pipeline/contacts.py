@@ -322,6 +322,7 @@ def update_contact(
     from pipeline.emails import InvalidEmail, normalize_email
     from pipeline.models import Outreach as OutreachRow
     from pipeline.models import Step
+    from pipeline.steps import StepStatus
 
     changed: list[str] = []
     for name, value in assignments.items():
@@ -373,8 +374,8 @@ def update_contact(
     retried = session.scalars(
         select(Step)
         .join(OutreachRow, Step.outreach_id == OutreachRow.id)
-        .where(OutreachRow.contact_id == contact.id, Step.status == "failed")
+        .where(OutreachRow.contact_id == contact.id, Step.status == StepStatus.FAILED)
     ).all()
     for step in retried:
-        step.status, step.last_error, step.updated_at = "planned", None, now
+        step.status, step.last_error, step.updated_at = StepStatus.PLANNED, None, now
     return changed

@@ -48,7 +48,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, time, timedelta
 from enum import StrEnum
-from typing import Any, Literal, TypeAlias
+from typing import Any, Literal, TypeAlias, assert_never
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.timeplan import (
@@ -703,6 +703,8 @@ def advance(
             _on_time_passed(change, observation)
         case StopKeepingInTouch():
             _on_stop_keeping_in_touch(change)
+        case _:  # pragma: no cover - the type checker proves no observation is left out
+            assert_never(observation)
     return change.decision()
 
 

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session, joinedload
 from pipeline.models import Account, Meeting, SkippedInput, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
+from pipeline.steps import OPEN_STATUSES, StepStatus
 
 FUNNEL_ORDER = (
     "planned",
@@ -117,7 +118,7 @@ def build_status(session: Session, now: datetime) -> Status:
     by_id = {row.id: row for row in rows}
     steps = session.scalars(
         select(Step)
-        .where(Step.status.in_(("planned", "queued", "drafted", "failed")))
+        .where(Step.status.in_((*OPEN_STATUSES, StepStatus.DRAFTED, StepStatus.FAILED)))
         .order_by(Step.due_at)
     ).all()
     answering = {s.outreach_id for s in steps if s.kind in ("scheduling_reply", "thanks_anyway")}
@@ -134,12 +135,12 @@ def build_status(session: Session, now: datetime) -> Status:
             "due_at": step.due_at.isoformat(),
             "deadline": step.deadline.isoformat() if step.deadline else None,
         }
-        if step.status == "drafted":
+        if step.status == StepStatus.DRAFTED:
             since = step.drafted_at or step.updated_at
             status.waiting_on_you.append(
                 {**entry, "why": "draft waiting for you to send", "since": since.isoformat()}
             )
-        elif step.status == "failed":
+        elif step.status == StepStatus.FAILED:
             status.waiting_on_you.append(
                 {
                     **entry,

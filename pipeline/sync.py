@@ -38,7 +38,7 @@ from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
 from pipeline.sentmatch import sent_step, step_by_key
 from pipeline.settings import AccountSettings
-from pipeline.steps import claim_due
+from pipeline.steps import OPEN_STATUSES, StepStatus, claim_due
 
 log = logging.getLogger(__name__)
 
@@ -200,7 +200,11 @@ def _first_outreach_sends(
             except Exception:  # coaching is a kindness: an odd message just goes without
                 log.debug("no coaching for %s", storable_id(change.provider_id, 80))
                 continue
-            if step is not None and step.kind == "first_outreach" and step.status != "sent":
+            if (
+                step is not None
+                and step.kind == "first_outreach"
+                and step.status != StepStatus.SENT
+            ):
                 contact = step.outreach.contact
                 found[original.provider_id] = contact.referred_by or None
     return found
@@ -236,11 +240,11 @@ def _apply_sent(
             },
         )
     )
-    if step is None or step.status in ("sent", "cancelled"):
+    if step is None or step.status in (StepStatus.SENT, StepStatus.CANCELLED):
         return
     # A step recorded as deleted is revived: its draft was edited, scheduled or synced
     # late, and sent after all.
-    step.status = "sent"
+    step.status = StepStatus.SENT
     step.done_at = change.at or now
     step.updated_at = now
     row = step.outreach
@@ -268,10 +272,10 @@ def _apply_deleted(
     step = step_by_key(session, change)
     # Any step not finished yet: a worker may have made the draft and died before
     # recording it; the person deleting that draft still means "not this one".
-    if step is None or step.status not in ("planned", "queued", "drafting", "drafted"):
+    if step is None or step.status not in (*OPEN_STATUSES, StepStatus.DRAFTING, StepStatus.DRAFTED):
         return
     report.deleted += 1
-    step.status = "deleted"
+    step.status = StepStatus.DELETED
     step.done_at = change.at or now
     step.updated_at = now
     observe(
@@ -535,7 +539,9 @@ def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int],
     with app.store.write() as session:
         steps = claim_due(session, now, lease, limit)
     with app.store.read() as session:
-        withdraw = list(session.scalars(select(Step.id).where(Step.status == "withdrawing")))
+        withdraw = list(
+            session.scalars(select(Step.id).where(Step.status == StepStatus.WITHDRAWING))
+        )
         meetings = list(
             session.scalars(
                 select(Meeting.id).where(
