@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -20,7 +19,7 @@ from pipeline.clock import Clock, clock_from_environment, system_clock
 from pipeline.compose import TemplateSet
 from pipeline.lifecycle import Policy
 from pipeline.models import Account
-from pipeline.settings import AccountSettings, Settings, parse_hhmm, weekday_numbers
+from pipeline.settings import AccountSettings, Settings, weekday_numbers
 from pipeline.store import Store, open_store
 
 MailboxFactory = Callable[[AccountSettings, Path], Mailbox]
@@ -28,17 +27,16 @@ CalendarFactory = Callable[[AccountSettings, Path], Calendar]
 
 
 def policy_from_settings(settings: Settings) -> Policy:
-    """The lifecycle's policy from the validated [policy] table and the profile's zone."""
-    raw = dict(settings.policy)
-    values: dict[str, Any] = {
-        **raw,
-        "timezone": settings.timezone,
-        "workdays": weekday_numbers(raw["workdays"]),
-        "send_window_start": parse_hhmm(raw["send_window_start"]),
-        "send_window_end": parse_hhmm(raw["send_window_end"]),
-        "new_outreach_per_day": settings.limits["new_outreach_per_day"],
-    }
-    return Policy(**values)
+    """The lifecycle's policy from the validated [policy] table and the profile's zone,
+    read by the one Policy loader (Policy.from_mapping)."""
+    return Policy.from_mapping(
+        {
+            **settings.policy,
+            "timezone": settings.timezone,
+            "workdays": weekday_numbers(settings.policy["workdays"]),
+            "new_outreach_per_day": settings.limits["new_outreach_per_day"],
+        }
+    )
 
 
 def _default_mailbox(

@@ -46,12 +46,7 @@ from pipeline.emails import InvalidEmail, UnsupportedEmail, normalize_email, spl
 FORMATS: Final = ("linkedin", "google", "outlook", "vcard", "csv")
 """Formats :func:`parse_contacts` reads; "csv" is a generic CSV with a header row."""
 
-FIELDS: Final = (
-    "first_name",
-    "last_name",
-    "name",
-    "email",
-    "emails",
+TEXT_FIELDS: Final = (
     "organization",
     "role",
     "field",
@@ -59,8 +54,11 @@ FIELDS: Final = (
     "referred_by",
     "timezone",
     "notes",
-    "tags",
 )
+"""A contact's optional one-value text fields, in the order they are shown: the one list
+that the record, the import's merge, `contacts set`, the listings and the templates use."""
+
+FIELDS: Final = ("first_name", "last_name", "name", "email", "emails", *TEXT_FIELDS, "tags")
 """Field names a ``mapping`` may point a column at (see also :data:`FIELD_ALIASES`)."""
 
 FIELD_ALIASES: Final = MappingProxyType(

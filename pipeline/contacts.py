@@ -13,14 +13,19 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline.contact_import import ContactRecord, ParseResult, Problem, length_problem
+from pipeline.contact_import import (
+    TEXT_FIELDS,
+    ContactRecord,
+    ParseResult,
+    Problem,
+    length_problem,
+)
 from pipeline.errors import ImportProblemError, InputError, NotFoundError
 from pipeline.models import Contact, ContactEmail
 
 Progress = Callable[[int, int], None]  # (records handled, records in all)
 _PROGRESS_EVERY = 500
 
-_FIELDS = ("organization", "role", "field", "how_found", "referred_by", "timezone", "notes")
 
 _WHOLE_FILE_ADVICE = (
     "The file as a whole has a problem, so --skip-invalid cannot help: check that it is "
@@ -133,7 +138,7 @@ def _fill_name(contact: Contact, record: ContactRecord) -> bool:
 def _merge(contact: Contact, record: ContactRecord, now: datetime) -> bool:
     """Fill what the contact lacks from the record; never overwrite what is there."""
     changed = _fill_name(contact, record)
-    for name in _FIELDS:
+    for name in TEXT_FIELDS:
         value = getattr(record, name)
         if value and not getattr(contact, name):
             setattr(contact, name, value)
@@ -166,7 +171,7 @@ def _new_contact(record: ContactRecord, source: str, now: datetime) -> Contact:
         source=source,
         created_at=now,
         updated_at=now,
-        **{name: getattr(record, name) or None for name in _FIELDS},
+        **{name: getattr(record, name) or None for name in TEXT_FIELDS},
     )
     contact.emails = [ContactEmail(email=e, position=i) for i, e in enumerate(record.emails)]
     return contact
@@ -287,30 +292,14 @@ def contact_summary(contact: Contact) -> dict[str, Any]:
         "last_name": contact.last_name,
         "email": contact.primary_email,
         "emails": [e.email for e in contact.emails],
-        "organization": contact.organization,
-        "role": contact.role,
-        "field": contact.field,
-        "how_found": contact.how_found,
-        "referred_by": contact.referred_by,
-        "timezone": contact.timezone,
-        "notes": contact.notes,
+        **{name: getattr(contact, name) for name in TEXT_FIELDS},
         "tags": list(contact.tags),
         "custom": dict(contact.custom),
         "flagged": contact.flagged,
     }
 
 
-SETTABLE = (
-    "first_name",
-    "last_name",
-    "organization",
-    "role",
-    "field",
-    "how_found",
-    "referred_by",
-    "timezone",
-    "notes",
-)
+SETTABLE = ("first_name", "last_name", *TEXT_FIELDS)
 
 
 def update_contact(

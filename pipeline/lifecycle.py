@@ -12,6 +12,9 @@ open are settled here:
   store's key (account, contact, kind, seq) is new for every `PlanStep`.
 - A step stays in `Outreach.planned` from `PlanStep` until it is sent, its draft is
   deleted, or it is cancelled; `DraftCreated` only marks it drafted.
+- `Outreach.planned` is the one plan: the steps table is written from its commands only
+  (`PlanStep`, `CancelStep`, `RescheduleStep`), so a due time changes here first (the
+  pacing of first drafts comes in as `Started.not_before`).
 - Drafts for the person are due at the next moment inside the send window (a workday,
   between `send_window_start` and `send_window_end` local time), except the scheduling
   reply (due at once) and the thank-you (due when the meeting ends, with a deadline
@@ -456,17 +459,21 @@ Intent: TypeAlias = Literal["positive", "neutral", "decline", "opt_out"]
 
 @dataclass(frozen=True)
 class Started:
-    """The person started this outreach: plan the first outreach draft."""
+    """The person started this outreach: plan the first outreach draft, at the next send
+    moment and not before ``not_before`` (the day the pacing of first drafts gives it)."""
 
     at: datetime
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
 class Restarted:
     """The person starts an ended outreach afresh (`outreach start --again`): a new
-    first draft, numbered on from the old steps so their keys stay unique."""
+    first draft, numbered on from the old steps so their keys stay unique; ``not_before``
+    as for `Started`."""
 
     at: datetime
+    not_before: datetime | None = None
 
 
 @dataclass(frozen=True)
@@ -678,9 +685,9 @@ def advance(
     change = _Change(outreach, policy)
     match observation:
         case Started():
-            _on_started(change, now)
+            _on_started(change, observation, now)
         case Restarted():
-            _on_restarted(change, now)
+            _on_restarted(change, observation, now)
         case DraftCreated():
             _on_draft_created(change, observation)
         case MessageSent():
@@ -816,19 +823,24 @@ class _Change:
             self.set_base_stage(self.awaiting_stage())
 
 
-def _on_started(change: _Change, now: datetime) -> None:
+def _first_draft_due(change: _Change, now: datetime, not_before: datetime | None) -> datetime:
+    due = next_send_moment(now, change.policy)
+    return max(due, not_before) if not_before is not None else due
+
+
+def _on_started(change: _Change, obs: Started, now: datetime) -> None:
     o = change.o
     if o.stage != Stage.PLANNED or StepKind.FIRST_OUTREACH.value in o.next_seq:
         return
-    change.plan(StepKind.FIRST_OUTREACH, next_send_moment(now, change.policy))
+    change.plan(StepKind.FIRST_OUTREACH, _first_draft_due(change, now, obs.not_before))
 
 
-def _on_restarted(change: _Change, now: datetime) -> None:
+def _on_restarted(change: _Change, obs: Restarted, now: datetime) -> None:
     o = change.o
     if o.stage not in RESTARTABLE_STAGES:
         return  # going on, or an end that must stay (an opt-out, a bounce): nothing to do
     change.o = replace(new_outreach(now, referral=o.referral), next_seq=o.next_seq)
-    change.plan(StepKind.FIRST_OUTREACH, next_send_moment(now, change.policy))
+    change.plan(StepKind.FIRST_OUTREACH, _first_draft_due(change, now, obs.not_before))
 
 
 def _on_draft_created(change: _Change, obs: DraftCreated) -> None:

@@ -357,9 +357,7 @@ def _start_one(
     )
     session.add(row)
     session.flush()
-    applied = observe(session, row, lc.Started(at=now), now, policy)
-    if not_before is not None:
-        _not_before(session, applied.planned, not_before)
+    observe(session, row, lc.Started(at=now, not_before=not_before), now, policy)
     return row
 
 
@@ -450,17 +448,8 @@ def _restart_one(
     ).one()
     row.email = contact.primary_email or row.email
     row.root_message_id = row.thread_id = row.subject = None
-    applied = observe(session, row, lc.Restarted(at=now), now, policy)
-    _not_before(session, applied.planned, not_before)
+    observe(session, row, lc.Restarted(at=now, not_before=not_before), now, policy)
     return row
-
-
-def _not_before(session: Session, keys: Sequence[str], moment: datetime) -> None:
-    """Move the planned steps ``keys`` to ``moment`` when they were due earlier (pacing)."""
-    for key in keys:
-        session.execute(
-            update(Step).where(Step.key == key, Step.due_at < moment).values(due_at=moment)
-        )
 
 
 def start_outreach(

@@ -20,7 +20,7 @@ from pipeline.cli._app import app, console, err_console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.clock import clock_from_environment
 from pipeline.errors import InputError
-from pipeline.settings import load_settings, workspace_dir
+from pipeline.settings import BROKER_URL_VARIABLE, load_settings, workspace_dir
 
 
 def _command() -> str:
@@ -275,7 +275,7 @@ def worker(
         )
     env = {
         **os.environ,
-        "OUTREACH_BROKER_URL": url,
+        BROKER_URL_VARIABLE: url,
         "OUTREACH_HOME": home,
         "OUTREACH_DATABASE_URL": database,
     }
