@@ -7,7 +7,7 @@ import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from sqlalchemy import select
@@ -20,8 +20,14 @@ from pipeline.contact_import import (
     Problem,
     length_problem,
 )
+from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import ImportProblemError, InputError, NotFoundError
-from pipeline.models import Contact, ContactEmail
+from pipeline.models import Contact, ContactEmail, Note, Step
+from pipeline.models import Outreach as OutreachRow
+from pipeline.steps import StepStatus
+
+if TYPE_CHECKING:
+    from pipeline.app import App
 
 Progress = Callable[[int, int], None]  # (records handled, records in all)
 _PROGRESS_EVERY = 500
@@ -308,11 +314,6 @@ def update_contact(
     """Set fields of a contact (``custom.NAME`` for custom fields, ``email`` to add an
     address as the primary one); steps that failed for want of a field are planned again.
     Returns what changed."""
-    from pipeline.emails import InvalidEmail, normalize_email
-    from pipeline.models import Outreach as OutreachRow
-    from pipeline.models import Step
-    from pipeline.steps import StepStatus
-
     changed: list[str] = []
     for name, value in assignments.items():
         value = value.strip()
@@ -368,3 +369,57 @@ def update_contact(
     for step in retried:
         step.status, step.last_error, step.updated_at = StepStatus.PLANNED, None, now
     return changed
+
+
+# ------------------------------------------------------------ the use cases the CLI calls
+
+
+def import_contacts(
+    app: App,
+    parsed: ParseResult,
+    *,
+    source: str,
+    skip_invalid: bool,
+    progress: Progress | None = None,
+) -> ImportReport:
+    """`outreach contacts import`: write the parsed file in one transaction."""
+    with app.store.write() as session:
+        return import_records(
+            session,
+            parsed,
+            source=source,
+            skip_invalid=skip_invalid,
+            now=app.now(),
+            progress=progress,
+        )
+
+
+def list_contacts(app: App) -> list[dict[str, Any]]:
+    """`outreach contacts list`: every contact, with its outreach stage (or None)."""
+    with app.store.read() as session:
+        people = session.scalars(
+            select(Contact).options(selectinload(Contact.emails)).order_by(Contact.id)
+        ).all()
+        stages = dict(session.execute(select(OutreachRow.contact_id, OutreachRow.stage)).all())
+        return [{**contact_summary(c), "stage": stages.get(c.id)} for c in people]
+
+
+def show_contact(app: App, ref: str) -> dict[str, Any]:
+    """`outreach contacts show`: one contact, its outreach stage and the notes recorded."""
+    with app.store.read() as session:
+        person = resolve_contact(session, ref)
+        data = contact_summary(person)
+        outreach = session.scalar(select(OutreachRow).where(OutreachRow.contact_id == person.id))
+        data["stage"] = outreach.stage if outreach else None
+        data["notes_recorded"] = [
+            n.body for n in session.scalars(select(Note).where(Note.contact_id == person.id))
+        ]
+        return data
+
+
+def set_contact_fields(app: App, ref: str, assignments: dict[str, str]) -> tuple[str, list[str]]:
+    """`outreach contacts set`: the contact's name and the fields changed."""
+    with app.store.write() as session:
+        person = resolve_contact(session, ref)
+        changed = update_contact(session, person, assignments, app.now())
+        return person.name, changed

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -14,6 +14,9 @@ from pipeline.models import Account, Meeting, SkippedInput, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
 from pipeline.steps import OPEN_STATUSES, StepStatus
+
+if TYPE_CHECKING:
+    from pipeline.app import App
 
 FUNNEL_ORDER = (
     "planned",
@@ -101,6 +104,12 @@ def skipped_inputs(session: Session, since: datetime | None = None) -> list[dict
         }
         for item, account in session.execute(query)
     ]
+
+
+def read_status(app: App) -> Status:
+    """`outreach status`: what it shows, as of the app's clock."""
+    with app.store.read() as session:
+        return build_status(session, app.now())
 
 
 def build_status(session: Session, now: datetime) -> Status:
