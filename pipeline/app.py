@@ -126,17 +126,22 @@ def bootstrap(
     mailbox_factory: MailboxFactory | None = None,
     calendar_factory: CalendarFactory | None = None,
 ) -> App:
-    """Open the store (migrating it), register the accounts, and wire the adapters.
+    """Open the store (migrating it), register the accounts, re-plan the drafts when the
+    working hours changed (see pipeline.replan), and wire the adapters.
 
     The clock is ``clock`` when given, else the one $OUTREACH_NOW describes (see
     pipeline.clock), else the system's; the local connectors read the same clock."""
+    from pipeline.replan import replan_for_working_hours  # the use cases load on demand
+
     clock = clock or clock_from_environment()
     store = open_store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
     sync_accounts(store, settings, clock())
+    policy = policy_from_settings(settings)
+    replan_for_working_hours(store, policy, clock())
     return App(
         settings=settings,
         store=store,
-        policy=policy_from_settings(settings),
+        policy=policy,
         clock=clock,
         mailbox_factory=mailbox_factory or partial(_default_mailbox, clock=clock),
         calendar_factory=calendar_factory or partial(_default_calendar, clock=clock),

@@ -39,6 +39,10 @@ open are settled here:
   hard, and one in `declined` (of the thanks-anyway) is ignored. A hard bounce cancels every
   planned step, flags the contact and suppresses the address; the prep notes of a booked
   meeting stay, since the meeting is on the person's calendar whatever the address.
+- Working hours: when the time zone, workdays or send window change, each planned draft
+  that keeps to the send window (all but the scheduling reply and the thank-you) and is
+  not yet made moves to the next send moment at or after its due time (or now, for one
+  already due); one inside the new window stays.
 - Terminal stages: `opted_out`, `bounced` (hard), `closed` (after a decline, once the
   thanks-anyway is sent or deleted, or at once without one) and `skipped`. Nothing is
   ever planned in them; only an opt-out still applies in `closed` and `skipped`.
@@ -95,6 +99,7 @@ __all__ = [
     "StopKeepingInTouch",
     "SuppressAddress",
     "TimePassed",
+    "WorkingHoursChanged",
     "advance",
     "new_outreach",
 ]
@@ -566,6 +571,14 @@ class StopKeepingInTouch:
     at: datetime
 
 
+@dataclass(frozen=True)
+class WorkingHoursChanged:
+    """The person's time zone, workdays or send window changed: the planned drafts that
+    keep to the send window move into the new one (never earlier than they were)."""
+
+    at: datetime
+
+
 Observation: TypeAlias = (
     Started
     | Restarted
@@ -580,6 +593,7 @@ Observation: TypeAlias = (
     | MeetingCancelled
     | TimePassed
     | StopKeepingInTouch
+    | WorkingHoursChanged
 )
 
 
@@ -710,6 +724,8 @@ def advance(
             _on_time_passed(change, observation)
         case StopKeepingInTouch():
             _on_stop_keeping_in_touch(change)
+        case WorkingHoursChanged():
+            _on_working_hours_changed(change, now)
         case _:  # pragma: no cover - the type checker proves no observation is left out
             assert_never(observation)
     return change.decision()
@@ -1104,3 +1120,20 @@ def _on_stop_keeping_in_touch(change: _Change) -> None:
         return
     change.set(keep_in_touch=False)
     change.cancel(StepKind.KEEP_IN_TOUCH)
+
+
+_OFF_WINDOW = frozenset({StepKind.SCHEDULING_REPLY, StepKind.THANK_YOU})
+"""Steps not bound to the send window: the scheduling reply is due at once, the thank-you
+when the meeting ends."""
+
+
+def _on_working_hours_changed(change: _Change, now: datetime) -> None:
+    for step in change.o.planned:
+        if step.drafted or step.kind in _OFF_WINDOW:
+            continue  # made already, or not bound to the send window
+        base = max(step.due_at, now)  # one due already waits for the window too
+        due = next_send_moment(base, change.policy)
+        if due != base:
+            moved = replace(step, due_at=due)
+            change.set(planned=tuple(moved if s == step else s for s in change.o.planned))
+            change.commands.append(RescheduleStep(step.kind, step.seq, due))

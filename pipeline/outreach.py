@@ -95,6 +95,7 @@ class Applied:
 
     planned: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    rescheduled: list[str] = field(default_factory=list)
     referrals: list[int] = field(default_factory=list)
 
 
@@ -185,6 +186,7 @@ def apply_commands(
                     .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
                     .values(due_at=command.due_at, status=StepStatus.PLANNED, updated_at=now)
                 )
+                applied.rescheduled.append(key)
             case lc.PutPrepNotes():
                 _put_meeting(session, row, account, command.meeting, now)
             case lc.RemovePrepNotes():
