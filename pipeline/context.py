@@ -13,7 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from pipeline.contact_import import TEXT_FIELDS
+from pipeline.contacts import TEXT_FIELDS
 from pipeline.models import Contact, Meeting, Note, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.settings import Settings

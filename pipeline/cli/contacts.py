@@ -2,15 +2,24 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
 from pipeline.cli._app import app, console, input_file_problem, print_json, print_table
-from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.contact_import import FIELDS, FORMATS, mapped_field, parse_contacts
-from pipeline.contacts import import_contacts, list_contacts, set_contact_fields, show_contact
+from pipeline.cli._common import JsonOption, WorkspaceOption, opened, progress_bar
+from pipeline.contacts import (
+    FIELDS,
+    FORMATS,
+    import_contacts,
+    list_contacts,
+    mapped_field,
+    parse_contacts,
+    set_contact_fields,
+    show_contact,
+)
 from pipeline.errors import InputError
 
 contacts_app = typer.Typer(help="Import and look at your contacts.", no_args_is_help=True)
@@ -70,8 +79,11 @@ def import_(
     if unreadable is not None:
         raise InputError(unreadable)
     parsed = parse_contacts(file, fmt=fmt, mapping=mapping or None)
-    with opened(workspace) as ctx:
-        report = import_contacts(ctx, parsed, source=file.name, skip_invalid=skip_invalid)
+    show = not json_ and sys.stderr.isatty()
+    with opened(workspace) as ctx, progress_bar("importing contacts", show=show) as progress:
+        report = import_contacts(
+            ctx, parsed, source=file.name, skip_invalid=skip_invalid, progress=progress
+        )
     if json_:
         merged = [{"line": line, "into": into} for line, into in parsed.merged]
         print_json({**report.as_dict(), "merged": merged})

@@ -16,7 +16,7 @@ from rich.text import Text as RichText
 from pipeline import usecases
 from pipeline.cli._app import app, console, err_console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.contact_import import length_problem
+from pipeline.contacts import length_problem
 from pipeline.context import PROFILE_FIELDS_FIRST_MESSAGES_USE
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError

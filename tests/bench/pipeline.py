@@ -190,8 +190,7 @@ def load(directory: Path, database_url: str | None = None) -> Any:
 
 def import_contacts(app: Any, csv_path: Path) -> Any:
     """`outreach contacts import`, in process; its report."""
-    from pipeline.contact_import import parse_contacts
-    from pipeline.contacts import import_records
+    from pipeline.contacts import import_records, parse_contacts
 
     with app.store.write() as session:
         return import_records(
