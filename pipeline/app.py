@@ -127,11 +127,11 @@ def bootstrap(
     calendar_factory: CalendarFactory | None = None,
 ) -> App:
     """Open the store (migrating it), register the accounts, re-plan the drafts when the
-    working hours changed (see pipeline.replan), and wire the adapters.
+    working hours changed (see pipeline.planning), and wire the adapters.
 
     The clock is ``clock`` when given, else the one $OUTREACH_NOW describes (see
     pipeline.clock), else the system's; the local connectors read the same clock."""
-    from pipeline.replan import replan_for_working_hours  # the use cases load on demand
+    from pipeline.planning import replan_for_working_hours  # the use cases load on demand
 
     clock = clock or clock_from_environment()
     store = open_store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)

@@ -11,11 +11,15 @@ from __future__ import annotations
 
 from datetime import datetime, timedelta
 from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.models import Account, Outreach, Step
+from pipeline.models import Account, Meeting, Outreach, Step
+
+if TYPE_CHECKING:
+    from pipeline.app import App
 
 
 class StepStatus(StrEnum):
@@ -100,3 +104,25 @@ def release(session: Session, step_id: int, now: datetime) -> None:
         .where(Step.id == step_id, Step.status == StepStatus.DRAFTING)
         .values(status=StepStatus.QUEUED, updated_at=now - timedelta(days=3650))
     )
+
+
+def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int], list[int]]:
+    """Claim the steps due now (oldest first), and list the drafts to withdraw and the
+    meetings whose prep notes need writing. Claimed steps are marked queued, so a tick
+    running at the same time does not hand them out again."""
+    lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
+    with app.store.write() as session:
+        steps = claim_due(session, now, lease, limit)
+    with app.store.read() as session:
+        withdraw = list(
+            session.scalars(select(Step.id).where(Step.status == StepStatus.WITHDRAWING))
+        )
+        meetings = list(
+            session.scalars(
+                select(Meeting.id).where(
+                    Meeting.prep_at.is_(None),
+                    or_(Meeting.status == "booked", Meeting.prep_event_id.is_not(None)),
+                )
+            )
+        )
+    return steps, withdraw, meetings

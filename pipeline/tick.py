@@ -14,8 +14,9 @@ from pipeline.accounts import mark_needs_reauth
 from pipeline.app import App
 from pipeline.errors import AuthError, OutreachError
 from pipeline.models import Account, Step
-from pipeline.steps import StepStatus
-from pipeline.sync import advance_time, due_work, sync_calendar, sync_mailbox
+from pipeline.planning import advance_time
+from pipeline.steps import StepStatus, due_work
+from pipeline.sync import sync_calendar, sync_mailbox
 
 log = logging.getLogger(__name__)
 

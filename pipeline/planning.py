@@ -1,4 +1,8 @@
-"""Re-planning when the person's working hours change (time zone, workdays, send window).
+"""Keeping the plans current as time passes and as the working hours change.
+
+`advance_time` tells every open outreach that time has passed (meetings end, pauses
+lift), once a tick. `replan_for_working_hours` re-plans when the person's working hours
+change (time zone, workdays, send window):
 
 The working hours the plans were made for are remembered per account (a row of
 sync_cursors, stream "working_hours"). When outreach.toml says otherwise (`outreach init
@@ -13,6 +17,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import datetime
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
@@ -22,7 +27,28 @@ from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
 from pipeline.store import Store
 
+if TYPE_CHECKING:
+    from pipeline.app import App
+
 STREAM = "working_hours"
+
+CLOSED_STAGES = (*(str(stage) for stage in lc.TERMINAL_STAGES), "declined")
+"""Stages in which time passing changes nothing."""
+
+
+def advance_time(app: App, now: datetime) -> int:
+    """Tell every open outreach that time has passed: meetings end, pauses lift."""
+    changed = 0
+    with app.store.write() as session:
+        rows = session.scalars(
+            select(OutreachRow).where(~OutreachRow.stage.in_(CLOSED_STAGES))
+        ).all()
+        for row in rows:
+            before = row.state
+            observe(session, row, lc.TimePassed(at=now), now, app.policy)
+            if row.state != before:
+                changed += 1
+    return changed
 
 
 def working_hours(policy: lc.Policy) -> str:
