@@ -79,6 +79,15 @@ def replan_for_working_hours(store: Store, policy: lc.Policy, now: datetime) -> 
     them (its plans were made for these)."""
     wanted = working_hours(policy)
     moved: dict[str, int] = {}
+    with store.read() as session:  # most days nothing changed: no write at all
+        known_hours = dict(
+            session.execute(
+                select(SyncCursor.account_id, SyncCursor.cursor).where(SyncCursor.stream == STREAM)
+            ).all()
+        )
+        accounts = list(session.scalars(select(Account.id)))
+    if all(known_hours.get(account) == wanted for account in accounts):
+        return Replanned(moved)
     with store.write() as session:
         for account in session.scalars(select(Account).order_by(Account.id)):
             known = session.get(SyncCursor, (account.id, STREAM))
