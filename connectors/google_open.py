@@ -15,7 +15,6 @@ there is none); nothing is contacted until the first call.
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 from typing import Any
@@ -27,7 +26,7 @@ from connectors.google_auth import load_credentials
 from connectors.google_calendar import GoogleCalendar
 from connectors.quota import GMAIL_UNITS_PER_SECOND, HEADROOM, bucket_for
 from connectors.tokens import TokenStore
-from pipeline.settings import AccountSettings
+from pipeline.settings import AccountSettings, broker_url_from_environment
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -54,7 +53,7 @@ def open_gmail_mailbox(
     """The account's Gmail mailbox (``http`` replaces the authorized transport in tests)."""
     name = _SAFE.sub("_", account.name)
     quota = bucket_for(
-        redis_url or os.environ.get("OUTREACH_BROKER_URL"),
+        redis_url or broker_url_from_environment(),
         f"outreach:quota:gmail:{account.address.lower()}",
         units_per_second * HEADROOM,
     )

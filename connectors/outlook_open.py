@@ -10,7 +10,6 @@ and ``-events.json`` (shared by the processes of this machine).
 
 from __future__ import annotations
 
-import os
 import re
 from pathlib import Path
 
@@ -23,7 +22,7 @@ from connectors.outlook_auth import MsalTokens
 from connectors.quota import HEADROOM, bucket_for
 from connectors.tokens import TokenStore, token_store
 from pipeline.clock import Clock, system_clock
-from pipeline.settings import AccountSettings
+from pipeline.settings import AccountSettings, broker_url_from_environment
 
 _SAFE = re.compile(r"[^A-Za-z0-9._-]")
 
@@ -54,7 +53,7 @@ def graph_client(
         http_client=session,
     )
     quota = bucket_for(
-        redis_url or os.environ.get("OUTREACH_BROKER_URL"),
+        redis_url or broker_url_from_environment(),
         f"outreach:quota:graph:{account.address.lower()}",
         GRAPH_REQUESTS_PER_SECOND * HEADROOM,
     )

@@ -29,11 +29,18 @@ from pipeline.settings import (
     load_settings,
     settings_from,
 )
+from pipeline.steps import StepStatus
 
 _ACCOUNTS_HEADER = re.compile(r"^\s*\[\[\s*accounts\s*\]\]\s*(#.*)?$")
 _ANY_HEADER = re.compile(r"^\s*\[")
 # A draft of these steps may sit in the mailbox, or is about to be written there.
-_OPEN_STEPS = ("planned", "queued", "drafting", "drafted", "withdrawing")
+_OPEN_STEPS = (
+    StepStatus.PLANNED,
+    StepStatus.QUEUED,
+    StepStatus.DRAFTING,
+    StepStatus.DRAFTED,
+    StepStatus.WITHDRAWING,
+)
 
 
 def checked_address(name: str, address: str) -> str:

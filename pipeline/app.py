@@ -11,7 +11,6 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
-from typing import Any
 
 from sqlalchemy import select
 
@@ -20,7 +19,7 @@ from pipeline.clock import Clock, clock_from_environment, system_clock
 from pipeline.compose import TemplateSet
 from pipeline.lifecycle import Policy
 from pipeline.models import Account
-from pipeline.settings import AccountSettings, Settings, parse_hhmm, weekday_numbers
+from pipeline.settings import AccountSettings, Settings, weekday_numbers
 from pipeline.store import Store, open_store
 
 MailboxFactory = Callable[[AccountSettings, Path], Mailbox]
@@ -28,17 +27,16 @@ CalendarFactory = Callable[[AccountSettings, Path], Calendar]
 
 
 def policy_from_settings(settings: Settings) -> Policy:
-    """The lifecycle's policy from the validated [policy] table and the profile's zone."""
-    raw = dict(settings.policy)
-    values: dict[str, Any] = {
-        **raw,
-        "timezone": settings.timezone,
-        "workdays": weekday_numbers(raw["workdays"]),
-        "send_window_start": parse_hhmm(raw["send_window_start"]),
-        "send_window_end": parse_hhmm(raw["send_window_end"]),
-        "new_outreach_per_day": settings.limits["new_outreach_per_day"],
-    }
-    return Policy(**values)
+    """The lifecycle's policy from the validated [policy] table and the profile's zone,
+    read by the one Policy loader (Policy.from_mapping)."""
+    return Policy.from_mapping(
+        {
+            **settings.policy,
+            "timezone": settings.timezone,
+            "workdays": weekday_numbers(settings.policy["workdays"]),
+            "new_outreach_per_day": settings.limits["new_outreach_per_day"],
+        }
+    )
 
 
 def _default_mailbox(
@@ -137,17 +135,22 @@ def bootstrap(
     mailbox_factory: MailboxFactory | None = None,
     calendar_factory: CalendarFactory | None = None,
 ) -> App:
-    """Open the store (migrating it), register the accounts, and wire the adapters.
+    """Open the store (migrating it), register the accounts, re-plan the drafts when the
+    working hours changed (see pipeline.planning), and wire the adapters.
 
     The clock is ``clock`` when given, else the one $OUTREACH_NOW describes (see
     pipeline.clock), else the system's; the local connectors read the same clock."""
+    from pipeline.planning import replan_for_working_hours  # the use cases load on demand
+
     clock = clock or clock_from_environment()
     store = open_store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
     sync_accounts(store, settings, clock())
+    policy = policy_from_settings(settings)
+    replan_for_working_hours(store, policy, clock())
     return App(
         settings=settings,
         store=store,
-        policy=policy_from_settings(settings),
+        policy=policy,
         clock=clock,
         mailbox_factory=mailbox_factory or partial(_default_mailbox, clock=clock),
         calendar_factory=calendar_factory or partial(_default_calendar, clock=clock),

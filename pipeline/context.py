@@ -13,6 +13,7 @@ from zoneinfo import ZoneInfo
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from pipeline.contacts import TEXT_FIELDS
 from pipeline.models import Contact, Meeting, Note, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.settings import Settings
@@ -65,13 +66,7 @@ def contact_context(contact: Contact, email: str | None = None) -> dict[str, Any
         "last_name": contact.last_name or None,
         "name": contact.name or None,
         "email": email or contact.primary_email,
-        "organization": contact.organization,
-        "role": contact.role,
-        "field": contact.field,
-        "how_found": contact.how_found,
-        "referred_by": contact.referred_by,
-        "timezone": contact.timezone,
-        "notes": contact.notes,
+        **{name: getattr(contact, name) for name in TEXT_FIELDS},
         "tags": list(contact.tags),
         "custom": dict(contact.custom),
     }

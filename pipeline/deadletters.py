@@ -15,6 +15,7 @@ from sqlalchemy import select, update
 from pipeline.errors import InputError
 from pipeline.models import Step
 from pipeline.status import skipped_inputs
+from pipeline.steps import StepStatus
 from pipeline.store import Store
 
 
@@ -30,7 +31,9 @@ def failed_steps(store: Store) -> list[dict[str, Any]]:
                 "since": step.updated_at.isoformat(),
             }
             for step in session.scalars(
-                select(Step).where(Step.status == "failed").order_by(Step.updated_at, Step.id)
+                select(Step)
+                .where(Step.status == StepStatus.FAILED)
+                .order_by(Step.updated_at, Step.id)
             )
         ]
 
@@ -51,10 +54,10 @@ def retry(store: Store, ids: Sequence[int], now: datetime) -> int:
             "`outreach deadletters list` shows the failed steps and their ids"
         )
     with store.write() as session:
-        statement = update(Step).where(Step.status == "failed")
+        statement = update(Step).where(Step.status == StepStatus.FAILED)
         if ids:
             statement = statement.where(Step.id.in_(ids))
         result = session.execute(
-            statement.values(status="planned", last_error=None, updated_at=now)
+            statement.values(status=StepStatus.PLANNED, last_error=None, updated_at=now)
         )
         return int(getattr(result, "rowcount", 0))

@@ -28,8 +28,7 @@ from connectors.maildir import MaildirMailbox
 from connectors.vdir import VdirCalendar
 from pipeline.app import App, bootstrap
 from pipeline.clock import clock_from_environment
-from pipeline.contact_import import parse_contacts
-from pipeline.contacts import import_records
+from pipeline.contacts import import_records, parse_contacts
 from pipeline.digest import build_digest
 from pipeline.errors import InputError
 from pipeline.models import Account

@@ -28,6 +28,7 @@ from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
 from pipeline.settings import AccountSettings
 from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS, skipped_inputs
+from pipeline.steps import OPEN_STATUSES, StepStatus
 from pipeline.tick import TICK_LOCK
 
 
@@ -102,7 +103,7 @@ def digest_context(
     drafts: list[dict[str, Any]] = []
     thank_yous: list[dict[str, Any]] = []
     for step in session.scalars(
-        select(Step).where(Step.status == "drafted").order_by(Step.drafted_at)
+        select(Step).where(Step.status == StepStatus.DRAFTED).order_by(Step.drafted_at)
     ):
         row = rows[step.outreach_id]
         since = step.drafted_at or step.updated_at
@@ -118,7 +119,7 @@ def digest_context(
         if step.kind == "thank_you" and step.deadline:
             thank_yous.append({"contact": _contact(row), "deadline": step.deadline})
     for step in session.scalars(
-        select(Step).where(Step.kind == "thank_you", Step.status.in_(("planned", "queued")))
+        select(Step).where(Step.kind == "thank_you", Step.status.in_(OPEN_STATUSES))
     ):
         if step.deadline:
             thank_yous.append(
@@ -131,7 +132,7 @@ def digest_context(
             "error": step.last_error or "",
         }
         for step in session.scalars(
-            select(Step).where(Step.status == "failed").order_by(Step.updated_at)
+            select(Step).where(Step.status == StepStatus.FAILED).order_by(Step.updated_at)
         )
     ]
     replies = []

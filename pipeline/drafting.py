@@ -41,9 +41,9 @@ from pipeline.errors import (
 from pipeline.inputs import NOT_THE_INPUTS, describe
 from pipeline.models import Account, Contact, Meeting, MessageSeen, Step, Suppression
 from pipeline.models import Outreach as OutreachRow
-from pipeline.outreach import OPEN_STATUSES, addressee, observe
+from pipeline.outreach import addressee, observe
 from pipeline.settings import AccountSettings
-from pipeline.steps import claim_for_drafting, release
+from pipeline.steps import OPEN_STATUSES, StepStatus, claim_for_drafting, release
 
 log = logging.getLogger(__name__)
 
@@ -86,37 +86,39 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
     with app.store.write_step(step_id) as session:
         step = _load_step(session, step_id)
         if step is None:
-            return DraftOutcome(str(step_id), "cancelled", "no such step")
+            return DraftOutcome(str(step_id), StepStatus.CANCELLED, "no such step")
         if step.due_at > now and step.status in OPEN_STATUSES:
             return DraftOutcome(step.key, "not_due")
         status = step.status
         if not claim_for_drafting(session, step_id, now, lease):
-            outcome = "exists" if status in ("drafted", "sent") else status
-            return DraftOutcome(step.key, "busy" if outcome == "drafting" else outcome)
+            outcome = "exists" if status in (StepStatus.DRAFTED, StepStatus.SENT) else status
+            return DraftOutcome(step.key, "busy" if outcome == StepStatus.DRAFTING else outcome)
         try:
             gathered = _gather(session, app, step, templates, now)
         except TemplateError as err:
-            gathered = ("failed", str(err))
+            gathered = Refusal(StepStatus.FAILED, str(err))
         except NOT_THE_INPUTS:
             raise  # the claim is rolled back with the transaction: a retry takes it again
         except Exception as err:  # met by this step only (an odd contact, a hostile template)
-            gathered = ("failed", f"could not be composed: {describe(err)}")
-        if isinstance(gathered, tuple):
-            return _refuse(session, step, *gathered, now)
+            gathered = Refusal(StepStatus.FAILED, f"could not be composed: {describe(err)}")
+        if isinstance(gathered, Refusal):
+            return _refuse(session, step, gathered, now)
     try:
         message = templates.render_message(gathered.template, gathered.context, gathered.envelope)
     except TemplateError as err:
-        return _finish(app, step_id, "failed", str(err), now)
+        return _finish(app, step_id, StepStatus.FAILED, str(err), now)
     except NOT_THE_INPUTS:
         _give_back(app, step_id, now)
         raise
     except Exception as err:  # met by this step only (an odd contact, a hostile template)
-        return _finish(app, step_id, "failed", f"could not be composed: {describe(err)}", now)
+        return _finish(
+            app, step_id, StepStatus.FAILED, f"could not be composed: {describe(err)}", now
+        )
     account, key, thread = gathered.account, gathered.envelope.key, gathered.thread
     try:
         ref = app.mailbox(account).create_draft(message, key, thread)
     except PermanentError as err:  # this message can never be drafted: the person must look
-        return _finish(app, step_id, "failed", str(err), now)
+        return _finish(app, step_id, StepStatus.FAILED, str(err), now)
     except AccountUnavailableError as err:  # the whole mailbox: the account's trouble
         _give_back(app, step_id, now)
         mark_unavailable(app, account.name, str(err), now)
@@ -130,7 +132,9 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
         _give_back(app, step_id, now)
         raise
     except Exception as err:  # a connector's bug met by this message: never stuck drafting
-        return _finish(app, step_id, "failed", f"could not be drafted: {describe(err)}", now)
+        return _finish(
+            app, step_id, StepStatus.FAILED, f"could not be drafted: {describe(err)}", now
+        )
     with app.store.write_step(step_id) as session:
         step = session.scalar(
             select(Step)
@@ -138,18 +142,18 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
             .options(joinedload(Step.outreach).joinedload(OutreachRow.account))
         )
         assert step is not None
-        if step.status in ("withdrawing", "withdrawn"):
+        if step.status in (StepStatus.WITHDRAWING, StepStatus.WITHDRAWN):
             # Became moot while we were making it: the next sweep takes the draft back.
-            step.status, step.updated_at = "withdrawing", now
+            step.status, step.updated_at = StepStatus.WITHDRAWING, now
             step.provider_draft_id, step.message_id = ref.draft_id, ref.message_id
             return DraftOutcome(key, "withdrawing", ref.draft_id)
-        if step.status != "drafting":  # drafted by a later claim, or deleted by the person
-            return DraftOutcome(key, "exists" if step.status == "drafted" else step.status)
+        if step.status != StepStatus.DRAFTING:  # drafted by a later claim, or deleted by the person
+            return DraftOutcome(key, "exists" if step.status == StepStatus.DRAFTED else step.status)
         row = step.outreach
         if gathered.account_unavailable:  # it works again
             row.account.unavailable_reason = None
             row.account.unavailable_since = None
-        step.status = "drafted"
+        step.status = StepStatus.DRAFTED
         step.provider_draft_id = ref.draft_id
         step.provider_thread_id = ref.thread_id
         step.message_id = ref.message_id
@@ -176,25 +180,31 @@ class Gathered:
     account_unavailable: bool  # the account was marked unusable: a draft clears that
 
 
-Refused = tuple[str, str]  # (status, why) for a step that must not be drafted
+@dataclass(frozen=True)
+class Refusal:
+    """Why a claimed step must not be drafted, and the status it takes for that."""
+
+    status: StepStatus
+    why: str
 
 
 def _gather(
     session: Session, app: App, step: Step, templates: TemplateSet, now: datetime
-) -> Gathered | Refused:
+) -> Gathered | Refusal:
     """Read what the claimed step's message needs, or say why it must not be drafted."""
     row = step.outreach
     person, address = addressee(session, row, step.kind)
     name = person.name
     if session.get(Suppression, address) is not None:
-        return "cancelled", "the address is suppressed"
+        return Refusal(StepStatus.CANCELLED, "the address is suppressed")
     kind = template_for(step.kind, step.seq, row.template)
     context = step_context(session, app.settings, row, step)
     missing = templates.missing_fields(kind, context)
     if missing:
-        return "failed", (
+        return Refusal(
+            StepStatus.FAILED,
             f"template {kind} needs {', '.join(missing)} for {row.contact.name or address}; "
-            + missing_field_advice(missing, _quoted_ref(row.contact, row.contact_id))
+            + missing_field_advice(missing, _quoted_ref(row.contact, row.contact_id)),
         )
     references: tuple[str, ...] = ()
     in_reply_to = None
@@ -235,12 +245,12 @@ def _gather(
     )
 
 
-def _refuse(session: Session, step: Step, status: str, why: str, now: datetime) -> DraftOutcome:
+def _refuse(session: Session, step: Step, refusal: Refusal, now: datetime) -> DraftOutcome:
     """Record, in the claiming transaction, why the claimed step is not drafted."""
-    step.status, step.last_error, step.updated_at = status, why, now
-    if status == "failed":
-        log.warning("step %s not drafted: %s", step.key, why)
-    return DraftOutcome(step.key, status, why)
+    step.status, step.last_error, step.updated_at = refusal.status, refusal.why, now
+    if refusal.status == StepStatus.FAILED:
+        log.warning("step %s not drafted: %s", step.key, refusal.why)
+    return DraftOutcome(step.key, refusal.status, refusal.why)
 
 
 def _give_back(app: App, step_id: int, now: datetime) -> None:
@@ -286,16 +296,16 @@ def _their_last_message_id(session: Session, outreach_id: int) -> str | None:
     )
 
 
-def _finish(app: App, step_id: int, status: str, detail: str, now: datetime) -> DraftOutcome:
+def _finish(app: App, step_id: int, status: StepStatus, detail: str, now: datetime) -> DraftOutcome:
     with app.store.write() as session:
         step = session.get(Step, step_id)
         assert step is not None
-        if step.status in (*OPEN_STATUSES, "drafting"):
+        if step.status in (*OPEN_STATUSES, StepStatus.DRAFTING):
             step.status = status
             step.last_error = detail
             step.updated_at = now
         key = step.key
-    if status == "failed":
+    if status == StepStatus.FAILED:
         log.warning("step %s not drafted: %s", key, detail)
     return DraftOutcome(key, status, detail)
 
@@ -304,7 +314,7 @@ def discard_step(app: App, step_id: int) -> str:
     """Take back the draft of a step that became moot (its status is ``withdrawing``)."""
     with app.store.read() as session:
         step = _load_step(session, step_id)
-        if step is None or step.status != "withdrawing":
+        if step is None or step.status != StepStatus.WITHDRAWING:
             return "nothing to do"
         account = app.settings.account(step.outreach.account.name)
         key = step.key
@@ -314,13 +324,13 @@ def discard_step(app: App, step_id: int) -> str:
     with app.store.write() as session:
         step = session.get(Step, step_id)
         assert step is not None
-        if step.status != "withdrawing":
+        if step.status != StepStatus.WITHDRAWING:
             return "nothing to do"
         if not removed and step.provider_draft_id is None and now - step.updated_at < lease:
             # Cancelled while a worker was making it: its draft may not exist yet. Stay
             # withdrawing; a later sweep takes it back (or, after the lease, gives up).
             return "waiting for the draft being made"
-        step.status, step.updated_at, step.done_at = "withdrawn", now, now
+        step.status, step.updated_at, step.done_at = StepStatus.WITHDRAWN, now, now
     return "withdrawn" if removed else "already gone"
 
 

@@ -40,10 +40,8 @@ from pipeline.models import (
 from pipeline.models import (
     Outreach as OutreachRow,
 )
+from pipeline.steps import OPEN_STATUSES, StepStatus
 from pipeline.timeplan import local_date, next_send_moment, start_of_local_day
-
-# Step statuses: planned -> (queued) -> drafted -> sent | deleted; or cancelled / failed.
-OPEN_STATUSES = ("planned", "queued")
 
 
 def step_key(account: str, contact_id: int, kind: str, seq: int) -> str:
@@ -97,6 +95,7 @@ class Applied:
 
     planned: list[str] = field(default_factory=list)
     cancelled: list[str] = field(default_factory=list)
+    rescheduled: list[str] = field(default_factory=list)
     referrals: list[int] = field(default_factory=list)
 
 
@@ -151,7 +150,7 @@ def apply_commands(
                         "outreach_id": row.id,
                         "kind": str(command.kind),
                         "seq": command.seq,
-                        "status": "planned",
+                        "status": StepStatus.PLANNED,
                         "due_at": command.due_at,
                         "deadline": command.deadline,
                         "in_thread": command.in_thread,
@@ -167,15 +166,17 @@ def apply_commands(
                 session.execute(
                     update(Step)
                     .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
-                    .values(status="cancelled", updated_at=now)
+                    .values(status=StepStatus.CANCELLED, updated_at=now)
                 )
                 # A draft already waiting in the mailbox, or being made right now, is taken
                 # back (by the next sweep), so the person cannot send a nudge to someone who
                 # has just answered.
                 session.execute(
                     update(Step)
-                    .where(Step.key == key, Step.status.in_(("drafted", "drafting")))
-                    .values(status="withdrawing", updated_at=now)
+                    .where(
+                        Step.key == key, Step.status.in_((StepStatus.DRAFTED, StepStatus.DRAFTING))
+                    )
+                    .values(status=StepStatus.WITHDRAWING, updated_at=now)
                 )
                 applied.cancelled.append(key)
             case lc.RescheduleStep():
@@ -183,8 +184,9 @@ def apply_commands(
                 session.execute(
                     update(Step)
                     .where(Step.key == key, Step.status.in_(OPEN_STATUSES))
-                    .values(due_at=command.due_at, status="planned", updated_at=now)
+                    .values(due_at=command.due_at, status=StepStatus.PLANNED, updated_at=now)
                 )
+                applied.rescheduled.append(key)
             case lc.PutPrepNotes():
                 _put_meeting(session, row, account, command.meeting, now)
             case lc.RemovePrepNotes():
@@ -357,9 +359,7 @@ def _start_one(
     )
     session.add(row)
     session.flush()
-    applied = observe(session, row, lc.Started(at=now), now, policy)
-    if not_before is not None:
-        _not_before(session, applied.planned, not_before)
+    observe(session, row, lc.Started(at=now, not_before=not_before), now, policy)
     return row
 
 
@@ -381,7 +381,7 @@ class _Pacer:
             .where(
                 OutreachRow.account_id == account.id,
                 Step.kind == "first_outreach",
-                Step.status != "cancelled",
+                Step.status != StepStatus.CANCELLED,
                 Step.due_at >= today,
             )
         )
@@ -450,17 +450,8 @@ def _restart_one(
     ).one()
     row.email = contact.primary_email or row.email
     row.root_message_id = row.thread_id = row.subject = None
-    applied = observe(session, row, lc.Restarted(at=now), now, policy)
-    _not_before(session, applied.planned, not_before)
+    observe(session, row, lc.Restarted(at=now, not_before=not_before), now, policy)
     return row
-
-
-def _not_before(session: Session, keys: Sequence[str], moment: datetime) -> None:
-    """Move the planned steps ``keys`` to ``moment`` when they were due earlier (pacing)."""
-    for key in keys:
-        session.execute(
-            update(Step).where(Step.key == key, Step.due_at < moment).values(due_at=moment)
-        )
 
 
 def start_outreach(
@@ -502,7 +493,7 @@ def start_outreach(
             row = _restart_one(session, account, contact, now, policy, not_before)
         due = session.scalar(
             select(Step.due_at)
-            .where(Step.outreach_id == row.id, Step.status == "planned")
+            .where(Step.outreach_id == row.id, Step.status == StepStatus.PLANNED)
             .order_by(Step.id.desc())
             .limit(1)
         )

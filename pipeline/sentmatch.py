@@ -29,8 +29,9 @@ from connectors.base import MailChange
 from pipeline.models import Account, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
+from pipeline.steps import StepStatus
 
-SENDABLE = ("drafted", "deleted")
+SENDABLE = (StepStatus.DRAFTED, StepStatus.DELETED)
 """Steps whose draft the person may have sent without our key or Message-ID on it."""
 
 RECIPIENT_WINDOW = timedelta(days=30)
@@ -61,7 +62,9 @@ def sent_step(
 def _best(steps: Sequence[Step]) -> Step | None:
     if not steps:
         return None
-    return max(steps, key=lambda s: (s.status == "drafted", s.drafted_at or s.created_at, s.id))
+    return max(
+        steps, key=lambda s: (s.status == StepStatus.DRAFTED, s.drafted_at or s.created_at, s.id)
+    )
 
 
 def _by_thread(session: Session, account: Account, change: MailChange) -> Step | None:

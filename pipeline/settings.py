@@ -15,7 +15,6 @@ import re
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from datetime import time
 from pathlib import Path
 from typing import Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -164,6 +163,16 @@ def account_name_problem(name: str) -> str | None:
     if _ACCOUNT_NAME.fullmatch(name) and name not in {".", ".."}:
         return None
     return f"account name {name!r} is not allowed; use {ACCOUNT_NAME_RULE}, e.g. uni-gmail"
+
+
+BROKER_URL_VARIABLE = "OUTREACH_BROKER_URL"
+"""The environment variable naming the queue broker (and the Redis that shares the API
+quotas): the workspace's [broker] url is carried to worker processes through it."""
+
+
+def broker_url_from_environment() -> str | None:
+    """The broker URL set in the environment, if any: the one place that reads it."""
+    return os.environ.get(BROKER_URL_VARIABLE) or None
 
 
 def load_defaults() -> dict[str, Any]:
@@ -381,7 +390,7 @@ def settings_from(overrides: Mapping[str, Any], workspace: Path, source: str) ->
     database_url = os.environ.get("OUTREACH_DATABASE_URL") or merged["database"]["url"]
     if not database_url:
         database_url = f"sqlite:///{(workspace / 'outreach.db').resolve()}"
-    broker_url = os.environ.get("OUTREACH_BROKER_URL") or merged["broker"]["url"]
+    broker_url = broker_url_from_environment() or merged["broker"]["url"]
     return Settings(
         workspace=workspace,
         profile=merged["profile"],
@@ -392,11 +401,6 @@ def settings_from(overrides: Mapping[str, Any], workspace: Path, source: str) ->
         broker_url=broker_url,
         accounts=accounts,
     )
-
-
-def parse_hhmm(value: str) -> time:
-    hours, minutes = value.split(":")
-    return time(int(hours), int(minutes))
 
 
 def weekday_numbers(days: list[str]) -> tuple[int, ...]:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
@@ -13,6 +13,10 @@ from sqlalchemy.orm import Session, joinedload
 from pipeline.models import Account, Meeting, SkippedInput, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
+from pipeline.steps import OPEN_STATUSES, StepStatus
+
+if TYPE_CHECKING:
+    from pipeline.app import App
 
 FUNNEL_ORDER = (
     "planned",
@@ -102,6 +106,12 @@ def skipped_inputs(session: Session, since: datetime | None = None) -> list[dict
     ]
 
 
+def read_status(app: App) -> Status:
+    """`outreach status`: what it shows, as of the app's clock."""
+    with app.store.read() as session:
+        return build_status(session, app.now())
+
+
 def build_status(session: Session, now: datetime) -> Status:
     """Everything `outreach status` shows, read in one transaction."""
     status = Status()
@@ -117,7 +127,7 @@ def build_status(session: Session, now: datetime) -> Status:
     by_id = {row.id: row for row in rows}
     steps = session.scalars(
         select(Step)
-        .where(Step.status.in_(("planned", "queued", "drafted", "failed")))
+        .where(Step.status.in_((*OPEN_STATUSES, StepStatus.DRAFTED, StepStatus.FAILED)))
         .order_by(Step.due_at)
     ).all()
     answering = {s.outreach_id for s in steps if s.kind in ("scheduling_reply", "thanks_anyway")}
@@ -134,12 +144,12 @@ def build_status(session: Session, now: datetime) -> Status:
             "due_at": step.due_at.isoformat(),
             "deadline": step.deadline.isoformat() if step.deadline else None,
         }
-        if step.status == "drafted":
+        if step.status == StepStatus.DRAFTED:
             since = step.drafted_at or step.updated_at
             status.waiting_on_you.append(
                 {**entry, "why": "draft waiting for you to send", "since": since.isoformat()}
             )
-        elif step.status == "failed":
+        elif step.status == StepStatus.FAILED:
             status.waiting_on_you.append(
                 {
                     **entry,

@@ -10,17 +10,51 @@ idempotent by the step's key, so a second attempt finds the first one's draft.
 from __future__ import annotations
 
 from datetime import datetime, timedelta
+from enum import StrEnum
+from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
 from sqlalchemy.orm import Session
 
-from pipeline.models import Account, Outreach, Step
+from pipeline.models import Account, Meeting, Outreach, Step
+
+if TYPE_CHECKING:
+    from pipeline.app import App
 
 
-def _claimable(now: datetime, lease: timedelta, *, fresh: tuple[str, ...]) -> ColumnElement[bool]:
+class StepStatus(StrEnum):
+    """Where a step is. Stored as its value (the column is text), so a StepStatus compares
+    equal to the string read back from the table.
+
+    planned -> queued -> drafting -> drafted -> sent | deleted (by the person); a step no
+    longer wanted is cancelled (before a draft) or withdrawing -> withdrawn (its draft is
+    taken back); failed waits for the person (`outreach retry`)."""
+
+    PLANNED = "planned"
+    QUEUED = "queued"
+    DRAFTING = "drafting"
+    DRAFTED = "drafted"
+    SENT = "sent"
+    DELETED = "deleted"
+    CANCELLED = "cancelled"
+    FAILED = "failed"
+    WITHDRAWING = "withdrawing"
+    WITHDRAWN = "withdrawn"
+
+
+OPEN_STATUSES = (StepStatus.PLANNED, StepStatus.QUEUED)
+"""Not yet taken by a worker: these can still be moved or cancelled outright."""
+
+
+def _claimable(
+    now: datetime, lease: timedelta, *, fresh: tuple[StepStatus, ...]
+) -> ColumnElement[bool]:
     return or_(
         Step.status.in_(fresh),
-        and_(Step.status.in_(("queued", "drafting")), Step.updated_at <= now - lease),
+        and_(
+            Step.status.in_((StepStatus.QUEUED, StepStatus.DRAFTING)),
+            Step.updated_at <= now - lease,
+        ),
     )
 
 
@@ -39,7 +73,7 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
         select(Step.id)
         .where(
             Step.due_at <= now,
-            _claimable(now, lease, fresh=("planned",)),
+            _claimable(now, lease, fresh=(StepStatus.PLANNED,)),
             Step.outreach_id.not_in(waiting),
         )
         .order_by(Step.due_at, Step.id)
@@ -50,8 +84,8 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
         return []
     claimed = session.scalars(
         update(Step)
-        .where(Step.id.in_(ids), _claimable(now, lease, fresh=("planned",)))
-        .values(status="queued", updated_at=now)
+        .where(Step.id.in_(ids), _claimable(now, lease, fresh=(StepStatus.PLANNED,)))
+        .values(status=StepStatus.QUEUED, updated_at=now)
         .returning(Step.id)
     )
     return sorted(claimed)
@@ -62,8 +96,8 @@ def claim_for_drafting(session: Session, step_id: int, now: datetime, lease: tim
     is already done."""
     result = session.execute(
         update(Step)
-        .where(Step.id == step_id, _claimable(now, lease, fresh=("planned", "queued")))
-        .values(status="drafting", updated_at=now)
+        .where(Step.id == step_id, _claimable(now, lease, fresh=OPEN_STATUSES))
+        .values(status=StepStatus.DRAFTING, updated_at=now)
     )
     return bool(getattr(result, "rowcount", 0))
 
@@ -72,6 +106,28 @@ def release(session: Session, step_id: int, now: datetime) -> None:
     """Give a claimed step back (a transient failure): the next attempt may take it."""
     session.execute(
         update(Step)
-        .where(Step.id == step_id, Step.status == "drafting")
-        .values(status="queued", updated_at=now - timedelta(days=3650))
+        .where(Step.id == step_id, Step.status == StepStatus.DRAFTING)
+        .values(status=StepStatus.QUEUED, updated_at=now - timedelta(days=3650))
     )
+
+
+def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int], list[int]]:
+    """Claim the steps due now (oldest first), and list the drafts to withdraw and the
+    meetings whose prep notes need writing. Claimed steps are marked queued, so a tick
+    running at the same time does not hand them out again."""
+    lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
+    with app.store.write() as session:
+        steps = claim_due(session, now, lease, limit)
+    with app.store.read() as session:
+        withdraw = list(
+            session.scalars(select(Step.id).where(Step.status == StepStatus.WITHDRAWING))
+        )
+        meetings = list(
+            session.scalars(
+                select(Meeting.id).where(
+                    Meeting.prep_at.is_(None),
+                    or_(Meeting.status == "booked", Meeting.prep_event_id.is_not(None)),
+                )
+            )
+        )
+    return steps, withdraw, meetings

@@ -12,10 +12,10 @@ from __future__ import annotations
 import logging
 from collections.abc import Sequence
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
-from sqlalchemy import or_, select
+from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from connectors.base import CalendarEvent, EventChange, EventChangeKind, MailChange, MailChangeKind
@@ -38,12 +38,11 @@ from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
 from pipeline.sentmatch import sent_step, step_by_key
 from pipeline.settings import AccountSettings
-from pipeline.steps import claim_due
+from pipeline.steps import OPEN_STATUSES, StepStatus
 
 log = logging.getLogger(__name__)
 
 # Outreaches no time-based rule can move any more (a decline waits only for its thanks).
-CLOSED_STAGES = (*(str(stage) for stage in lc.TERMINAL_STAGES), "declined")
 
 
 @dataclass
@@ -200,7 +199,11 @@ def _first_outreach_sends(
             except Exception:  # coaching is a kindness: an odd message just goes without
                 log.debug("no coaching for %s", storable_id(change.provider_id, 80))
                 continue
-            if step is not None and step.kind == "first_outreach" and step.status != "sent":
+            if (
+                step is not None
+                and step.kind == "first_outreach"
+                and step.status != StepStatus.SENT
+            ):
                 contact = step.outreach.contact
                 found[original.provider_id] = contact.referred_by or None
     return found
@@ -236,11 +239,11 @@ def _apply_sent(
             },
         )
     )
-    if step is None or step.status in ("sent", "cancelled"):
+    if step is None or step.status in (StepStatus.SENT, StepStatus.CANCELLED):
         return
     # A step recorded as deleted is revived: its draft was edited, scheduled or synced
     # late, and sent after all.
-    step.status = "sent"
+    step.status = StepStatus.SENT
     step.done_at = change.at or now
     step.updated_at = now
     row = step.outreach
@@ -268,10 +271,10 @@ def _apply_deleted(
     step = step_by_key(session, change)
     # Any step not finished yet: a worker may have made the draft and died before
     # recording it; the person deleting that draft still means "not this one".
-    if step is None or step.status not in ("planned", "queued", "drafting", "drafted"):
+    if step is None or step.status not in (*OPEN_STATUSES, StepStatus.DRAFTING, StepStatus.DRAFTED):
         return
     report.deleted += 1
-    step.status = "deleted"
+    step.status = StepStatus.DELETED
     step.done_at = change.at or now
     step.updated_at = now
     observe(
@@ -510,38 +513,3 @@ def _event_outreach(session: Session, account: Account, event: CalendarEvent) ->
         people.append(event.organizer)
     others = [p.lower() for p in people if p and p.lower() != account.address]
     return _outreach_by_address(session, account, others)
-
-
-def advance_time(app: App, now: datetime) -> int:
-    """Tell every open outreach that time has passed: meetings end, pauses lift."""
-    changed = 0
-    with app.store.write() as session:
-        rows = session.scalars(
-            select(OutreachRow).where(~OutreachRow.stage.in_(CLOSED_STAGES))
-        ).all()
-        for row in rows:
-            before = row.state
-            observe(session, row, lc.TimePassed(at=now), now, app.policy)
-            if row.state != before:
-                changed += 1
-    return changed
-
-
-def due_work(app: App, now: datetime, limit: int) -> tuple[list[int], list[int], list[int]]:
-    """Claim the steps due now (oldest first), and list the drafts to withdraw and the
-    meetings whose prep notes need writing. Claimed steps are marked queued, so a tick
-    running at the same time does not hand them out again."""
-    lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
-    with app.store.write() as session:
-        steps = claim_due(session, now, lease, limit)
-    with app.store.read() as session:
-        withdraw = list(session.scalars(select(Step.id).where(Step.status == "withdrawing")))
-        meetings = list(
-            session.scalars(
-                select(Meeting.id).where(
-                    Meeting.prep_at.is_(None),
-                    or_(Meeting.status == "booked", Meeting.prep_event_id.is_not(None)),
-                )
-            )
-        )
-    return steps, withdraw, meetings

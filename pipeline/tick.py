@@ -14,7 +14,9 @@ from pipeline.accounts import mark_needs_reauth
 from pipeline.app import App
 from pipeline.errors import AuthError, OutreachError
 from pipeline.models import Account, Step
-from pipeline.sync import advance_time, due_work, sync_calendar, sync_mailbox
+from pipeline.planning import advance_time
+from pipeline.steps import StepStatus, due_work
+from pipeline.sync import sync_calendar, sync_mailbox
 
 log = logging.getLogger(__name__)
 
@@ -118,7 +120,7 @@ def sync_one(app: App, account_name: str, summary: TickSummary | None = None) ->
     return summary
 
 
-def _count(app: App, status: str, among: list[int]) -> int:
+def _count(app: App, status: StepStatus, among: list[int]) -> int:
     """How many of the steps this tick handed out are now in ``status`` (counted by id,
     not by time: a clock that stands still, or workers finishing an earlier tick's jobs,
     must not change the figures)."""
@@ -181,7 +183,7 @@ def _run_tick(app: App, dispatch: Dispatch) -> TickSummary:
         "again once that is fixed"
         for name, reason in _unavailable(app).items()
     )
-    summary.drafts_created = _count(app, "drafted", steps)
-    summary.drafts_withdrawn = _count(app, "withdrawn", withdraw)
-    summary.steps_failed = _count(app, "failed", steps)
+    summary.drafts_created = _count(app, StepStatus.DRAFTED, steps)
+    summary.drafts_withdrawn = _count(app, StepStatus.WITHDRAWN, withdraw)
+    summary.steps_failed = _count(app, StepStatus.FAILED, steps)
     return summary

@@ -17,8 +17,7 @@ from sqlalchemy import select
 from connectors.base import Attendee, CalendarEvent
 from connectors.memory import InMemoryCalendar, InMemoryMailbox
 from pipeline.app import App, bootstrap
-from pipeline.contact_import import parse_contacts
-from pipeline.contacts import import_records
+from pipeline.contacts import import_records, parse_contacts
 from pipeline.drafting import create_draft, discard_step, prep_meeting
 from pipeline.models import Account, Step
 from pipeline.models import Outreach as OutreachRow

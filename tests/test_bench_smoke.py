@@ -1,4 +1,5 @@
-"""The pipeline benchmarks (tests/bench/pipeline.py) run small, so their code cannot rot.
+"""The pipeline benchmarks (tests/bench/local_idle.py, local_drafts.py, workers_scale.py)
+run small, so their code cannot rot.
 
 Full sizes: ``python -m tests.bench local-idle|local-drafts|workers-scale|maildir-drafts
 --json``.
@@ -6,13 +7,12 @@ Full sizes: ``python -m tests.bench local-idle|local-drafts|workers-scale|maildi
 
 from __future__ import annotations
 
-from tests.bench import local
-from tests.bench import pipeline as bench
+from tests.bench import local, local_drafts, local_idle, workers_scale
 from tests.conftest import require_service
 
 
 def test_local_idle_small() -> None:
-    result = bench.local_idle(contacts=50, messages=500, ticks=3)
+    result = local_idle.local_idle(contacts=50, messages=500, ticks=3)
 
     assert result["outreach_stages"] == {"sent": 50}
     assert result["step_statuses"] == {"sent": 50, "planned": 50}  # first sent, nudge planned
@@ -25,7 +25,7 @@ def test_local_idle_small() -> None:
 
 
 def test_local_drafts_small_without_mailmerge() -> None:
-    result = bench.local_drafts(rows=20, mailmerge=False)
+    result = local_drafts.local_drafts(rows=20, mailmerge=False)
 
     pipeline = result["pipeline"]
     assert pipeline["steps_drafted"] == pipeline["drafts_in_maildir"] == 20
@@ -38,7 +38,7 @@ def test_workers_scale_small() -> None:
     require_service("Redis", "127.0.0.1", 6379)
     require_service("PostgreSQL", "127.0.0.1", 5432)
 
-    result = bench.workers_scale(steps=20, processes=(1,))
+    result = workers_scale.workers_scale(steps=20, processes=(1,))
 
     run = result["runs"]["1"]
     assert run["steps_drafted"] == run["draft_files"] == 20

@@ -20,7 +20,7 @@ import pytest
 
 from pipeline.cli._common import opened
 from pipeline.compose import MAX_LINE_OCTETS
-from pipeline.contact_import import MAX_LENGTHS, MAX_NAME_LENGTH
+from pipeline.contacts import MAX_LENGTHS, MAX_NAME_LENGTH
 from pipeline.models import Contact, ContactEmail
 from tests.clitools import Cli, Result
 from tests.test_cli_core import one_line

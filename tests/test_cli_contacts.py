@@ -10,9 +10,9 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.cli._app import err_console
 from pipeline.cli._common import opened
-from pipeline.contact_import import ContactRecord, ParseResult
-from pipeline.contacts import import_records
+from pipeline.contacts import ContactRecord, ParseResult, import_records
 from tests.clitools import Cli
 
 NO_NAME_COLUMN = "Who,Mail,Firm\nZed Q,zed@example.org,Acme\n"
@@ -297,3 +297,29 @@ def test_a_row_repeating_an_address_is_merged_and_the_import_says_so(
     assert "line 8 has an address of line 2: merged into it" in result.out
     again = cli("contacts", "import", str(people), "--json").json()
     assert again["merged"] == [{"line": 8, "into": 2}]
+
+
+# --------------------------------------------------------------------------------------
+# Progress
+
+
+def test_an_import_on_a_terminal_shows_its_progress_and_a_pipe_gets_none(
+    cli: Cli, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Given a file of 1,200 contacts, when it is imported on a terminal, then a bar on
+    stderr counts the contacts imported; through a pipe, stderr stays empty."""
+    rows = "".join(f"Person {n},p{n}@example.org\n" for n in range(1200))
+    path = write(tmp_path, "many.csv", "name,email\n" + rows)
+
+    piped = cli("contacts", "import", str(path))
+    assert piped.code == 0, piped.err
+    assert piped.err == ""
+
+    # A terminal: stderr says so, and the console (made at import, under pytest) knows it.
+    monkeypatch.setattr("sys.stderr.isatty", lambda: True)
+    monkeypatch.setattr(err_console, "is_interactive", True)
+    on_terminal = cli("contacts", "import", str(path))
+    assert on_terminal.code == 0, on_terminal.err
+    assert "importing contacts" in on_terminal.err
+    assert "1200/1200" in on_terminal.err
+    assert "0 new, 0 updated, 1200 unchanged" in on_terminal.out

@@ -12,7 +12,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from pipeline.contact_import import (
+from pipeline.contacts import (
     FIELDS,
     FORMATS,
     MAX_LENGTHS,

@@ -14,7 +14,7 @@ from pathlib import Path
 from pipeline.digest import build_digest, deliver_digest
 from pipeline.drafting import create_draft
 from pipeline.status import build_status
-from pipeline.sync import due_work
+from pipeline.steps import due_work
 from tests.harness import DANA, MONDAY, SAM, World
 
 

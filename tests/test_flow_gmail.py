@@ -21,8 +21,7 @@ from connectors.base import Attendee, CalendarEvent
 from connectors.google_open import open_gmail_mailbox, open_google_calendar
 from connectors.quota import Unlimited
 from pipeline.app import App, bootstrap
-from pipeline.contact_import import parse_contacts
-from pipeline.contacts import import_records
+from pipeline.contacts import import_records, parse_contacts
 from pipeline.digest import deliver_digest
 from pipeline.drafting import create_draft, discard_step, prep_meeting
 from pipeline.models import Account

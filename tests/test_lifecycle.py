@@ -39,6 +39,7 @@ from pipeline.lifecycle import (
     StopKeepingInTouch,
     SuppressAddress,
     TimePassed,
+    WorkingHoursChanged,
     advance,
     new_outreach,
 )
@@ -695,3 +696,35 @@ def test_positive_reply_while_scheduling_plans_another_scheduling_reply() -> Non
     outreach, (decision,) = run(scheduling, HumanReply(at(3), "positive"))
     assert commands(decision) == [PlanStep(K.SCHEDULING_REPLY, 2, at(3), None, True)]
     assert outreach.stage == Stage.REPLIED
+
+
+# ------------------------------------------------------------------------ working hours
+
+
+def test_new_working_hours_move_a_nudge_into_the_new_send_window_once() -> None:
+    """Given a nudge due next Wednesday at 10:00 UTC, when the person moves to Tokyo
+    (19:00 there, after the window), then it moves to Thursday 08:30 in Tokyo; told again,
+    nothing changes."""
+    tokyo = Policy(timezone="Asia/Tokyo")
+    (nudge,) = sent().pending(K.NUDGE)
+    assert nudge.due_at == at(7)
+    decision = advance(sent(), WorkingHoursChanged(at(1)), at(1), tokyo)
+    thursday_morning_in_tokyo = datetime(2026, 12, 2, 23, 30, tzinfo=UTC)
+    assert commands(decision) == [RescheduleStep(K.NUDGE, 1, thursday_morning_in_tokyo)]
+    (moved,) = decision.outreach.pending(K.NUDGE)
+    assert moved.due_at == thursday_morning_in_tokyo
+    again = advance(decision.outreach, WorkingHoursChanged(at(1)), at(1), tokyo)
+    assert (again.outreach, commands(again)) == (decision.outreach, [])
+
+
+def test_new_working_hours_leave_the_thank_you_at_the_end_of_the_meeting() -> None:
+    """The thank-you is due when the meeting ends, whatever the send window."""
+    outreach, _ = run(booked(MEETING), TimePassed(at(2, 5)))
+    (thanks,) = outreach.pending(K.THANK_YOU)
+    decision = advance(
+        outreach, WorkingHoursChanged(at(2, 5)), at(2, 5), Policy(timezone="Asia/Tokyo")
+    )
+    assert not any(
+        isinstance(c, RescheduleStep) and c.kind == K.THANK_YOU for c in decision.commands
+    )
+    assert decision.outreach.pending(K.THANK_YOU) == (thanks,)

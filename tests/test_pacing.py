@@ -48,3 +48,27 @@ def test_a_second_start_the_same_day_counts_the_first(world: World) -> None:
     start(world, [f"p{n}@example.org" for n in range(8)], per_day=10)
     start(world, [f"p{n}@example.org" for n in range(8, 13)], per_day=10)
     assert due_days(world) == {"Fri 06": 10, "Mon 09": 3}
+
+
+def test_a_paced_first_draft_is_due_the_same_day_in_the_plan_and_in_the_steps(
+    world: World,
+) -> None:
+    """The outreach's plan is the one the steps table carries out: a first draft moved to a
+    later day by the pacing is due then in both."""
+    from pipeline.lifecycle import Outreach, StepKind
+    from pipeline.models import Outreach as OutreachRow
+
+    start(world, [f"p{n}@example.org" for n in range(12)], per_day=10)
+    with world.app.store.read() as session:
+        rows = session.scalars(select(OutreachRow)).all()
+        planned = {
+            (row.id, step.seq): step.due_at
+            for row in rows
+            for step in Outreach.from_dict(row.state).pending(StepKind.FIRST_OUTREACH)
+        }
+        table = {
+            (step.outreach_id, step.seq): step.due_at
+            for step in session.scalars(select(Step).where(Step.kind == "first_outreach"))
+        }
+    assert planned == table
+    assert len(set(table.values())) == 2, "two days: the pacing moved two drafts to Monday"

@@ -8,7 +8,6 @@ $OUTREACH_BROKER_URL (default stub://) calls ``setup_broker(url)`` before import
 
 from __future__ import annotations
 
-import os
 from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
@@ -17,6 +16,7 @@ from dramatiq.brokers.stub import StubBroker
 from dramatiq.middleware import Retries, TimeLimit
 
 from pipeline.errors import SettingsError
+from pipeline.settings import broker_url_from_environment
 
 DEFAULT_URL = "stub://"
 QUEUE = "outreach"
@@ -73,7 +73,7 @@ def make_broker(url: str) -> Any:
 
 def setup_broker(url: str | None = None) -> Any:
     """Set (once) and return the global broker for ``url`` or $OUTREACH_BROKER_URL."""
-    wanted = url or os.environ.get("OUTREACH_BROKER_URL") or DEFAULT_URL
+    wanted = url or broker_url_from_environment() or DEFAULT_URL
     current = _state.get("broker")
     if current is not None:
         if _state["url"] != wanted:

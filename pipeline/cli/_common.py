@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pipeline.app import App, bootstrap
+from pipeline.cli._app import err_console
 from pipeline.clock import Clock
 from pipeline.settings import load_settings, workspace_dir
 
@@ -36,3 +38,23 @@ def opened(workspace: Path | None, *, clock: Clock | None = None) -> Iterator[Ap
         yield app
     finally:
         app.close()
+
+
+@contextmanager
+def progress_bar(label: str, *, show: bool) -> Iterator[Callable[[int, int], None]]:
+    """A bar on stderr that ``update(done, total)`` moves, shown only when ``show`` (a
+    terminal, and no --json); it is cleared when done."""
+    with Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        console=err_console,
+        transient=True,
+        disable=not show,
+    ) as bar:
+        task = bar.add_task(label, total=None)
+
+        def update(done: int, total: int) -> None:
+            bar.update(task, completed=done, total=total, refresh=True)
+
+        yield update

@@ -2,20 +2,25 @@
 
 from __future__ import annotations
 
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
-from sqlalchemy.orm import selectinload
 
 from pipeline.cli._app import app, console, input_file_problem, print_json, print_table
-from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.contact_import import FIELDS, FORMATS, mapped_field, parse_contacts
-from pipeline.contacts import contact_summary, import_records, resolve_contact, update_contact
+from pipeline.cli._common import JsonOption, WorkspaceOption, opened, progress_bar
+from pipeline.contacts import (
+    FIELDS,
+    FORMATS,
+    import_contacts,
+    list_contacts,
+    mapped_field,
+    parse_contacts,
+    set_contact_fields,
+    show_contact,
+)
 from pipeline.errors import InputError
-from pipeline.models import Contact, Note
-from pipeline.models import Outreach as OutreachRow
 
 contacts_app = typer.Typer(help="Import and look at your contacts.", no_args_is_help=True)
 app.add_typer(contacts_app, name="contacts")
@@ -74,9 +79,10 @@ def import_(
     if unreadable is not None:
         raise InputError(unreadable)
     parsed = parse_contacts(file, fmt=fmt, mapping=mapping or None)
-    with opened(workspace) as ctx, ctx.store.write() as session:
-        report = import_records(
-            session, parsed, source=file.name, skip_invalid=skip_invalid, now=ctx.now()
+    show = not json_ and sys.stderr.isatty()
+    with opened(workspace) as ctx, progress_bar("importing contacts", show=show) as progress:
+        report = import_contacts(
+            ctx, parsed, source=file.name, skip_invalid=skip_invalid, progress=progress
         )
     if json_:
         merged = [{"line": line, "into": into} for line, into in parsed.merged]
@@ -115,12 +121,8 @@ def list_(
     Example:
       outreach contacts list --json
     """
-    with opened(workspace) as ctx, ctx.store.read() as session:
-        people = session.scalars(
-            select(Contact).options(selectinload(Contact.emails)).order_by(Contact.id)
-        ).all()
-        stages = dict(session.execute(select(OutreachRow.contact_id, OutreachRow.stage)).all())
-        rows = [{**contact_summary(c), "stage": stages.get(c.id)} for c in people]
+    with opened(workspace) as ctx:
+        rows = list_contacts(ctx)
     if json_:
         print_json(rows)
         return
@@ -153,14 +155,8 @@ def show(
     Example:
       outreach contacts show "Dana Kim"
     """
-    with opened(workspace) as ctx, ctx.store.read() as session:
-        person = resolve_contact(session, contact)
-        data = contact_summary(person)
-        outreach = session.scalar(select(OutreachRow).where(OutreachRow.contact_id == person.id))
-        data["stage"] = outreach.stage if outreach else None
-        data["notes_recorded"] = [
-            n.body for n in session.scalars(select(Note).where(Note.contact_id == person.id))
-        ]
+    with opened(workspace) as ctx:
+        data = show_contact(ctx, contact)
     if json_:
         print_json(data)
         return
@@ -199,8 +195,6 @@ def set_(
         if not sep or not name.strip():
             raise InputError(f'{item!r}: expected FIELD=VALUE, e.g. role="data analyst"')
         pairs[name.strip()] = value
-    with opened(workspace) as ctx, ctx.store.write() as session:
-        person = resolve_contact(session, contact)
-        changed = update_contact(session, person, pairs, ctx.now())
-        name = person.name
+    with opened(workspace) as ctx:
+        name, changed = set_contact_fields(ctx, contact, pairs)
     console.print(f"{name}: updated {', '.join(changed)}.", highlight=False)

@@ -12,21 +12,16 @@ from zoneinfo import ZoneInfo
 import typer
 from rich.table import Table
 from rich.text import Text as RichText
-from sqlalchemy import select
 
-from pipeline import lifecycle as lc
+from pipeline import usecases
 from pipeline.cli._app import app, console, err_console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.contact_import import length_problem
-from pipeline.contacts import resolve_contact
+from pipeline.contacts import length_problem
 from pipeline.context import PROFILE_FIELDS_FIRST_MESSAGES_USE
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
-from pipeline.models import Account, Note
-from pipeline.models import Outreach as OutreachRow
-from pipeline.outreach import add_note, observe, record_referral, start_outreach
 from pipeline.settings import WORKSPACE_FILE, workspace_dir
-from pipeline.status import SKIPPED_RECENT_DAYS, build_status
+from pipeline.status import SKIPPED_RECENT_DAYS, read_status
 from pipeline.workspace import (
     PROFILE_KEYS,
     check_target,
@@ -208,20 +203,10 @@ def start(
     if again and all_:
         raise InputError("--again starts named contacts afresh; name them instead of --all")
     with opened(workspace) as ctx:
-        chosen = ctx.settings.account(account)
         now = ctx.now()
-        with ctx.store.write() as session:
-            row = session.scalars(select(Account).where(Account.name == chosen.name)).one()
-            report = start_outreach(
-                session,
-                row,
-                contacts or [],
-                all_contacts=all_,
-                now=now,
-                policy=ctx.policy,
-                per_day=ctx.settings.limits["new_outreach_per_day"],
-                again=again,
-            )
+        report = usecases.start(
+            ctx, contacts or [], account=account, all_contacts=all_, again=again, now=now
+        )
     if json_:
         print_json(report.as_dict())
         return
@@ -272,8 +257,8 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
     Example:
       outreach status --json | jq .funnel
     """
-    with opened(workspace) as ctx, ctx.store.read() as session:
-        result = build_status(session, ctx.now())
+    with opened(workspace) as ctx:
+        result = read_status(ctx)
     if json_:
         print_json(result.as_dict())
         return
@@ -361,15 +346,9 @@ def notes(
       outreach notes "Dana Kim" --add "Advised me to learn SQL before applying"
       outreach notes dana@example.org
     """
-    with opened(workspace) as ctx, ctx.store.write() as session:
-        person = resolve_contact(session, contact)
-        if add is not None:
-            add_note(session, person, add, ctx.now())
-        rows = session.scalars(
-            select(Note).where(Note.contact_id == person.id).order_by(Note.created_at)
-        ).all()
-        items = [{"at": n.created_at.isoformat(), "note": n.body} for n in rows]
-        name = person.name
+    with opened(workspace) as ctx:
+        found = usecases.notes(ctx, contact, add)
+    name, items = found.contact, found.notes
     if json_:
         print_json({"contact": name, "notes": items})
         return
@@ -410,32 +389,15 @@ def referral_add(
     if too_long is not None:
         raise InputError(f"--name: {too_long}")
     try:
-        address = normalize_email(email)
+        normalize_email(email)
     except InvalidEmail as err:
         raise InputError(f"--email {email!r}: {err}") from None
     with opened(workspace) as ctx:
-        chosen = ctx.settings.account(account)
-        with ctx.store.write() as session:
-            referrer = resolve_contact(session, from_)
-            if any(known.email == address for known in referrer.emails):
-                raise InputError(
-                    f"--email {address}: that is {referrer.name}'s own address; give the "
-                    "address of the person they suggested"
-                )
-            row = session.scalars(select(Account).where(Account.name == chosen.name)).one()
-            contact, started = record_referral(
-                session, row, referrer, name, email, ctx.now(), ctx.policy
-            )
-            result = {
-                "id": contact.id,
-                "name": contact.name,
-                "referred_by": referrer.name,
-                "started": started,
-            }
+        result = usecases.add_referral(ctx, from_, name, email, account=account)
     if json_:
         print_json(result)
         return
-    verb = "planned a referral outreach to" if started else "recorded"
+    verb = "planned a referral outreach to" if result["started"] else "recorded"
     console.print(f"{verb} {result['name']} (introduced by {result['referred_by']}).")
 
 
@@ -453,12 +415,6 @@ def keep_in_touch(
     """
     if not stop:
         raise InputError("say --stop to end the keep-in-touch updates for this contact")
-    with opened(workspace) as ctx, ctx.store.write() as session:
-        person = resolve_contact(session, contact)
-        row = session.scalar(select(OutreachRow).where(OutreachRow.contact_id == person.id))
-        if row is None:
-            raise InputError(f"{person.name} has no outreach yet; nothing to stop")
-        now = ctx.now()
-        observe(session, row, lc.StopKeepingInTouch(at=now), now, ctx.policy)
-        name = person.name
+    with opened(workspace) as ctx:
+        name = usecases.stop_keeping_in_touch(ctx, contact)
     console.print(f"No more keep-in-touch updates for {name}.")

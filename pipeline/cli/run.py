@@ -14,13 +14,12 @@ from typing import Annotated
 from zoneinfo import ZoneInfo
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
 from pipeline.cli._app import app, console, err_console, print_json, print_table
-from pipeline.cli._common import JsonOption, WorkspaceOption, opened
+from pipeline.cli._common import JsonOption, WorkspaceOption, opened, progress_bar
 from pipeline.clock import clock_from_environment
 from pipeline.errors import InputError
-from pipeline.settings import load_settings, workspace_dir
+from pipeline.settings import BROKER_URL_VARIABLE, load_settings, workspace_dir
 
 
 def _command() -> str:
@@ -77,19 +76,7 @@ def tick(
         use_app(ctx)
         try:
             show = not (json_ or quiet) and sys.stderr.isatty()
-            with Progress(
-                TextColumn("creating drafts"),
-                BarColumn(),
-                MofNCompleteColumn(),
-                console=err_console,
-                transient=True,
-                disable=not show,
-            ) as bar:
-                task = bar.add_task("drafts", total=None)
-
-                def progress(done: int, total: int) -> None:
-                    bar.update(task, completed=done, total=total)
-
+            with progress_bar("creating drafts", show=show) as progress:
                 from pipeline.tick import run_tick
 
                 summary = run_tick(ctx, dispatcher(progress))
@@ -275,7 +262,7 @@ def worker(
         )
     env = {
         **os.environ,
-        "OUTREACH_BROKER_URL": url,
+        BROKER_URL_VARIABLE: url,
         "OUTREACH_HOME": home,
         "OUTREACH_DATABASE_URL": database,
     }

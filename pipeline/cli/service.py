@@ -19,9 +19,9 @@ import typer
 from pipeline.cli._app import app, err_console
 from pipeline.cli._common import WorkspaceOption
 from pipeline.errors import InputError
-from pipeline.settings import load_settings, workspace_dir
+from pipeline.settings import BROKER_URL_VARIABLE, load_settings, workspace_dir
 
-PASSED_ON = ("OUTREACH_BROKER_URL", "OUTREACH_DATABASE_URL")
+PASSED_ON = (BROKER_URL_VARIABLE, "OUTREACH_DATABASE_URL")
 """Variables a unit carries when they are set here (else the workspace's settings hold
 the URLs, and the unit needs only OUTREACH_HOME)."""
 

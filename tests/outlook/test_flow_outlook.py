@@ -18,8 +18,7 @@ from sqlalchemy import select
 from connectors.base import Attendee, CalendarEvent
 from connectors.outlook_open import open_outlook_calendar, open_outlook_mailbox
 from pipeline.app import bootstrap
-from pipeline.contact_import import parse_contacts
-from pipeline.contacts import import_records
+from pipeline.contacts import import_records, parse_contacts
 from pipeline.digest import deliver_digest
 from pipeline.models import Account
 from pipeline.outreach import start_outreach

@@ -1,26 +1,34 @@
-"""Use cases on contacts: import parsed files into the store, find and describe contacts."""
+"""Writing parsed contacts to the store: all or nothing (unless told to skip the invalid
+rows), matched to the contacts already there by address, else by name and organization,
+filling only what is still empty."""
 
 from __future__ import annotations
 
 import dataclasses
-import unicodedata
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
-from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
-from pipeline.contact_import import ContactRecord, ParseResult, Problem, length_problem
-from pipeline.errors import ImportProblemError, InputError, NotFoundError
+from pipeline.contacts.records import (
+    TEXT_FIELDS,
+    ContactRecord,
+    ParseResult,
+    Problem,
+)
+from pipeline.errors import ImportProblemError
 from pipeline.models import Contact, ContactEmail
+
+if TYPE_CHECKING:
+    pass
+
 
 Progress = Callable[[int, int], None]  # (records handled, records in all)
 _PROGRESS_EVERY = 500
 
-_FIELDS = ("organization", "role", "field", "how_found", "referred_by", "timezone", "notes")
 
 _WHOLE_FILE_ADVICE = (
     "The file as a whole has a problem, so --skip-invalid cannot help: check that it is "
@@ -133,7 +141,7 @@ def _fill_name(contact: Contact, record: ContactRecord) -> bool:
 def _merge(contact: Contact, record: ContactRecord, now: datetime) -> bool:
     """Fill what the contact lacks from the record; never overwrite what is there."""
     changed = _fill_name(contact, record)
-    for name in _FIELDS:
+    for name in TEXT_FIELDS:
         value = getattr(record, name)
         if value and not getattr(contact, name):
             setattr(contact, name, value)
@@ -166,7 +174,7 @@ def _new_contact(record: ContactRecord, source: str, now: datetime) -> Contact:
         source=source,
         created_at=now,
         updated_at=now,
-        **{name: getattr(record, name) or None for name in _FIELDS},
+        **{name: getattr(record, name) or None for name in TEXT_FIELDS},
     )
     contact.emails = [ContactEmail(email=e, position=i) for i, e in enumerate(record.emails)]
     return contact
@@ -228,153 +236,3 @@ def import_records(
     if progress is not None:
         progress(total, total)
     return report
-
-
-def resolve_contact(session: Session, ref: str) -> Contact:
-    """Find one contact by id, email address or (part of) name; say so when ambiguous."""
-    options = selectinload(Contact.emails)
-    if ref.isdigit():
-        contact = session.get(Contact, int(ref), options=[options])
-        if contact is None:
-            raise NotFoundError(f"no contact with id {ref}; see `outreach contacts list`")
-        return contact
-    if "@" in ref:
-        found = session.scalars(
-            select(Contact)
-            .join(ContactEmail)
-            .where(ContactEmail.email == ref.strip().lower())
-            .options(options)
-        ).first()
-        if found is None:
-            raise NotFoundError(f"no contact with the address {ref}; see `outreach contacts list`")
-        return found
-    # Names are compared in Python: SQLite's lower() folds ASCII letters only, so "Zoë
-    # Ångström" would never be found; accents are optional ("Zoe Angstrom" finds her).
-    wanted, loose = name_key(ref), name_key(ref, accents=False)
-    names = session.execute(select(Contact.id, Contact.first_name, Contact.last_name)).all()
-    full = {cid: " ".join(part for part in (first, last) if part) for cid, first, last in names}
-    ids = [cid for cid, name in full.items() if name_key(name) == wanted]
-    if not ids:
-        ids = [cid for cid, name in full.items() if name_key(name, accents=False) == loose]
-    if not ids:
-        ids = [cid for cid, name in full.items() if loose in name_key(name, accents=False)]
-    if not ids:
-        raise NotFoundError(f"no contact matches {ref!r}; see `outreach contacts list`")
-    if len(ids) > 1:
-        listed = ", ".join(f"{full[cid]} (id {cid})" for cid in sorted(ids)[:5])
-        raise InputError(f"{ref!r} matches several contacts: {listed}; use the id or the email")
-    found = session.get(Contact, ids[0], options=[options])
-    assert found is not None
-    return found
-
-
-def name_key(text: str, *, accents: bool = True) -> str:
-    """A name as it is compared: case folded (any script), spaces collapsed, and without
-    accents when ``accents`` is False."""
-    folded = unicodedata.normalize("NFKC", " ".join(text.split())).casefold()
-    if accents:
-        return folded
-    decomposed = unicodedata.normalize("NFKD", folded)
-    return "".join(ch for ch in decomposed if not unicodedata.combining(ch))
-
-
-def contact_summary(contact: Contact) -> dict[str, Any]:
-    """A contact as plain data, for tables, JSON and templates."""
-    return {
-        "id": contact.id,
-        "name": contact.name,
-        "first_name": contact.first_name,
-        "last_name": contact.last_name,
-        "email": contact.primary_email,
-        "emails": [e.email for e in contact.emails],
-        "organization": contact.organization,
-        "role": contact.role,
-        "field": contact.field,
-        "how_found": contact.how_found,
-        "referred_by": contact.referred_by,
-        "timezone": contact.timezone,
-        "notes": contact.notes,
-        "tags": list(contact.tags),
-        "custom": dict(contact.custom),
-        "flagged": contact.flagged,
-    }
-
-
-SETTABLE = (
-    "first_name",
-    "last_name",
-    "organization",
-    "role",
-    "field",
-    "how_found",
-    "referred_by",
-    "timezone",
-    "notes",
-)
-
-
-def update_contact(
-    session: Session, contact: Contact, assignments: dict[str, str], now: datetime
-) -> list[str]:
-    """Set fields of a contact (``custom.NAME`` for custom fields, ``email`` to add an
-    address as the primary one); steps that failed for want of a field are planned again.
-    Returns what changed."""
-    from pipeline.emails import InvalidEmail, normalize_email
-    from pipeline.models import Outreach as OutreachRow
-    from pipeline.models import Step
-
-    changed: list[str] = []
-    for name, value in assignments.items():
-        value = value.strip()
-        if name in SETTABLE:
-            if name == "timezone" and value:
-                try:
-                    ZoneInfo(value)
-                except (ZoneInfoNotFoundError, ValueError):
-                    raise InputError(
-                        f"timezone={value!r} is not a known time zone; expected e.g. Europe/Paris"
-                    ) from None
-            names_are_text = name in ("first_name", "last_name")  # never NULL, "" when unknown
-            if names_are_text:
-                parts = {"first_name": contact.first_name, "last_name": contact.last_name}
-                parts[name] = value
-                too_long = length_problem("name", " ".join(p for p in parts.values() if p))
-            else:
-                too_long = length_problem(name, value)
-            if too_long is not None:
-                raise InputError(f"{name}: {too_long}")
-            setattr(contact, name, value if names_are_text else value or None)
-        elif name.startswith("custom.") and len(name) > len("custom."):
-            key = name.removeprefix("custom.")
-            custom = dict(contact.custom)
-            if value:
-                custom[key] = value
-            else:
-                custom.pop(key, None)
-            contact.custom = custom
-        elif name == "email":
-            try:
-                address = normalize_email(value)
-            except InvalidEmail as err:
-                raise InputError(f"email={value!r}: {err}") from None
-            owner = session.scalar(select(ContactEmail).where(ContactEmail.email == address))
-            if owner is not None and owner.contact_id != contact.id:
-                raise InputError(f"{address} belongs to another contact (id {owner.contact_id})")
-            if owner is None:
-                for existing in contact.emails:
-                    existing.position += 1
-                contact.emails.insert(0, ContactEmail(email=address, position=0))
-        else:
-            known = ", ".join([*SETTABLE, "email", "custom.NAME"])
-            raise InputError(f"{name!r} is not a contact field; fields: {known}")
-        changed.append(name)
-    contact.updated_at = now
-    session.flush()
-    retried = session.scalars(
-        select(Step)
-        .join(OutreachRow, Step.outreach_id == OutreachRow.id)
-        .where(OutreachRow.contact_id == contact.id, Step.status == "failed")
-    ).all()
-    for step in retried:
-        step.status, step.last_error, step.updated_at = "planned", None, now
-    return changed

@@ -1,0 +1,206 @@
+"""``python -m tests.bench workers-scale --json``: drafts per second with 1 and 2 Dramatiq
+worker processes on Redis and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import UTC
+from pathlib import Path
+from typing import Any
+
+from tests.bench._pipeline import (
+    POSTGRES_URL,
+    REDIS_URL,
+    ROOT,
+    T0,
+    FixedClock,
+    _children_cpu,
+    contacts_workspace,
+    draft_keys,
+    import_and_start,
+    load,
+    log,
+    with_machine,
+)
+from tests.clitools import shift_to
+from tests.services import postgres_schema
+
+ENQUEUE = """\
+import json, sys
+from workers.broker import setup_broker
+setup_broker(sys.argv[1])
+from workers.dispatch import enqueue
+enqueue([("create_draft", step) for step in json.load(sys.stdin)])
+"""
+
+
+def _flush_redis(url: str) -> None:
+    import redis
+
+    client = redis.Redis.from_url(url)
+    try:
+        client.flushdb()
+    finally:
+        client.close()
+
+
+def _stop(process: subprocess.Popen[Any]) -> int | None:
+    """SIGTERM the dramatiq parent we started and wait; kill its group if it hangs."""
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(process.pid, signal.SIGKILL)
+            process.wait(timeout=10)
+    return process.returncode
+
+
+def workers_run(
+    processes: int,
+    steps: int,
+    *,
+    threads: int = 4,
+    redis_url: str = REDIS_URL,
+    postgres_url: str = POSTGRES_URL,
+    timeout: float = 600.0,
+) -> dict[str, Any]:
+    """``steps`` due first drafts carried out by ``processes`` dramatiq worker processes."""
+    import sqlalchemy
+    from sqlalchemy import func, select
+
+    from pipeline.models import Step
+
+    _flush_redis(redis_url)
+    with (
+        postgres_schema(postgres_url, "bench") as database_url,
+        tempfile.TemporaryDirectory(prefix="outreach-bench-workers-") as tmp,
+    ):
+        directory = Path(tmp)
+        workspace, csv_path = contacts_workspace(directory, steps)
+        from pipeline.app import bootstrap
+
+        app = bootstrap(load(workspace, database_url), clock=FixedClock(T0))
+        _, planned = import_and_start(app, csv_path, per_day=steps)
+        with app.store.read() as session:
+            ids = list(session.scalars(select(Step.id).order_by(Step.id)))
+            keys = set(session.scalars(select(Step.key)))
+            last_due = session.scalar(select(func.max(Step.due_at)))
+        app.close()
+        assert last_due is not None
+        env = {
+            **os.environ,
+            "OUTREACH_HOME": str(workspace),
+            "OUTREACH_DATABASE_URL": database_url,
+            "OUTREACH_BROKER_URL": redis_url,
+            # The workers' clock starts when the last step is due and runs on (leases age).
+            "OUTREACH_NOW": shift_to(last_due.replace(tzinfo=UTC)),
+        }
+        subprocess.run(
+            [sys.executable, "-c", ENQUEUE, redis_url],
+            input=json.dumps(ids),
+            text=True,
+            cwd=ROOT,
+            env=env,
+            check=True,
+            capture_output=True,
+        )
+        log(f"workers-scale: {len(ids)} create_draft jobs queued; starting {processes} process(es)")
+        engine = sqlalchemy.create_engine(database_url)
+        worker_log = (directory / "workers.log").open("w")
+        cpu = _children_cpu()
+        started = time.perf_counter()
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "dramatiq",
+                "workers.actors",
+                "-p",
+                str(processes),
+                "-t",
+                str(threads),
+            ],
+            cwd=ROOT,
+            env=env,
+            stdout=worker_log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,
+        )
+        first_at = None
+        counts: dict[str, int] = {}
+        try:
+            while time.perf_counter() - started < timeout:
+                with engine.connect() as conn:
+                    counts = dict(
+                        conn.execute(select(Step.status, func.count()).group_by(Step.status)).all()
+                    )
+                done = counts.get("drafted", 0)
+                if done and first_at is None:
+                    first_at = time.perf_counter()
+                if done + counts.get("failed", 0) + counts.get("cancelled", 0) >= len(ids):
+                    break
+                if process.poll() is not None:
+                    break
+                time.sleep(0.05)
+            finished = time.perf_counter()
+        finally:
+            exit_code = _stop(process)
+            cpu = _children_cpu() - cpu
+            worker_log.close()
+            engine.dispose()
+        found = draft_keys(workspace / "mail")
+        drafted = counts.get("drafted", 0)
+        seconds = finished - started
+        drafting = finished - first_at if first_at is not None else None
+        result: dict[str, Any] = {
+            "processes": processes,
+            "threads_per_process": threads,
+            "steps": planned,
+            "steps_drafted": drafted,
+            "steps_by_status": counts,
+            "seconds": round(seconds, 3),
+            "drafts_per_second": round(drafted / seconds, 1) if seconds else None,
+            "seconds_until_first_draft": round(first_at - started, 3) if first_at else None,
+            "drafts_per_second_after_first": (
+                round((drafted - 1) / drafting, 1) if drafting else None
+            ),
+            "draft_files": sum(found.values()),
+            "duplicates": sum(n - 1 for n in found.values() if n > 1),
+            "steps_without_draft_file": len(keys - set(found)),
+            "worker_exit_code": exit_code,
+            "workers_cpu_seconds": round(cpu, 3),
+        }
+        if drafted != len(ids):
+            tail = (directory / "workers.log").read_text(encoding="utf-8", errors="replace")
+            result["worker_log_tail"] = tail[-1500:]
+    _flush_redis(redis_url)
+    return result
+
+
+def workers_scale(
+    steps: int = 1000, processes: tuple[int, ...] = (1, 2), threads: int = 4
+) -> dict[str, Any]:
+    """Drafts per second with each number of worker processes, on Redis and PostgreSQL."""
+    runs = {}
+    for count in processes:
+        log(f"workers-scale: {steps} steps, {count} process(es) x {threads} threads")
+        runs[str(count)] = workers_run(count, steps, threads=threads)
+    return {
+        "steps": steps,
+        "broker": REDIS_URL,
+        "database": POSTGRES_URL + " (a fresh schema per run)",
+        "mailbox": "local Maildir in the workspace (shared by every worker process)",
+        "runs": runs,
+    }
+
+
+SCENARIOS = {
+    "workers-scale": with_machine(workers_scale),
+}
