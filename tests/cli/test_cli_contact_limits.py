@@ -22,8 +22,7 @@ from pipeline.cli._common import opened
 from pipeline.compose import MAX_LINE_OCTETS
 from pipeline.contacts import MAX_LENGTHS, MAX_NAME_LENGTH
 from pipeline.models import Contact, ContactEmail
-from tests.clitools import Cli, Result
-from tests.test_cli_core import one_line
+from tests.clitools import Cli, Result, one_line
 
 HEADER = "Name,Email,Company,Position,How Found\n"
 DANA = '"Dana Kim",dana@example.org,Acme,analyst,a talk\n'

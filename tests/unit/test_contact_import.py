@@ -27,8 +27,9 @@ from pipeline.contacts import (
 )
 from pipeline.models import Contact
 from pipeline.resources import config_dir
+from tests import paths
 
-SAMPLES = Path(__file__).parent / "samples" / "contacts"
+SAMPLES = paths.SAMPLES / "contacts"
 
 
 def sample(name: str) -> Path:
