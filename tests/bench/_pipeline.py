@@ -238,7 +238,7 @@ def local_app(workspace: Path, clock: FixedClock, opener: CountingOpener | None 
     from connectors.vdir import VdirCalendar
     from pipeline.app import bootstrap
 
-    extra = {"opener": opener} if opener is not None else {}
+    extra: dict[str, Any] = {"opener": opener} if opener is not None else {}
     return bootstrap(
         load(workspace),
         clock=clock,
