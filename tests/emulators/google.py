@@ -38,12 +38,14 @@ One emulator serves one person (``address``); "me" and the address both name the
 from __future__ import annotations
 
 import base64
+import collections
 import copy
 import email.utils
 import itertools
 import json
 import math
 import re
+import time
 import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
@@ -158,6 +160,7 @@ class _Message:
     raw: bytes
     internal_date: int  # milliseconds since the epoch
     history_id: int
+    added: float = 0.0  # the emulator's clock (seconds) when it was stored: search lags it
     _parsed: Message | None = None
 
     def headers(self) -> Message:
@@ -213,14 +216,28 @@ class GoogleEmulator(EmulatorServer):
         refresh_token: str = "refresh-token-1",
         history_page_size: int = 100,
         clock: Callable[[], datetime] | None = None,
+        units_per_minute: float | None = None,
+        search_lag: float = 10.0,
+        history_labels: bool = False,
+        batch_concurrency: int | None = 50,
     ) -> None:
         super().__init__(latency=latency, clock=clock)
         self.address = address
         self.history_page_size = history_page_size
+        self.search_lag = search_lag
+        """Seconds (of the emulator's clock) before a new message shows in a search (q)."""
+        self.history_labels = history_labels
+        """True: history records' messages carry their labelIds (more than Google
+        promises: it says they typically carry only id and threadId)."""
+        self.batch_concurrency = batch_concurrency
+        """Parts of one batch request beyond this many answer 429 (too many concurrent
+        requests for the user); None: no limit."""
         self._buckets: dict[str, Bucket | None] = {
             "gmail": Bucket(units_per_second) if units_per_second else None,
             "calendar": Bucket(calendar_per_second) if calendar_per_second else None,
         }
+        per_minute = units_per_minute or (15_000.0 if units_per_second else None)
+        self._window: MinuteWindow | None = MinuteWindow(per_minute) if per_minute else None
         self._batches = itertools.count(1)
         # auth
         self.refresh_tokens = {refresh_token}
@@ -235,6 +252,7 @@ class GoogleEmulator(EmulatorServer):
         self._messages: dict[str, _Message] = {}
         self._drafts: dict[str, str] = {}  # draft id -> message id
         self._by_msgid: dict[str, str] = {}  # Message-ID -> thread id
+        self._sent_from: dict[str, str] = {}  # sent message id -> the draft id it came from
         self._ids_by_msgid: dict[str, list[str]] = {}  # bare Message-ID -> message ids
         # calendar
         self._events: dict[str, JSON] = {}  # event id -> resource (with private "_seq")
@@ -314,18 +332,66 @@ class GoogleEmulator(EmulatorServer):
         self,
         key_or_draft_id: str,
         edit: Callable[[EmailMessage], EmailMessage | None] | None = None,
+        *,
+        in_place: bool = False,
     ) -> str:
         """The person sends a draft (after ``edit``): the draft goes, a SENT message with a
-        new id appears in the same thread, in one history record. Returns the new id."""
+        new id appears in the same thread, in one history record. Returns the new id.
+        ``in_place``: the draft's own message loses DRAFT and gains SENT instead (a
+        labelsRemoved and a labelsAdded record; the id stays)."""
         with self._lock:
             draft_id = self._find_draft(key_or_draft_id)
             old = self._messages[self._drafts[draft_id]]
+            if in_place:
+                del self._drafts[draft_id]
+                old.labels = ["SENT"]
+                self._sent_from[old.id] = draft_id
+                self._record(relabelled=(old, ["SENT"], ["DRAFT"]))
+                return old.id
             raw = self._edited(old.raw, edit, date=True)
             del self._drafts[draft_id]
             del self._messages[old.id]
             sent = self._add_message(raw, ["SENT"], old.thread_id, None)
+            self._sent_from[sent.id] = draft_id
             self._record(added=[sent], deleted=[old])
             return sent.id
+
+    def undo_send(self, sent_id: str) -> str:
+        """The person clicks "Undo" right after sending: the sent message goes and the
+        draft comes back under its old draft id (a new message id). Returns that id."""
+        with self._lock:
+            sent = self._messages.pop(sent_id)
+            draft_id = self._sent_from.pop(sent_id)
+            back = self._add_message(sent.raw, ["DRAFT"], sent.thread_id, None)
+            self._drafts[draft_id] = back.id
+            self._record(added=[back], deleted=[sent])
+            return back.id
+
+    def schedule_draft(
+        self,
+        key_or_draft_id: str,
+        edit: Callable[[EmailMessage], EmailMessage | None] | None = None,
+    ) -> str:
+        """The person schedules a draft to be sent later: the draft goes, a message
+        labelled SCHEDULED (neither DRAFT nor SENT) takes its place. Returns its id."""
+        with self._lock:
+            draft_id = self._find_draft(key_or_draft_id)
+            old = self._messages[self._drafts.pop(draft_id)]
+            del self._messages[old.id]
+            raw = self._edited(old.raw, edit, date=True)
+            waiting = self._add_message(raw, ["SCHEDULED"], old.thread_id, None)
+            self._record(added=[waiting], deleted=[old])
+            return waiting.id
+
+    def send_scheduled(self, message_id: str) -> None:
+        """The scheduled time comes: the message loses SCHEDULED and gains SENT."""
+        with self._lock:
+            message = self._messages[message_id]
+            message.labels = [label for label in message.labels if label != "SCHEDULED"]
+            message.labels.append("SENT")
+            self.history_id += 1
+            message.history_id = self.history_id
+            self._record(relabelled=(message, ["SENT"], ["SCHEDULED"]))
 
     def edit_draft(
         self, key_or_draft_id: str, edit: Callable[[EmailMessage], EmailMessage | None]
@@ -572,6 +638,8 @@ class GoogleEmulator(EmulatorServer):
         with self._lock:
             bucket = self._buckets.get(api)
             wait = bucket.take(units) if bucket is not None else 0.0
+            if wait <= 0 and api == "gmail" and self._window is not None:
+                wait = self._window.take(units)
         if wait > 0:
             raise ApiError(
                 429,
@@ -598,7 +666,7 @@ class GoogleEmulator(EmulatorServer):
         batch_id = next(self._batches)
         boundary = f"batch_{uuid.uuid4().hex}"
         out: list[str] = []
-        for part in parts:
+        for number, part in enumerate(parts):
             content_id = str(part.get("Content-ID", "")).strip()
             payload = part.get_payload(decode=False)
             assert isinstance(payload, str)
@@ -609,7 +677,10 @@ class GoogleEmulator(EmulatorServer):
             inner_headers = {k.lower(): str(v) for k, v in inner.items()}
             if "authorization" not in inner_headers and header_value(headers, "authorization"):
                 inner_headers["authorization"] = header_value(headers, "authorization") or ""
-            answer, _ = self.handle(verb, target, inner_headers, inner_body.encode(), batch_id)
+            if self.batch_concurrency is not None and number >= self.batch_concurrency:
+                answer = self._too_concurrent(verb, target, inner_body.encode(), batch_id)
+            else:
+                answer, _ = self.handle(verb, target, inner_headers, inner_body.encode(), batch_id)
             reply_id = f"<response-{content_id[1:-1]}>" if content_id.startswith("<") else ""
             head = "".join(f"{k}: {v}\r\n" for k, v in answer.headers.items())
             phrase = PHRASES.get(answer.status, "Unknown")
@@ -622,6 +693,22 @@ class GoogleEmulator(EmulatorServer):
         return Answer(
             200, "".join(out).encode(), {"Content-Type": f"multipart/mixed; boundary={boundary}"}
         )
+
+    def _too_concurrent(self, verb: str, target: str, body: bytes, batch_id: int) -> Answer:
+        """A part of a large batch that Gmail runs out of concurrency for."""
+        parts = urlsplit(target)
+        name, _, _ = self._route(verb, parts.path)
+        answer = _error_answer(
+            ApiError(
+                429,
+                "Too many concurrent requests for user.",
+                "rateLimitExceeded",
+                domain="usageLimits",
+            )
+        )
+        query = parse_qs(parts.query, keep_blank_values=True)
+        self.log(verb, parts.path, query, body, name, 429, 0, batch_id)
+        return answer
 
     # -- gmail -------------------------------------------------------------------------------
 
@@ -664,6 +751,8 @@ class GoogleEmulator(EmulatorServer):
         return list(self._messages.values())
 
     def _search(self, message: _Message, query: dict[str, list[str]]) -> bool:
+        if query.get("q") and message.added > self._clock().timestamp() - self.search_lag:
+            return False  # not indexed yet
         labels = query.get("labelIds", [])
         if any(label not in message.labels for label in labels):
             return False
@@ -875,6 +964,13 @@ class GoogleEmulator(EmulatorServer):
                     for k in wanted.values()
                     for i in out.get(k, [])
                 ]
+                if not self.history_labels:  # as Google documents: id and threadId only
+                    for k in wanted.values():
+                        for i in out.get(k, []):
+                            i["message"] = {
+                                "id": i["message"]["id"],
+                                "threadId": i["message"]["threadId"],
+                            }
                 records.append(out)
         page, token = _page(records, query, default=self.history_page_size, limit=500)
         data: JSON = {"historyId": str(self.history_id)}
@@ -957,6 +1053,7 @@ class GoogleEmulator(EmulatorServer):
             raw,
             int(moment.timestamp() * 1000),
             self.history_id,
+            self._clock().timestamp(),
         )
         self._messages[message_id] = stored
         for own in _msgids(_header(stored.headers(), "Message-ID"))[:1]:
@@ -965,8 +1062,13 @@ class GoogleEmulator(EmulatorServer):
         return stored
 
     def _record(
-        self, added: list[_Message] | None = None, deleted: list[_Message] | None = None
+        self,
+        added: list[_Message] | None = None,
+        deleted: list[_Message] | None = None,
+        *,
+        relabelled: tuple[_Message, list[str], list[str]] | None = None,
     ) -> None:
+        """One history record; ``relabelled``: (message, labels added, labels removed)."""
         self.history_id += 1
 
         def item(message: _Message) -> JSON:
@@ -983,6 +1085,12 @@ class GoogleEmulator(EmulatorServer):
             record["messagesAdded"] = [item(m) for m in added]
         if deleted:
             record["messagesDeleted"] = [item(m) for m in deleted]
+        if relabelled is not None:
+            message, plus, minus = relabelled
+            if plus:
+                record["labelsAdded"] = [{**item(message), "labelIds": plus}]
+            if minus:
+                record["labelsRemoved"] = [{**item(message), "labelIds": minus}]
         self._history.append(record)
 
     # -- calendar ----------------------------------------------------------------------------
@@ -1170,6 +1278,31 @@ class GoogleEmulator(EmulatorServer):
 
 
 # -- helpers ---------------------------------------------------------------------------------
+
+
+class MinuteWindow:
+    """Units per rolling minute (Gmail's 15,000 per user), beside the per-second bucket."""
+
+    def __init__(self, per_minute: float) -> None:
+        self.per_minute = per_minute
+        self.spent: collections.deque[tuple[float, int]] = collections.deque()
+        self.total = 0
+
+    def take(self, units: int) -> float:
+        """0 when ``units`` fit in the last 60 seconds, else how long until they do."""
+        now = time.monotonic()
+        while self.spent and self.spent[0][0] <= now - 60:
+            self.total -= self.spent.popleft()[1]
+        if self.total + units <= self.per_minute:
+            self.spent.append((now, units))
+            self.total += units
+            return 0.0
+        freed, need = 0, self.total + units - self.per_minute
+        for stamp, spent in self.spent:
+            freed += spent
+            if freed >= need:
+                return max(stamp + 60 - now, 0.001)
+        return 60.0
 
 
 def _json_body(body: bytes) -> JSON:
