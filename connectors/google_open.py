@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import os
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -63,6 +64,7 @@ def open_gmail_mailbox(
         http if http is not None else google_http(account, workspace, store=store),
         ledger=FileLedger(Path(workspace) / "state" / f"gmail-{name}-drafts.json"),
         quota=quota,
+        deleted_after=timedelta(minutes=account.deleted_after_minutes),
     )
 
 
