@@ -1230,6 +1230,9 @@ class GoogleEmulator(EmulatorServer):
     ) -> Answer:
         self._calendar(calendar_id)
         data = _json_body(body)
+        if data.get("id") and data.get("iCalUID"):
+            # Google: "only one of them should be supplied at event creation time"
+            raise ApiError(400, "Invalid resource: supply id or iCalUID, not both.", "invalid")
         event_id = data.get("id") or uuid.uuid4().hex[:26]
         if not _EVENT_ID.fullmatch(event_id):
             raise ApiError(400, "Invalid resource id value.", "invalid")
