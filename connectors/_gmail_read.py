@@ -105,6 +105,7 @@ class Meta:
     sender: str | None
     digest: bool
     millis: int
+    history_id: int = 0  # the last history record that touched it
 
     @property
     def at(self) -> datetime:
@@ -141,6 +142,7 @@ def _meta(data: Mapping[str, Any], block: bytes) -> Meta:
         sender=senders[0][1].lower() if senders and senders[0][1] else None,
         digest=parsed.get(DIGEST_HEADER) is not None,
         millis=int(data.get("internalDate") or 0),
+        history_id=int(data.get("historyId") or 0),
     )
 
 

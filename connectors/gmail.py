@@ -33,6 +33,8 @@ How changes are read (one ``users.history.list`` when nothing happened):
   it has seen, Gmail's own clock) are listed (``q=after:<seconds>``, filtered to the
   millisecond) and reported, and every pending draft of ours is checked. What was reported
   before is not reported again; a message inserted with an older date can be missed.
+  Search lags behind new mail, so the next cursor reads history from the newest message
+  the listing showed, not from now: what arrived meanwhile comes through history.
 
 Drafts (``create_draft`` is idempotent by key, 10 units in the normal case): see
 ``connectors._gmail_drafts``. ``deliver_to_self`` inserts the digest with
@@ -298,7 +300,11 @@ class GmailMailbox:
         changes, done = self._report(state, kept, None, set())
         self._keep_raw(changes, fetched)
         mark = max([state.mark, *(meta.millis for meta in kept if meta.reportable)])
-        return changes, Cursor(fresh.history_id, mark, done).encode()
+        # Gmail's search lags: what arrived after the newest message it showed may not be
+        # listed yet, so history is read again from that message on (not from now)
+        listed = [meta.history_id for meta, _ in fetched.values() if meta.history_id]
+        start = min([int(fresh.history_id), max(listed, default=int(fresh.history_id))])
+        return changes, Cursor(str(start), mark, done).encode()
 
     def _fetch(self, ids: Sequence[str]) -> dict[str, tuple[Meta, bytes]]:
         """Each message once, whole (``format=raw``): its labels, headers and bytes."""

@@ -276,11 +276,12 @@ class GoogleEmulator(EmulatorServer):
             self.refresh_tokens.clear()
             self._access_tokens.clear()
 
-    def expire_history(self) -> None:
-        """Forget all history so far: an older startHistoryId answers 404."""
+    def expire_history(self, upto: int | None = None) -> None:
+        """Forget the history so far (or up to the id ``upto``): an older startHistoryId
+        answers 404."""
         with self._lock:
-            self._min_history = self.history_id
-            self._history.clear()
+            self._min_history = self.history_id if upto is None else upto
+            self._history = [r for r in self._history if r["id"] > self._min_history]
 
     def expire_sync_tokens(self) -> None:
         """Every sync token issued so far answers 410 Gone."""
@@ -1081,6 +1082,8 @@ class GoogleEmulator(EmulatorServer):
             }
 
         record: JSON = {"id": self.history_id}
+        for message in added or ():
+            message.history_id = self.history_id  # a message's historyId: its last record
         if added:
             record["messagesAdded"] = [item(m) for m in added]
         if deleted:

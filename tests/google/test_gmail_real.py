@@ -326,3 +326,25 @@ def test_parts_of_a_batch_beyond_gmails_concurrency_are_retried_in_smaller_batch
     assert len(changes) == 50
     assert sum(1 for r in real.requests if r.status == 429) == 30
     box.close()
+
+
+def test_a_resync_does_not_lose_mail_that_search_has_not_indexed_yet(
+    real: GoogleEmulator, clock: Clock
+) -> None:
+    """Given an expired history id and a message that arrived seconds before the resync
+    (not yet in Gmail's search), the resync reports what search shows, and the message
+    comes with the next sync, once."""
+    box = open_box(real, clock)
+    _, cursor = box.changes(None)
+    clock.advance(minutes=1)
+    kept_from = real.history_id + 1  # Gmail keeps recent history (a week at least)
+    real.receive(inbound(1))
+    clock.advance(minutes=1)
+    real.receive(inbound(2))  # within the search lag at the resync
+    real.expire_history(upto=kept_from)
+    resynced, cursor = box.changes(cursor)
+    later, cursor = box.changes(cursor)
+    assert [c.message_id for c in resynced] == ["<in-1@example.com>"]
+    assert [c.message_id for c in later] == ["<in-2@example.com>"]
+    assert box.changes(cursor)[0] == []
+    box.close()
