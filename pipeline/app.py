@@ -103,7 +103,10 @@ class App:
 
 
 def sync_accounts(store: Store, settings: Settings, now: datetime) -> None:
-    """Make the accounts table match the [[accounts]] of outreach.toml (never deletes)."""
+    """Make the accounts table match the [[accounts]] of outreach.toml. An account no
+    longer listed is marked removed, never deleted: its outreach stays as history and its
+    steps wait until an account of that name is added again."""
+    configured = {account.name: account for account in settings.accounts}
     with store.write() as session:
         existing = {a.name: a for a in session.scalars(select(Account))}
         for account in settings.accounts:
@@ -117,8 +120,14 @@ def sync_accounts(store: Store, settings: Settings, now: datetime) -> None:
                         created_at=now,
                     )
                 )
-            elif (row.kind, row.address) != (account.kind, account.address.lower()):
+                continue
+            if (row.kind, row.address) != (account.kind, account.address.lower()):
                 row.kind, row.address = account.kind, account.address.lower()
+            if row.removed_at is not None:
+                row.removed_at = None
+        for name, row in existing.items():
+            if name not in configured and row.removed_at is None:
+                row.removed_at = now
 
 
 def bootstrap(

@@ -82,6 +82,9 @@ class Account(Base):
     # its steps wait and each tick tries again; cleared by the next success.
     unavailable_reason: Mapped[str | None] = mapped_column(Text)
     unavailable_since: Mapped[datetime | None]
+    # Set while the account is not in outreach.toml (removed by the person): its steps
+    # wait and its history stays; cleared when an account of that name is added again.
+    removed_at: Mapped[datetime | None]
     # Random, made once per account: mixed into every Message-ID it writes, so that two
     # people whose step keys coincide never share one (see connectors._ids).
     message_id_secret: Mapped[str] = mapped_column(

@@ -27,9 +27,14 @@ def _claimable(now: datetime, lease: timedelta, *, fresh: tuple[str, ...]) -> Co
 def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> list[int]:
     """Mark up to ``limit`` due steps as queued and return their ids (oldest first).
 
-    Steps of an account that needs re-authorization wait: claiming them would only fail
-    again, and take the places of other accounts' steps."""
-    waiting = select(Outreach.id).join(Account).where(Account.needs_reauth.is_(True))
+    Steps of an account that needs re-authorization, or that was removed from
+    outreach.toml, wait: claiming them would only fail again, and take the places of
+    other accounts' steps."""
+    waiting = (
+        select(Outreach.id)
+        .join(Account)
+        .where(or_(Account.needs_reauth.is_(True), Account.removed_at.is_not(None)))
+    )
     due = (
         select(Step.id)
         .where(

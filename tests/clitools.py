@@ -90,3 +90,21 @@ class Cli:
         contacts_csv.write_text(contacts, encoding="utf-8")
         imported = self("contacts", "import", str(contacts_csv))
         assert imported.code == 0, imported.err
+
+
+def ada_with_file_tokens(
+    capsys: pytest.CaptureFixture[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    contacts: str,
+) -> Cli:
+    """Ada's workspace in ``tmp_path/ws`` (the default workspace, on SQLite, no broker) with
+    ``contacts`` imported, keeping sign-ins in its secrets/ folder whatever keyring the
+    machine has: what a provider's sign-in test starts from."""
+    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path / "ws"))
+    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
+    monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
+    monkeypatch.setattr("connectors.tokens.working_keyring", lambda: None)
+    cli = Cli(capsys, tmp_path / "ws", monkeypatch)
+    cli.set_up_ada(tmp_path / "contacts.csv", contacts)
+    return cli

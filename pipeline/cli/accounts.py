@@ -1,30 +1,27 @@
-"""`outreach accounts list|add`."""
+"""`outreach accounts list|add|remove`."""
 
 from __future__ import annotations
 
-import json
-import tomllib
+import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
-from sqlalchemy import select
 
+from pipeline.account_setup import (
+    account_exists,
+    activity,
+    append_account,
+    authorized_again,
+    checked_address,
+    reauth_flags,
+    replace_settings_text,
+    without_account,
+)
 from pipeline.cli._app import app, console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.connect import local_path
-from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
-from pipeline.models import Account
-from pipeline.settings import (
-    WORKSPACE_FILE,
-    Settings,
-    account_name_problem,
-    load_settings,
-    outlook_option_problem,
-    settings_from,
-    workspace_dir,
-)
+from pipeline.settings import load_settings, outlook_option_problem, workspace_dir
 
 accounts_app = typer.Typer(
     help="The mailboxes and calendars outreach works in.", no_args_is_help=True
@@ -42,15 +39,15 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     Example:
       outreach accounts list --json
     """
-    with opened(workspace) as ctx, ctx.store.read() as session:
-        flags = {a.name: a for a in session.scalars(select(Account))}
+    with opened(workspace) as ctx:
+        flags = reauth_flags(ctx)
         rows = [
             {
                 "name": a.name,
                 "kind": a.kind,
                 "address": a.address,
-                "needs_reauth": bool(flags[a.name].needs_reauth) if a.name in flags else False,
-                "reason": flags[a.name].reauth_reason if a.name in flags else None,
+                "needs_reauth": a.name in flags,
+                "reason": flags.get(a.name),
             }
             for a in ctx.settings.accounts
         ]
@@ -76,56 +73,6 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     )
 
 
-def _checked(name: str, address: str) -> str:
-    """The normalized address, once the account's name and address are both usable."""
-    problem = account_name_problem(name)
-    if problem is not None:
-        raise InputError(f"--name: {problem}")
-    try:
-        return normalize_email(address)
-    except InvalidEmail as err:
-        raise InputError(f"--address {address!r}: {err}") from None
-
-
-def _exists(settings: Settings, name: str) -> bool:
-    """Whether an account is named ``name``; an error when one is named so but for case."""
-    for account in settings.accounts:
-        if account.name.casefold() == name.casefold() and account.name != name:
-            raise InputError(
-                f"--name {name}: account {account.name!r} differs only in letter case; "
-                "give this account another name, or use that one"
-            )
-    return any(account.name == name for account in settings.accounts)
-
-
-def append_account(workspace: Path, entry: dict[str, str]) -> None:
-    """Add an [[accounts]] table to outreach.toml, validated before the file is replaced."""
-    path = workspace / WORKSPACE_FILE
-    settings = load_settings(workspace)
-    if _exists(settings, entry["name"]):
-        raise InputError(f"{path}: an account named {entry['name']!r} exists already")
-    for option, default in (("maildir", "mail"), ("calendar", "calendar")):
-        wanted = local_path(workspace, entry.get(option), default)
-        taken = [
-            a.name
-            for a in settings.accounts
-            if a.kind == "local" and local_path(workspace, getattr(a, option), default) == wanted
-        ]
-        if entry.get(option) and taken:
-            raise InputError(
-                f"--{option} {entry[option]}: account {taken[0]!r} uses that folder already; "
-                f"give this account a folder of its own with --{option}"
-            )
-    block = "\n[[accounts]]\n" + "".join(
-        f"{key} = {json.dumps(value, ensure_ascii=False)}\n" for key, value in entry.items()
-    )
-    text = path.read_text(encoding="utf-8") + block
-    settings_from(tomllib.loads(text), workspace, str(path))  # checked before it is written
-    temporary = path.with_suffix(".toml.tmp")
-    temporary.write_text(text, encoding="utf-8")
-    temporary.replace(path)
-
-
 @add_app.command("local")
 def add_local(
     address: Annotated[str, typer.Option(help="Your address in this mailbox.")],
@@ -145,7 +92,7 @@ def add_local(
       outreach accounts add local --name uni --address ada@uni.example.edu \\
         --maildir ~/Mail/uni --calendar ~/.calendars/uni/personal
     """
-    normalized = _checked(name, address)
+    normalized = checked_address(name, address)
     home = workspace_dir(workspace)
     append_account(
         home,
@@ -189,16 +136,15 @@ def add_gmail(
             "OAuth client JSON (application type: Desktop app) from your Google "
             "Cloud project"
         )
-    normalized = _checked(name, address)
+    normalized = checked_address(name, address)
     home = workspace_dir(workspace)
     settings = load_settings(home)
-    exists = _exists(settings, name)
+    exists = account_exists(settings, name)
     authorize(name, home, client_secrets, open_browser=not no_browser)
     if not exists:
         append_account(home, {"name": name, "kind": "gmail", "address": normalized})
-    with opened(workspace) as ctx, ctx.store.write() as session:
-        for row in session.scalars(select(Account).where(Account.name == name)):
-            row.needs_reauth, row.reauth_reason = False, None
+    with opened(workspace) as ctx:
+        authorized_again(ctx, name)
     verb = "Re-authorized" if exists else "Added"
     console.print(f"{verb} Gmail account {name} ({normalized}).")
 
@@ -246,10 +192,10 @@ def add_outlook(
     from connectors.outlook_open import new_session
     from connectors.tokens import token_store
 
-    normalized = _checked(name, address)
+    normalized = checked_address(name, address)
     home = workspace_dir(workspace)
     settings = load_settings(home)
-    exists = _exists(settings, name)
+    exists = account_exists(settings, name)
     configured = next((a for a in settings.accounts if a.name == name), None)
     client = client_id or (configured.client_id if configured else None)
     if not client:
@@ -295,8 +241,108 @@ def add_outlook(
                 "client_id": client,
             },
         )
-    with opened(workspace) as ctx, ctx.store.write() as session:
-        for row in session.scalars(select(Account).where(Account.name == name)):
-            row.needs_reauth, row.reauth_reason = False, None
+    with opened(workspace) as ctx:
+        authorized_again(ctx, name)
     verb = "Re-authorized" if exists else "Added"
     console.print(f"{verb} Outlook account {name} ({normalized}).")
+
+
+@accounts_app.command("remove")
+def remove(
+    name: Annotated[str, typer.Argument(help="The account's name (see `outreach accounts list`).")],
+    yes: Annotated[
+        bool, typer.Option("--yes", "-y", help="Do not ask; needed when not at a terminal.")
+    ] = False,
+    keep_access: Annotated[
+        bool,
+        typer.Option(
+            "--keep-access",
+            help="Only forget the sign-in here; leave outreach's access at the provider.",
+        ),
+    ] = False,
+    json_: JsonOption = False,
+    workspace: WorkspaceOption = None,
+) -> None:
+    """Sign an account out: withdraw outreach's access at Google, delete the stored
+    sign-in, and take the account out of outreach.toml.
+
+    Its outreach stays in the history; anything still under way waits, and carries on if
+    you add an account of the same name again. Drafts already in the mailbox stay there.
+    Microsoft offers no way for an app to withdraw its own access: for Outlook the sign-in
+    is deleted here and the command says where to remove the app's access.
+
+    \b
+    Examples:
+      outreach accounts remove gmail
+      outreach accounts remove uni --yes --json
+    """
+    home = workspace_dir(workspace)
+    settings = load_settings(home)
+    if not account_exists(settings, name):
+        known = ", ".join(a.name for a in settings.accounts) or "none"
+        raise InputError(f"no account named {name!r}; known accounts: {known}")
+    account = settings.account(name)
+    remaining = without_account(home, name)  # any problem with the file shows before a change
+    with opened(workspace) as ctx:
+        under_way = activity(ctx, name)
+    if not yes:
+        if not sys.stdin.isatty():
+            raise InputError("removing an account needs --yes when not run at a terminal")
+        waiting = (
+            f" Its {under_way.in_progress} outreach in progress will wait until you add "
+            f"an account named {name} again."
+            if under_way.in_progress
+            else ""
+        )
+        typer.confirm(f"Remove account {name} ({account.address})?{waiting}", abort=True)
+    revoked = _sign_out(account.kind, name, home, keep_access)
+    replace_settings_text(home, remaining)
+    result = {
+        "name": name,
+        "kind": account.kind,
+        "address": account.address,
+        "access_withdrawn": revoked,
+        "outreach_waiting": under_way.in_progress,
+        "open_drafts": under_way.open_drafts,
+    }
+    if json_:
+        print_json(result)
+        return
+    console.print(f"Removed account {name} ({account.address}) from outreach.toml.", markup=False)
+    if revoked:
+        console.print("Google confirmed that outreach's access is withdrawn.", markup=False)
+    elif account.kind == "outlook" and not keep_access:
+        console.print(
+            "The sign-in is deleted here. To withdraw the app's access as well, remove it at "
+            "https://account.live.com/consent/Manage (personal account) or "
+            "https://myapplications.microsoft.com (work or school account).",
+            markup=False,
+        )
+    if under_way.in_progress:
+        console.print(
+            f"{under_way.in_progress} outreach of this account wait (kept as history); add an "
+            f"account named {name} again to carry on."
+            + (
+                f" {under_way.open_drafts} of its drafts may still be in that mailbox."
+                if under_way.open_drafts
+                else ""
+            ),
+            markup=False,
+        )
+
+
+def _sign_out(kind: str, name: str, home: Path, keep_access: bool) -> bool:
+    """Delete the stored sign-in of ``name``; for Google, withdraw the grant first (True
+    when Google confirmed it)."""
+    from connectors.tokens import token_store
+
+    if kind == "gmail":
+        if keep_access:
+            token_store(home).delete(name)
+            return False
+        from connectors.google_auth import revoke
+
+        return revoke(name, home)
+    if kind == "outlook":
+        token_store(home, provider="microsoft").delete(name)
+    return False

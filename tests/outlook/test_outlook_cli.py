@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clitools import WORKDAY_MORNING, Cli, Result
+from tests.clitools import WORKDAY_MORNING, Cli, Result, ada_with_file_tokens
 from tests.emulators.graph import GraphEmulator, RoutedSession, loopback_only
 
 ME = "ada@uni.example.edu"
@@ -41,13 +41,7 @@ def graph(monkeypatch: pytest.MonkeyPatch) -> Iterator[GraphEmulator]:
 
 @pytest.fixture
 def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Cli:
-    monkeypatch.setenv("OUTREACH_HOME", str(tmp_path / "ws"))
-    monkeypatch.delenv("OUTREACH_DATABASE_URL", raising=False)
-    monkeypatch.delenv("OUTREACH_BROKER_URL", raising=False)
-    monkeypatch.setattr("connectors.tokens.working_keyring", lambda: None)
-    cli = Cli(capsys, tmp_path / "ws", monkeypatch)
-    cli.set_up_ada(tmp_path / "contacts.csv", CONTACTS)
-    return cli
+    return ada_with_file_tokens(capsys, tmp_path, monkeypatch, CONTACTS)
 
 
 def add_outlook(cli: Cli, *extra: str) -> Result:
