@@ -7,8 +7,10 @@ ids Gmail answered (state ``draft``); an attempt that Gmail answered with an err
 proves nothing was made (4xx, 429) is marked ``failed``. So:
 
 - a key with no record was never attempted: ``drafts.create`` at once, 10 units, no
-  look-up (unless the ledger is new, when it may be one that was lost:
-  ``search_unknown_keys``);
+  look-up. Unless the ledger file is new (``search_unknown_keys``): it may be one that
+  was lost, so unknown keys are looked up by search until a look-up finds nothing (a
+  lost ledger's drafts are found; a new workspace's first look-up finds none, and from
+  then on its drafts cost 10 units too);
 - a key whose record is ``draft`` is looked up by ``drafts.get`` (the person may have sent
   it: then the sent copy, by Message-ID search, else the first message sent in its
   thread since, ``threads.get``);
@@ -136,7 +138,11 @@ class DraftKeeper:
         """What already stands for ``key``: nothing to look up when it was never
         attempted (or refused); a search when an attempt is in doubt."""
         if record is None:
-            return self.existing(key, message_id, None) if self._search_unknown else None
+            if not self._search_unknown:
+                return None
+            found = self.existing(key, message_id, None)
+            self._search_unknown = found is not None
+            return found
         state = record.get("state")
         if state == "failed":
             return None

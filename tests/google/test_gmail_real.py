@@ -348,3 +348,20 @@ def test_a_resync_does_not_lose_mail_that_search_has_not_indexed_yet(
     assert [c.message_id for c in later] == ["<in-2@example.com>"]
     assert box.changes(cursor)[0] == []
     box.close()
+
+
+def test_a_new_ledger_file_stops_looking_up_unknown_keys_once_one_is_not_found(
+    real: GoogleEmulator, clock: Clock, tmp_path: Path
+) -> None:
+    """A new workspace: its first draft pays one look-up that finds nothing; the next
+    ones cost one drafts.create each."""
+    box = open_box(real, clock, ledger=FileLedger(tmp_path / "new.json"))
+    for n in range(3):
+        box.create_draft(outreach(f"Hello {n}"), f"k{n}", None)
+    assert [c.method_name for c in real.calls()] == [
+        "gmail.users.messages.list",
+        "gmail.users.drafts.create",
+        "gmail.users.drafts.create",
+        "gmail.users.drafts.create",
+    ]
+    box.close()
