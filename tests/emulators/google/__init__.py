@@ -4,6 +4,8 @@ It speaks the wire formats the real client libraries (google-api-python-client o
 httplib2, google-auth) use, so tests run the real clients against it (PROVIDERS.md):
 
 - OAuth: ``POST /token`` (refresh_token grant; ``invalid_grant`` 400 for a revoked token).
+  The sign-in itself (consent page, authorization-code grant, revocation) is played by
+  ``tests.emulators.google.signin``, a server of its own.
   API calls need ``Authorization: Bearer <token>``; a stale token answers 401, which the
   client cures by refreshing.
 - Gmail (``/gmail/v1/users/{me}/...``): ``profile``, ``messages`` list / get (raw,
