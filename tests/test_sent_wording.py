@@ -11,9 +11,7 @@ from email.message import EmailMessage
 from email.utils import format_datetime
 
 from pipeline.likeness import fingerprint, likeness, message_fingerprint
-from tests.harness import DANA, ME, World
-
-LEE = "lee.chen@example.org"
+from tests.harness import DANA, LEE, ME, World
 
 SCHEDULING = (
     "Thank you so much for getting back to me. Would Thursday or Friday afternoon work "
@@ -47,16 +45,7 @@ def test_a_rewritten_scheduling_answer_is_matched_to_it_not_to_the_newer_note(
     (the scheduling answer, then the note back to her about Lee), when the person deletes
     the scheduling answer and sends their own version of it as a new message, then the
     scheduling answer is the step sent, and the note to Dana is still waiting."""
-    first = world.send_first_outreach(DANA)
-    world.clock.advance(days=1)
-    world.reply(
-        ("Dana Kim", DANA),
-        "Glad to help. You should also talk to Lee Chen (lee.chen@example.org).",
-        to_draft=first,
-    )
-    world.tick()
-    world.send_first_outreach(LEE)
-    world.tick()
+    world.dana_introduces_lee()
     scheduling = world.draft_for(DANA, "scheduling_reply")
     note = world.draft_for(DANA, "referrer_note")
     ours = scheduling.message.get_body(("plain",)).get_content()
