@@ -288,20 +288,27 @@ class Caller:
 
         Returns id -> response; an answer with a status in ``missing`` leaves the id out.
         Parts that fail transiently are retried in a later batch after their Retry-After;
-        other failures raise.
+        other failures raise. When only some parts of a batch came through (Gmail answers
+        429 to the parts it has no concurrency left for), later batches are no larger than
+        what came through.
         """
         results: dict[str, Any] = {}
         pending = list(requests)
         spent = 0.0
         attempt = 0
+        size = MAX_BATCH
         while pending:
             failed: list[tuple[str, Callable[[], Any]]] = []
             worst: TransientError | None = None
-            for start in range(0, len(pending), MAX_BATCH):
-                chunk = pending[start : start + MAX_BATCH]
+            start = 0
+            while start < len(pending):
+                chunk = pending[start : start + size]
+                start += len(chunk)
                 outcome = self._one_batch(service, chunk, name, missing)
                 results.update(outcome.done)
                 failed.extend(outcome.retry)
+                if outcome.retry and outcome.done:
+                    size = min(size, len(outcome.done))
                 if outcome.error is not None and (
                     worst is None or (outcome.error.retry_after or 0) > (worst.retry_after or 0)
                 ):

@@ -11,6 +11,10 @@ already reported travels in the cursor.
 ``MemoryLedger`` lives as long as the process; ``FileLedger`` is a JSON file (atomic
 writes under an ``fcntl`` lock), shared by the processes of one machine: give every
 process that creates drafts or syncs the account the same file.
+
+``fresh`` says whether the ledger started empty with no file behind it (a new workspace,
+or one whose ledger file was lost): a connector may then look in the mailbox before
+creating a draft it has no record of (Gmail: ``search_unknown_keys``).
 """
 
 from __future__ import annotations
@@ -41,6 +45,9 @@ class DraftLedger(Protocol):
 
 
 class MemoryLedger:
+    fresh = False
+    """A process's own ledger: what it has no record of, it never attempted."""
+
     def __init__(self) -> None:
         self._records: dict[str, Record] = {}
         self._lock = threading.Lock()
@@ -63,6 +70,7 @@ class FileLedger:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
         self._lock = threading.Lock()
+        self.fresh = not self.path.exists()
 
     @contextlib.contextmanager
     def _locked(self) -> Iterator[None]:

@@ -13,14 +13,15 @@
   ``UPSERTED`` with status ``cancelled``; a cancelled event reduced to its id (it was
   deleted) is ``DELETED``, its iCalUID read with ``events.get`` when the tombstone lacks it.
 - Our prep events: found by ``privateExtendedProperty=outreachKey=<key>``; created with
-  an event id derived from the key, so an insert whose answer was lost and is tried
-  again answers 409 instead of making a second event (it is then updated in place).
+  the caller's iCalUID (one derived from the key when it has none) and no event id
+  (Google takes one or the other at creation, not both), so an insert whose answer was
+  lost and is tried again answers 409 instead of making a second event: the event with
+  that iCalUID is then read (``events.list iCalUID=``) and updated in place.
 Errors: see ``connectors._google_http``.
 """
 
 from __future__ import annotations
 
-import hashlib
 import threading
 import time
 from collections.abc import Mapping
@@ -118,11 +119,6 @@ def to_resource(event: CalendarEvent, key: str) -> dict[str, Any]:
     return resource
 
 
-def event_id_for(key: str) -> str:
-    """The Google event id of our event for ``key`` (base32hex letters, stable)."""
-    return "outreach" + hashlib.sha256(key.encode()).hexdigest()[:40]
-
-
 class GoogleCalendar:
     """The person's Google Calendar (see the module docstring)."""
 
@@ -187,11 +183,7 @@ class GoogleCalendar:
             if existing is not None:
                 return self._update(existing, event, key)
             uid = event.uid or derived_uid(key)
-            body = {
-                **to_resource(replace(event, uid=uid), key),
-                "id": event_id_for(key),
-                "iCalUID": uid,
-            }
+            body = {**to_resource(replace(event, uid=uid), key), "iCalUID": uid}
             try:
                 created = self._caller.call(
                     lambda: self._events.insert(calendarId=self._calendar_id, body=body),
@@ -200,13 +192,12 @@ class GoogleCalendar:
             except PermanentError as err:
                 if http_status(err) != 409:
                     raise
-                # our id exists: an earlier insert landed unseen, or the event was deleted
-                current = self._caller.call(
-                    lambda: self._events.get(
-                        calendarId=self._calendar_id, eventId=event_id_for(key)
-                    ),
-                    "calendar.events.get",
-                )
+                # our iCalUID exists: an earlier insert landed though its answer was lost
+                items, _ = self._list(iCalUID=uid, showDeleted=True)
+                if not items:
+                    raise
+                live = [i for i in items if i.get("status") != "cancelled"] or items
+                current = live[0]
                 return self._update(current, event, key, force=current.get("status") == "cancelled")
             return str(created["iCalUID"])
 

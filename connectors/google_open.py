@@ -16,6 +16,7 @@ there is none); nothing is contacted until the first call.
 from __future__ import annotations
 
 import re
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,7 @@ def open_gmail_mailbox(
         http if http is not None else google_http(account, workspace, store=store),
         ledger=FileLedger(Path(workspace) / "state" / f"gmail-{name}-drafts.json"),
         quota=quota,
+        deleted_after=timedelta(minutes=account.deleted_after_minutes),
     )
 
 

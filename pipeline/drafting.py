@@ -39,6 +39,7 @@ from pipeline.errors import (
     TemplateError,
 )
 from pipeline.inputs import NOT_THE_INPUTS, describe
+from pipeline.likeness import message_fingerprint
 from pipeline.models import Account, Contact, Meeting, MessageSeen, Step, Suppression
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee, observe
@@ -157,6 +158,7 @@ def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -
         step.provider_draft_id = ref.draft_id
         step.provider_thread_id = ref.thread_id
         step.message_id = ref.message_id
+        step.fingerprint = message_fingerprint(message)
         step.drafted_at = now
         step.updated_at = now
         if step.kind in ("first_outreach", "resend") or row.root_message_id is None:

@@ -201,6 +201,9 @@ class Step(Base):
     message_id: Mapped[str | None] = mapped_column(String(500), index=True)
     drafted_at: Mapped[datetime | None]
     done_at: Mapped[datetime | None]
+    # How the draft read (pipeline.likeness; no readable text): tells apart the steps a
+    # sent message may have come from when it lost our key and Message-ID.
+    fingerprint: Mapped[list[int] | None] = mapped_column(JSON)
     created_at: Mapped[datetime]
     updated_at: Mapped[datetime]
 

@@ -14,7 +14,10 @@ A sent message is matched to its step by, in order:
 
 Candidates for 3 and 4 are steps with a draft out there (``drafted``) and steps recorded
 as deleted (``deleted``: the person may have deleted our copy and sent an edited one, or
-scheduled it); a drafted step wins over a deleted one, then the latest draft.
+scheduled it). When 4 finds several, the one whose draft reads most like the message
+wins (``pipeline.likeness``: the caller fetches the message's text only then, see
+``needs_likeness``); on a tie, a drafted step wins over a deleted one, then the latest
+draft.
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ from sqlalchemy import or_, select
 from sqlalchemy.orm import Session
 
 from connectors.base import MailChange
+from pipeline.likeness import likeness
 from pipeline.models import Account, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
@@ -50,20 +54,44 @@ def step_by_key(session: Session, change: MailChange) -> Step | None:
 
 
 def sent_step(
-    session: Session, account: Account, change: MailChange, sent_at: datetime
+    session: Session,
+    account: Account,
+    change: MailChange,
+    sent_at: datetime,
+    fingerprint: list[int] | None = None,
 ) -> Step | None:
-    """The step a message the person sent came from, if any (see the module docstring)."""
+    """The step a message the person sent came from, if any (see the module docstring);
+    ``fingerprint``: the message's (pipeline.likeness), to choose among several steps
+    written to the same person."""
     step = step_by_key(session, change)
     if step is not None:
         return step
-    return _by_thread(session, account, change) or _by_recipient(session, account, change, sent_at)
+    return _by_thread(session, account, change) or _best(
+        _by_recipient(session, account, change, sent_at), fingerprint
+    )
 
 
-def _best(steps: Sequence[Step]) -> Step | None:
+def needs_likeness(
+    session: Session, account: Account, change: MailChange, sent_at: datetime
+) -> bool:
+    """Whether only the message's wording can tell which step it came from: no key,
+    Message-ID or thread of ours, and several steps written to its recipients."""
+    if step_by_key(session, change) is not None or _by_thread(session, account, change):
+        return False
+    return len(_by_recipient(session, account, change, sent_at)) > 1
+
+
+def _best(steps: Sequence[Step], fingerprint: list[int] | None = None) -> Step | None:
     if not steps:
         return None
     return max(
-        steps, key=lambda s: (s.status == StepStatus.DRAFTED, s.drafted_at or s.created_at, s.id)
+        steps,
+        key=lambda s: (
+            likeness(fingerprint, s.fingerprint or []) if fingerprint else 0.0,
+            s.status == StepStatus.DRAFTED,
+            s.drafted_at or s.created_at,
+            s.id,
+        ),
     )
 
 
@@ -93,10 +121,10 @@ def _by_thread(session: Session, account: Account, change: MailChange) -> Step |
 
 def _by_recipient(
     session: Session, account: Account, change: MailChange, sent_at: datetime
-) -> Step | None:
+) -> list[Step]:
     recipients = {address.lower() for address in change.recipients}
     if not recipients:
-        return None
+        return []
     steps = session.scalars(
         select(Step)
         .join(OutreachRow, Step.outreach_id == OutreachRow.id)
@@ -108,9 +136,8 @@ def _by_recipient(
             Step.drafted_at >= sent_at - RECIPIENT_WINDOW,
         )
     ).all()
-    matching = [
+    return [
         step
         for step in steps
         if addressee(session, step.outreach, step.kind)[1].lower() in recipients
     ]
-    return _best(matching)

@@ -33,10 +33,11 @@ from pipeline.inputs import (
     storable_event_change,
     storable_inbound,
 )
+from pipeline.likeness import raw_fingerprint
 from pipeline.models import Account, Meeting, MessageSeen, Step, SyncCursor
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
-from pipeline.sentmatch import sent_step, step_by_key
+from pipeline.sentmatch import needs_likeness, sent_step, step_by_key
 from pipeline.settings import AccountSettings
 from pipeline.steps import OPEN_STATUSES, StepStatus
 
@@ -128,19 +129,20 @@ def apply_mail_batch(
     """Understand and apply one batch of mail changes in one transaction (with the new
     cursor when given)."""
     inbound_ids = [c.provider_id for c in batch if c.kind is MailChangeKind.INBOUND]
-    first_sent = _first_outreach_sends(app, account_id, batch, now)
-    wanted = inbound_ids + list(first_sent)
+    first_sent, ambiguous = _sent_needing_text(app, account_id, batch, now)
+    wanted = list(dict.fromkeys([*inbound_ids, *first_sent, *ambiguous]))
     raw = app.mailbox(account).fetch_raw(wanted) if wanted else {}
     understood = {
         pid: storable_inbound(understand(body, own_addresses=own_addresses, received_at=None))
         for pid, body in raw.items()
-        if pid not in first_sent
+        if pid in inbound_ids
     }
     coached = {
         pid: coach_sent(body, mutual_contact=first_sent[pid])
         for pid, body in raw.items()
         if pid in first_sent
     }
+    fingerprints = {pid: _fingerprint(body) for pid, body in raw.items() if pid in ambiguous}
     del raw
     with app.store.write() as session:
         account_row = session.get(Account, account_id)
@@ -154,7 +156,8 @@ def apply_mail_batch(
                         _apply_inbound(app, session, account_row, change, result, now, report)
                 elif change.kind is MailChangeKind.SENT:
                     coach = coached.get(original.provider_id)
-                    _apply_sent(app, session, account_row, change, now, report, coach)
+                    wording = fingerprints.get(original.provider_id)
+                    _apply_sent(app, session, account_row, change, now, report, coach, wording)
                 elif change.kind is MailChangeKind.DRAFT_DELETED:
                     _apply_deleted(app, session, account_row, change, now, report)
                 else:
@@ -177,27 +180,31 @@ def _seen(session: Session, account_id: int, provider_id: str) -> bool:
     )
 
 
-def _first_outreach_sends(
+def _sent_needing_text(
     app: App, account_id: int, batch: list[MailChange], now: datetime
-) -> dict[str, str | None]:
-    """The sent messages of ``batch`` that are a first outreach, with the name of the
-    person who suggested the contact (if any): the coach reads those (their bodies are
-    fetched outside any transaction, like inbound mail)."""
+) -> tuple[dict[str, str | None], set[str]]:
+    """The sent messages of ``batch`` whose text is needed (fetched outside any
+    transaction, like inbound mail): first outreach, with the name of the person who
+    suggested the contact (if any), for the coach; and those that only their wording can
+    match to a step (several steps written to the same person)."""
     sent = [c for c in batch if c.kind is MailChangeKind.SENT]
     if not sent:
-        return {}
-    found: dict[str, str | None] = {}
+        return {}, set()
+    first: dict[str, str | None] = {}
+    ambiguous: set[str] = set()
     with app.store.read() as session:
         account = session.get(Account, account_id)
         assert account is not None
         for original in sent:
             change = storable_change(original)
             try:
+                if needs_likeness(session, account, change, change.at or now):
+                    ambiguous.add(original.provider_id)
                 step = sent_step(session, account, change, change.at or now)
             except NOT_THE_INPUTS:
                 raise
-            except Exception:  # coaching is a kindness: an odd message just goes without
-                log.debug("no coaching for %s", storable_id(change.provider_id, 80))
+            except Exception:  # matching is tried again in the batch: this only looks ahead
+                log.debug("no look-ahead for %s", storable_id(change.provider_id, 80))
                 continue
             if (
                 step is not None
@@ -205,8 +212,15 @@ def _first_outreach_sends(
                 and step.status != StepStatus.SENT
             ):
                 contact = step.outreach.contact
-                found[original.provider_id] = contact.referred_by or None
-    return found
+                first[original.provider_id] = contact.referred_by or None
+    return first, ambiguous
+
+
+def _fingerprint(raw: bytes) -> list[int] | None:
+    try:
+        return raw_fingerprint(raw)
+    except Exception:  # an unreadable copy: matched without its wording
+        return None
 
 
 def _apply_sent(
@@ -217,11 +231,12 @@ def _apply_sent(
     now: datetime,
     report: SyncReport,
     coach: list[str] | None = None,
+    wording: list[int] | None = None,
 ) -> None:
     if _seen(session, account.id, change.provider_id):
         return
     report.sent += 1
-    step = sent_step(session, account, change, change.at or now)
+    step = sent_step(session, account, change, change.at or now, wording)
     outreach_id = step.outreach_id if step else _outreach_by_thread(session, account, change)
     session.add(
         MessageSeen(

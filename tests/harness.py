@@ -31,6 +31,7 @@ ME_NAME = "Ada Park"
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)  # 09:00 in Chicago
 DANA = "dana.kim@example.org"
 SAM = "sam.ortiz@example.net"
+LEE = "lee.chen@example.org"
 TWO_CONTACTS = """name,email,organization,role,how_found
 Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the department's staff page
 Sam Ortiz,sam.ortiz@example.net,Global Health Partners,program manager,a panel at the career fair
@@ -208,6 +209,20 @@ class World:
             message[name] = value
         message.set_content(body)
         return self.mailbox.receive(bytes(message), at=self.clock())
+
+    def dana_introduces_lee(self) -> None:
+        """Dana is written to and answers a day later naming Lee Chen, whom the person
+        then writes to: the note back to Dana about Lee is drafted."""
+        first = self.send_first_outreach(DANA)
+        self.clock.advance(days=1)
+        self.reply(
+            ("Dana Kim", DANA),
+            f"Glad to help. You should also talk to Lee Chen ({LEE}).",
+            to_draft=first,
+        )
+        self.tick()
+        self.send_first_outreach(LEE)
+        self.tick()
 
 
 def make_world(tmp_path: Path, database_url: str, start: datetime) -> World:

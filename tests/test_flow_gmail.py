@@ -24,7 +24,7 @@ from pipeline.app import App, bootstrap
 from pipeline.contacts import import_records, parse_contacts
 from pipeline.digest import deliver_digest
 from pipeline.drafting import create_draft, discard_step, prep_meeting
-from pipeline.models import Account
+from pipeline.models import Account, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import start_outreach
 from pipeline.settings import load_settings
@@ -102,6 +102,16 @@ class GmailWorld:
             message[header.replace("_", "-")] = value
         message.set_content(body)
         self.emulator.receive(bytes(message))
+
+    def steps(self, address: str) -> list[tuple[str, int, str]]:
+        with self.app.store.read() as session:
+            rows = session.execute(
+                select(Step.kind, Step.seq, Step.status)
+                .join(OutreachRow)
+                .where(OutreachRow.email == address)
+                .order_by(Step.id)
+            ).all()
+            return [(kind, seq, status) for kind, seq, status in rows]
 
     def stage(self, address: str) -> str:
         with self.app.store.read() as session:
@@ -216,4 +226,24 @@ def test_a_month_of_outreach_on_gmail(world: GmailWorld) -> None:
     assert [str(m["To"]) for m in digests] == [f"Ada Park <{ME}>"]
     assert world.emulator.labelled("SENT") == [
         m for m in world.emulator.labelled("SENT") if b"X-Outreach-Key" in m
+    ]
+
+
+def test_a_draft_scheduled_in_gmail_and_sent_an_hour_later_is_sent(world: GmailWorld) -> None:
+    """Given Dana's first outreach scheduled in Gmail (the draft is gone, a SCHEDULED
+    message waits), when ticks run meanwhile, then nothing is declined; when it goes out
+    an hour later, the outreach is sent and a nudge is planned."""
+    world.tick()
+    (draft,) = world.drafts_to("dana.kim@example.org")
+    waiting = world.emulator.schedule_draft(str(draft["X-Outreach-Key"]))
+    world.tick()
+    assert world.stage("dana.kim@example.org") == "outreach_drafted"
+    world.clock.advance(hours=1)
+    world.tick()
+    world.emulator.send_scheduled(waiting)
+    world.tick()
+    assert world.stage("dana.kim@example.org") == "sent"
+    assert world.steps("dana.kim@example.org") == [
+        ("first_outreach", 1, "sent"),
+        ("nudge", 1, "planned"),
     ]

@@ -5,15 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
 
-from pipeline.app import App, bootstrap
 from pipeline.cli._app import err_console
-from pipeline.clock import Clock
-from pipeline.settings import load_settings, workspace_dir
+
+if TYPE_CHECKING:  # the store and its models load when a command opens the workspace
+    from pipeline.app import App
+    from pipeline.clock import Clock
 
 WorkspaceOption = Annotated[
     Path | None,
@@ -32,6 +32,9 @@ def opened(workspace: Path | None, *, clock: Clock | None = None) -> Iterator[Ap
     """Load the workspace's settings, open (and migrate) the store, close it afterwards.
 
     The clock is ``clock``, else the one $OUTREACH_NOW describes, else the system's."""
+    from pipeline.app import bootstrap
+    from pipeline.settings import load_settings, workspace_dir
+
     settings = load_settings(workspace_dir(workspace))
     app = bootstrap(settings, clock=clock)
     try:
@@ -44,6 +47,8 @@ def opened(workspace: Path | None, *, clock: Clock | None = None) -> Iterator[Ap
 def progress_bar(label: str, *, show: bool) -> Iterator[Callable[[int, int], None]]:
     """A bar on stderr that ``update(done, total)`` moves, shown only when ``show`` (a
     terminal, and no --json); it is cleared when done."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
     with Progress(
         TextColumn(label),
         BarColumn(),

@@ -8,16 +8,6 @@ from typing import Annotated
 
 import typer
 
-from pipeline.account_setup import (
-    account_exists,
-    activity,
-    append_account,
-    authorized_again,
-    checked_address,
-    reauth_flags,
-    replace_settings_text,
-    without_account,
-)
 from pipeline.cli._app import app, console, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
 from pipeline.errors import InputError
@@ -39,6 +29,8 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     Example:
       outreach accounts list --json
     """
+    from pipeline.account_setup import reauth_flags
+
     with opened(workspace) as ctx:
         flags = reauth_flags(ctx)
         rows = [
@@ -92,6 +84,8 @@ def add_local(
       outreach accounts add local --name uni --address ada@uni.example.edu \\
         --maildir ~/Mail/uni --calendar ~/.calendars/uni/personal
     """
+    from pipeline.account_setup import append_account, checked_address
+
     normalized = checked_address(name, address)
     home = workspace_dir(workspace)
     append_account(
@@ -129,6 +123,12 @@ def add_gmail(
       outreach accounts add gmail --address ada@gmail.com --client-secrets client.json
     """
     from connectors.google_auth import authorize
+    from pipeline.account_setup import (
+        account_exists,
+        append_account,
+        authorized_again,
+        checked_address,
+    )
 
     if not client_secrets.is_file():
         raise InputError(
@@ -191,6 +191,12 @@ def add_outlook(
     from connectors.outlook_auth import authorize_device_code, authorize_interactive
     from connectors.outlook_open import new_session
     from connectors.tokens import token_store
+    from pipeline.account_setup import (
+        account_exists,
+        append_account,
+        authorized_again,
+        checked_address,
+    )
 
     normalized = checked_address(name, address)
     home = workspace_dir(workspace)
@@ -276,6 +282,13 @@ def remove(
       outreach accounts remove gmail
       outreach accounts remove uni --yes --json
     """
+    from pipeline.account_setup import (
+        account_exists,
+        activity,
+        replace_settings_text,
+        without_account,
+    )
+
     home = workspace_dir(workspace)
     settings = load_settings(home)
     if not account_exists(settings, name):

@@ -10,16 +10,7 @@ import typer
 
 from pipeline.cli._app import app, console, input_file_problem, print_json, print_table
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened, progress_bar
-from pipeline.contacts import (
-    FIELDS,
-    FORMATS,
-    import_contacts,
-    list_contacts,
-    mapped_field,
-    parse_contacts,
-    set_contact_fields,
-    show_contact,
-)
+from pipeline.contacts import FIELDS, FORMATS, mapped_field
 from pipeline.errors import InputError
 
 contacts_app = typer.Typer(help="Import and look at your contacts.", no_args_is_help=True)
@@ -72,6 +63,8 @@ def import_(
       outreach contacts import ~/Downloads/Connections.csv
       outreach contacts import people.csv --map "Mail=email" --map "Firm=organization"
     """
+    from pipeline.contacts import import_contacts, parse_contacts
+
     if fmt is not None and fmt not in FORMATS:
         raise InputError(f"--format {fmt!r}: expected one of {', '.join(FORMATS)}")
     mapping = _parse_map(map_ or [])
@@ -121,6 +114,8 @@ def list_(
     Example:
       outreach contacts list --json
     """
+    from pipeline.contacts import list_contacts
+
     with opened(workspace) as ctx:
         rows = list_contacts(ctx)
     if json_:
@@ -155,6 +150,8 @@ def show(
     Example:
       outreach contacts show "Dana Kim"
     """
+    from pipeline.contacts import show_contact
+
     with opened(workspace) as ctx:
         data = show_contact(ctx, contact)
     if json_:
@@ -189,6 +186,8 @@ def set_(
       outreach contacts set "Sam Ortiz" role="program manager" how_found="the career fair"
       outreach contacts set 12 email=sam.ortiz@example.net custom.school="State U"
     """
+    from pipeline.contacts import set_contact_fields
+
     pairs: dict[str, str] = {}
     for item in assignments:
         name, sep, value = item.partition("=")

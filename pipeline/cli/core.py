@@ -13,22 +13,11 @@ import typer
 from rich.table import Table
 from rich.text import Text as RichText
 
-from pipeline import usecases
 from pipeline.cli._app import app, console, err_console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.contacts import length_problem
-from pipeline.context import PROFILE_FIELDS_FIRST_MESSAGES_USE
 from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
 from pipeline.settings import WORKSPACE_FILE, workspace_dir
-from pipeline.status import SKIPPED_RECENT_DAYS, read_status
-from pipeline.workspace import (
-    PROFILE_KEYS,
-    check_target,
-    clean_profile_value,
-    create_workspace,
-    detect_timezone,
-)
 
 Text = Annotated[str | None, typer.Option(show_default=False)]
 
@@ -46,6 +35,7 @@ _QUESTIONS = {
 
 def _checked_answer(key: str) -> Callable[[str], str]:
     """A prompt's check: a bad answer is said and the question asked again."""
+    from pipeline.workspace import clean_profile_value
 
     def check(value: str) -> str:
         try:
@@ -58,6 +48,8 @@ def _checked_answer(key: str) -> Callable[[str], str]:
 
 def _answer(key: str, default: str, asking: bool, source: Path) -> str:
     """The answer to a question, or ``default`` (the value in ``source``) when not asking."""
+    from pipeline.workspace import clean_profile_value
+
     if asking:
         answer = typer.prompt(
             _QUESTIONS[key],
@@ -108,6 +100,15 @@ def init(
       outreach init --name "Ada Park" --email ada@example.edu --school "State U, class of 2026"
       --field "public health" --timezone America/Chicago
     """
+    from pipeline.context import PROFILE_FIELDS_FIRST_MESSAGES_USE
+    from pipeline.workspace import (
+        PROFILE_KEYS,
+        check_target,
+        clean_profile_value,
+        create_workspace,
+        detect_timezone,
+    )
+
     target = workspace_dir(directory)
     existing = check_target(target, force=force)
     given = {
@@ -196,6 +197,8 @@ def start(
       outreach start "Dana Kim" 17 sam@example.org
       outreach start "Dana Kim" --again
     """
+    from pipeline import usecases
+
     if not all_ and not contacts:
         raise InputError("name at least one contact (id, email or name), or use --all")
     if all_ and contacts:
@@ -257,6 +260,8 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
     Example:
       outreach status --json | jq .funnel
     """
+    from pipeline.status import read_status
+
     with opened(workspace) as ctx:
         result = read_status(ctx)
     if json_:
@@ -293,6 +298,8 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
 
 def _print_skipped(items: list[dict[str, str]], zone: ZoneInfo) -> None:
     """Unreadable messages and events, if any: where they are and why (never content)."""
+    from pipeline.status import SKIPPED_RECENT_DAYS
+
     if not items:
         return
     console.print(
@@ -346,6 +353,8 @@ def notes(
       outreach notes "Dana Kim" --add "Advised me to learn SQL before applying"
       outreach notes dana@example.org
     """
+    from pipeline import usecases
+
     with opened(workspace) as ctx:
         found = usecases.notes(ctx, contact, add)
     name, items = found.contact, found.notes
@@ -383,6 +392,9 @@ def referral_add(
     Example:
       outreach referral add --from "Dana Kim" --name "Lee Chen" --email lee@example.org
     """
+    from pipeline import usecases
+    from pipeline.contacts import length_problem
+
     if not name.strip():
         raise InputError('--name: give the person\'s name, as in --name "Lee Chen"')
     too_long = length_problem("name", " ".join(name.split()))
@@ -413,6 +425,8 @@ def keep_in_touch(
     Example:
       outreach keep-in-touch "Dana Kim" --stop
     """
+    from pipeline import usecases
+
     if not stop:
         raise InputError("say --stop to end the keep-in-touch updates for this contact")
     with opened(workspace) as ctx:

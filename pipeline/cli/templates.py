@@ -8,9 +8,6 @@ import typer
 
 from pipeline.cli._app import app, console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.compose import TemplateSet
-from pipeline.previews import check_templates
-from pipeline.previews import preview as preview_message
 from pipeline.settings import WORKSPACE_FILE
 
 templates_app = typer.Typer(help="Check and preview the message templates.", no_args_is_help=True)
@@ -25,6 +22,8 @@ def list_(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     Example:
       outreach templates list
     """
+    from pipeline.compose import TemplateSet
+
     with opened(workspace) as ctx:
         templates = TemplateSet(ctx.settings.templates_override)
         rows = {kind: str(templates.path_of(kind)) for kind in templates.kinds()}
@@ -47,6 +46,8 @@ def check(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None:
     Example:
       outreach templates check
     """
+    from pipeline.previews import check_templates
+
     with opened(workspace) as ctx:
         found = check_templates(ctx)
     checked, problems, profile, coached = found.checked, found.problems, found.profile, found.coach
@@ -108,6 +109,8 @@ def preview(
       outreach templates preview first_cold "Dana Kim"
       outreach templates preview prep_notes dana@example.org
     """
+    from pipeline.previews import preview as preview_message
+
     with opened(workspace) as ctx:
         shown = preview_message(ctx, kind, contact)
     if shown.text is not None:

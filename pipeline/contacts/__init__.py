@@ -7,14 +7,17 @@ store, finding and correcting contacts, and the use cases the CLI calls.
 - importing: `import_records`, all or nothing, matched to the contacts already stored
 - lookup: `resolve_contact` by id, address or name; editing: `update_contact`
 - usecases: import, list, show and set, each in its own transaction
+
+Only records (the field names and formats) loads with the package; the other modules
+load when one of their names is first used, so a command that only shows its help
+imports neither the parsers nor SQLAlchemy.
 """
 
 from __future__ import annotations
 
-from pipeline.contacts.editing import SETTABLE, update_contact
-from pipeline.contacts.importing import ImportReport, Progress, import_records
-from pipeline.contacts.lookup import contact_summary, name_key, resolve_contact
-from pipeline.contacts.parse import decode_text, parse_contacts
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from pipeline.contacts.records import (
     FIELD_ALIASES,
     FIELDS,
@@ -29,12 +32,43 @@ from pipeline.contacts.records import (
     length_problem,
     mapped_field,
 )
-from pipeline.contacts.usecases import (
-    import_contacts,
-    list_contacts,
-    set_contact_fields,
-    show_contact,
-)
+
+if TYPE_CHECKING:
+    from pipeline.contacts.editing import SETTABLE, update_contact
+    from pipeline.contacts.importing import ImportReport, Progress, import_records
+    from pipeline.contacts.lookup import contact_summary, name_key, resolve_contact
+    from pipeline.contacts.parse import decode_text, parse_contacts
+    from pipeline.contacts.usecases import (
+        import_contacts,
+        list_contacts,
+        set_contact_fields,
+        show_contact,
+    )
+
+_LOADED_WHEN_USED = {
+    "decode_text": "parse",
+    "parse_contacts": "parse",
+    "SETTABLE": "editing",
+    "update_contact": "editing",
+    "ImportReport": "importing",
+    "Progress": "importing",
+    "import_records": "importing",
+    "contact_summary": "lookup",
+    "name_key": "lookup",
+    "resolve_contact": "lookup",
+    "import_contacts": "usecases",
+    "list_contacts": "usecases",
+    "set_contact_fields": "usecases",
+    "show_contact": "usecases",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LOADED_WHEN_USED.get(name)
+    if module is None:
+        raise AttributeError(f"module 'pipeline.contacts' has no attribute {name!r}")
+    return getattr(importlib.import_module(f"pipeline.contacts.{module}"), name)
+
 
 __all__ = [
     "FIELDS",

@@ -1,10 +1,11 @@
 """Benchmarks of the Gmail connector on the emulator: ``python -m tests.bench gmail-idle``.
 
 - ``gmail-idle``: one ``changes()`` when nothing happened (target: one request, 2 units).
-- ``gmail-incremental``: ``changes()`` after 500 new messages (target: at most
-  1 + ceil(500/50) + history pages requests).
+- ``gmail-incremental``: a tick's mail reading after 500 new messages: ``changes()`` and
+  then ``fetch_raw()`` of the inbound ones in the sync's batches (``tick_requests``,
+  bodies included; target: 1 history page + ceil(500/50) batches = 11).
 - ``gmail-drafts``: 1,000 drafts (``$OUTREACH_BENCH_DRAFTS``) under an enforced 250 units
-  per second, the connector pacing itself with its own bucket: the rate reached against
+  per second and 15,000 per minute, the connector pacing itself with its own bucket: the rate reached against
   the quota-limited rate (250 / units spent per draft), and the failures (429s seen,
   errors raised).
 """
@@ -17,9 +18,11 @@ import time
 from email.message import EmailMessage
 from typing import Any
 
+from connectors.base import MailChangeKind
 from connectors.gmail import GmailMailbox
 from connectors.quota import GMAIL_UNITS_PER_SECOND, HEADROOM, TokenBucket, Unlimited
 from pipeline.errors import OutreachError
+from pipeline.sync import INBOUND_BATCH
 from tests.emulators.google import GoogleEmulator, authorized_http
 
 ME = "me@example.org"
@@ -70,6 +73,11 @@ def gmail_incremental(messages: int = 500) -> dict[str, Any]:
         emulator.clear_log()
         started = time.perf_counter()
         changes, _ = box.changes(cursor)
+        changes_requests = len(emulator.api_requests())
+        inbound = [c.provider_id for c in changes if c.kind is MailChangeKind.INBOUND]
+        bodies = 0
+        for start in range(0, len(inbound), INBOUND_BATCH):  # as pipeline.sync asks
+            bodies += len(box.fetch_raw(inbound[start : start + INBOUND_BATCH]))
         seconds = time.perf_counter() - started
         box.close()
         requests = emulator.api_requests()
@@ -85,8 +93,11 @@ def gmail_incremental(messages: int = 500) -> dict[str, Any]:
         return {
             "messages": messages,
             "changes": len(changes),
+            "bodies": bodies,
+            "changes_requests": changes_requests,
+            "tick_requests": len(requests),
             "requests": len(requests),
-            "target_requests": 1 + math.ceil(messages / 50) + pages,
+            "target_requests": math.ceil(messages / 50) + pages,
             "history_pages": pages,
             "batches": len(batches),
             "largest_batch": largest,

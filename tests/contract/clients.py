@@ -144,6 +144,7 @@ class MailWorld(Protocol):
     def receive(self, raw: bytes) -> None: ...
     def send_draft(self, key: str, edit: Edit | None = None) -> None: ...
     def delete_draft(self, key: str) -> None: ...
+    def send_own(self, raw: bytes) -> None: ...
     def drafts(self) -> list[EmailMessage]: ...
     def sent(self) -> list[EmailMessage]: ...
     def inbox(self) -> list[EmailMessage]: ...
@@ -166,6 +167,9 @@ class MemoryMailWorld:
 
     def delete_draft(self, key: str) -> None:
         self.memory.delete_draft(key)
+
+    def send_own(self, raw: bytes) -> None:
+        self.memory.send_message(raw)
 
     def drafts(self) -> list[EmailMessage]:
         return [m.message for m in self.memory.drafts()]
@@ -190,6 +194,10 @@ class MaildirMailWorld:
 
     def delete_draft(self, key: str) -> None:
         maildir_delete_draft(self.root, key)
+
+    def send_own(self, raw: bytes) -> None:
+        (self.root / ".Sent" / "cur").mkdir(parents=True, exist_ok=True)
+        (self.root / ".Sent" / "cur" / client_name("S")).write_bytes(raw)
 
     def drafts(self) -> list[EmailMessage]:
         return [parse(p.read_bytes()) for p in files(self.root / ".Drafts")]
@@ -221,6 +229,9 @@ class GmailMailWorld:
     def delete_draft(self, key: str) -> None:
         self.emulator.delete_draft(key)
 
+    def send_own(self, raw: bytes) -> None:
+        self.emulator.person_sends(raw)
+
     def drafts(self) -> list[EmailMessage]:
         return [parse(raw) for raw in self.emulator.drafts()]
 
@@ -246,6 +257,9 @@ class OutlookMailWorld:
 
     def delete_draft(self, key: str) -> None:
         self.emulator.delete_draft(key)
+
+    def send_own(self, raw: bytes) -> None:
+        self.emulator.person_sends(raw)
 
     def drafts(self) -> list[EmailMessage]:
         return self.emulator.folder("drafts")

@@ -6,6 +6,7 @@ A connector joins the suite by adding a parameter here and a world in ``clients.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
@@ -54,6 +55,47 @@ def mail(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[MailWorld]:
     else:
         root = tmp_path / "Mail"
         yield MaildirMailWorld(root, MaildirMailbox(root, ME))
+
+
+class MovableClock:
+    """The time a connector reads, moved by the test."""
+
+    def __init__(self) -> None:
+        self.now = datetime(2026, 11, 24, 9, 0, tzinfo=UTC)
+
+    def __call__(self) -> datetime:
+        return self.now
+
+
+GRACE = timedelta(minutes=30)
+
+
+@pytest.fixture(params=["maildir", "gmail"])
+def mail_with_grace(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[MailWorld, MovableClock]]:
+    """A mailbox that waits ``GRACE`` before it calls a vanished draft deleted (the
+    account's deleted_after_minutes), on a clock the test moves."""
+    clock = MovableClock()
+    if request.param == "gmail":
+        from connectors.gmail import GmailMailbox
+        from connectors.quota import Unlimited
+        from tests.emulators.google import GoogleEmulator, authorized_http, loopback_only
+
+        with loopback_only(), GoogleEmulator(ME) as emulator:
+            box = GmailMailbox(
+                ME, authorized_http(emulator), quota=Unlimited(), clock=clock, deleted_after=GRACE
+            )
+            try:
+                yield GmailMailWorld(emulator, box), clock
+            finally:
+                box.close()
+    else:
+        root = tmp_path / "Mail"
+        yield (
+            MaildirMailWorld(root, MaildirMailbox(root, ME, clock=clock, deleted_after=GRACE)),
+            clock,
+        )
 
 
 @pytest.fixture(params=["memory", "vdir", "google", "outlook"])

@@ -10,7 +10,7 @@ import pytest
 from connectors.base import Mailbox, MailChange, MailChangeKind, ThreadRef
 from pipeline.errors import PermanentError
 from tests.contract.clients import MailWorld
-from tests.contract.conftest import ME
+from tests.contract.conftest import GRACE, ME, MovableClock
 
 CONTACT = "ada@example.com"
 
@@ -155,6 +155,69 @@ def test_a_draft_edited_beyond_recognition_and_sent_carries_its_recipients(
     assert len(sent) == 1
     assert sent[0].recipients == (CONTACT, "mentor@example.edu")
     assert {c.kind for c in changes} <= {MailChangeKind.SENT, MailChangeKind.DRAFT_DELETED}
+
+
+def test_a_draft_deleted_then_sent_later_is_reported_sent_under_its_message_id(
+    mail: MailWorld, cursor: str
+) -> None:
+    """Given a draft that left Drafts and was reported deleted (a scheduled send, an undo
+    send, a Sent folder synced late), when its copy turns up in Sent later without our
+    key header, then it is reported SENT with the draft's Message-ID: what the pipeline
+    matches to revive the step, so it never stays declined."""
+    ref = mail.box.create_draft(outreach(), "k1", None)
+    (draft,) = mail.drafts()
+    mail.delete_draft("k1")
+    gone, cursor = mail.box.changes(cursor)
+    assert [(c.kind, c.key) for c in gone] == [(MailChangeKind.DRAFT_DELETED, "k1")]
+    del draft["X-Outreach-Key"]
+    draft["Date"] = "Tue, 24 Nov 2026 18:00:00 +0000"
+    mail.send_own(draft.as_bytes())
+    changes, _ = mail.box.changes(cursor)
+    assert [(c.kind, c.message_id) for c in changes] == [(MailChangeKind.SENT, ref.message_id)]
+    assert CONTACT in changes[0].recipients
+
+
+def test_within_the_grace_period_a_draft_sent_late_is_sent_and_never_deleted(
+    mail_with_grace: tuple[MailWorld, MovableClock],
+) -> None:
+    """Given a grace period, a draft that left Drafts is not called deleted while it
+    lasts; when its copy reaches Sent within it (a Sent folder synced late), the one
+    change is SENT with the draft's Message-ID, now and after the grace period."""
+    mail, clock = mail_with_grace
+    _, cursor = mail.box.changes(None)
+    ref = mail.box.create_draft(outreach(), "k1", None)
+    (draft,) = mail.drafts()
+    mail.delete_draft("k1")
+    waiting, cursor = mail.box.changes(cursor)
+    assert waiting == []
+    clock.now += GRACE / 2
+    mail.send_own(draft.as_bytes())
+    seen, cursor = mail.box.changes(cursor)
+    clock.now += GRACE * 2
+    later, _ = mail.box.changes(cursor)
+    assert [(c.kind, c.message_id) for c in seen + later] == [(MailChangeKind.SENT, ref.message_id)]
+
+
+def test_a_draft_deleted_and_never_sent_is_deleted_once_the_grace_period_ends(
+    mail_with_grace: tuple[MailWorld, MovableClock],
+) -> None:
+    """Given a grace period that the person set, a draft deleted and never sent is
+    reported deleted, once, when the grace period has passed, and not before."""
+    mail, clock = mail_with_grace
+    _, cursor = mail.box.changes(None)
+    ref = mail.box.create_draft(outreach(), "k1", None)
+    mail.delete_draft("k1")
+    early, cursor = mail.box.changes(cursor)
+    clock.now += GRACE - timedelta(minutes=1)
+    still, cursor = mail.box.changes(cursor)
+    clock.now += timedelta(minutes=2)
+    gone, cursor = mail.box.changes(cursor)
+    clock.now += GRACE
+    after, _ = mail.box.changes(cursor)
+    assert (early, still, after) == ([], [], [])
+    assert [(c.kind, c.key, c.message_id) for c in gone] == [
+        (MailChangeKind.DRAFT_DELETED, "k1", ref.message_id)
+    ]
 
 
 def test_a_sent_draft_is_found_by_key_and_not_created_again(mail: MailWorld, cursor: str) -> None:

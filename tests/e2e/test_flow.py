@@ -250,16 +250,7 @@ def test_the_note_back_to_a_referrer_is_listed_under_the_referrer(world: World) 
     """Given Dana introduced Lee and the outreach to Lee was sent, then the note back to
     Dana is listed, in status and the digest, as a draft to Dana (whom it is written
     to), not to Lee."""
-    first = world.send_first_outreach(DANA)
-    world.clock.advance(days=1)
-    world.reply(
-        ("Dana Kim", DANA),
-        "Glad to help. You should also talk to Lee Chen (lee.chen@example.org).",
-        to_draft=first,
-    )
-    world.tick()
-    world.send_first_outreach("lee.chen@example.org")
-    world.tick()
+    world.dana_introduces_lee()
     note = world.draft_for(DANA, "referrer_note")
     assert DANA in str(note.message["To"])
     with world.app.store.read() as session:

@@ -276,6 +276,12 @@ class GraphEmulator(EmulatorServer):
             self._move(found, "sentitems")
             return found.id
 
+    def person_sends(self, raw: bytes) -> str:
+        """The person writes and sends a message of their own (or a copy of a draft they
+        deleted): it lands in Sent Items. Returns its id."""
+        with self._lock:
+            return self._add("sentitems", raw, is_draft=False, at=None)
+
     def delete_draft(self, key: str) -> None:
         """The person deletes our draft: it moves to Deleted Items."""
         with self._lock:

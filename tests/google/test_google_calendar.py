@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -10,7 +11,7 @@ import pytest
 
 from connectors._google_http import pin_refresh
 from connectors.base import CalendarEvent, EventChangeKind
-from connectors.google_calendar import GoogleCalendar, event_id_for
+from connectors.google_calendar import GoogleCalendar
 from pipeline.errors import AuthError, TransientError
 from tests.emulators.google import GoogleEmulator, authorized_http
 from tests.google.conftest import ME, Sleeps
@@ -122,8 +123,23 @@ def test_put_event_after_a_lost_answer_leaves_one_event(
     emulator.drop_next(match="events.insert", after=True)
     uid = cal.put_event(prep(), "prep-1")
     assert [e["iCalUID"] for e in emulator.events()] == [uid]
-    assert [e["id"] for e in emulator.events()] == [event_id_for("prep-1")]
     assert len(sleeps) == 1
+    inserts = [c for c in emulator.calls("calendar") if c.method_name == "calendar.events.insert"]
+    assert "id" not in json.loads(inserts[0].body)  # the iCalUID only
+
+
+def test_the_emulator_refuses_an_insert_with_both_id_and_ical_uid(
+    emulator: GoogleEmulator, cal: GoogleCalendar
+) -> None:
+    """Google takes an event id or an iCalUID at creation, not both."""
+    from googleapiclient.errors import HttpError
+
+    with pytest.raises(HttpError) as caught:
+        cal._events.insert(  # type: ignore[attr-defined]
+            calendarId="primary",
+            body={**booking("both@x"), "id": "outreach0123456789"},
+        ).execute()
+    assert caught.value.resp.status == 400
 
 
 def test_put_event_after_delete_brings_our_event_back(

@@ -16,7 +16,7 @@ import pytest
 
 from connectors.google_auth import SCOPES
 from tests.clitools import Cli, ada_with_file_tokens
-from tests.emulators.google_signin import EmulatedBrowser, GoogleSignIn, client_file_json
+from tests.emulators.google.signin import EmulatedBrowser, GoogleSignIn, client_file_json
 
 ME = "ada.park@gmail.com"
 CLIENT_ID = "123-abc.apps.googleusercontent.com"
