@@ -119,3 +119,8 @@ def ada_with_file_tokens(
     whatever keyring the machine has: what a provider's sign-in test starts from."""
     monkeypatch.setattr("connectors.tokens.working_keyring", lambda: None)
     return local_ada(capsys, tmp_path, monkeypatch, contacts)
+
+
+def one_line(text: str) -> str:
+    """A message as one line (the console wraps long ones at the terminal's width)."""
+    return " ".join(text.split())

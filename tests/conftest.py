@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 
 from pipeline.store import Store, open_store
+from tests import paths
 from tests.clitools import Cli
 from tests.harness import MONDAY, TWO_CONTACTS, World, started_world
 from tests.services import postgres_schema
@@ -24,7 +25,7 @@ POSTGRES_URL = os.environ.get(
 )
 REDIS_URL = os.environ.get("OUTREACH_TEST_REDIS", "redis://127.0.0.1:6379/15")
 AMQP_URL = os.environ.get("OUTREACH_TEST_AMQP", "amqp://guest:guest@127.0.0.1:5672/%2F")
-CORPUS = Path(__file__).resolve().parents[1].parent / "shared" / "corpus"
+CORPUS = paths.CORPUS
 
 
 def _reachable(host: str, port: int) -> bool:

@@ -29,11 +29,12 @@ from pathlib import Path
 
 import pytest
 
+from tests import paths
 from tests.conftest import IN_CI
 
 USER, PASSWORD = "ada", "correct-horse"
 FOLDERS = {"Drafts": "\\Drafts", "Sent Items": "\\Sent"}
-README = Path(__file__).resolve().parents[1] / "README.md"
+README = paths.ROOT / "README.md"
 
 
 def program(name: str) -> str:

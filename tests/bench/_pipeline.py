@@ -2,7 +2,7 @@
 in, contacts files, the machine's figures (peak memory, CPU), and a few steps of the
 pipeline run inline. Each scenario is its own module beside this one; every scenario
 takes its sizes as keyword arguments (the defaults are the documented sizes), and
-tests/test_bench_smoke.py runs them small. Progress goes to stderr."""
+tests/integration/test_bench_smoke.py runs them small. Progress goes to stderr."""
 
 from __future__ import annotations
 
@@ -238,7 +238,7 @@ def local_app(workspace: Path, clock: FixedClock, opener: CountingOpener | None 
     from connectors.vdir import VdirCalendar
     from pipeline.app import bootstrap
 
-    extra = {"opener": opener} if opener is not None else {}
+    extra: dict[str, Any] = {"opener": opener} if opener is not None else {}
     return bootstrap(
         load(workspace),
         clock=clock,

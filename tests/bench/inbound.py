@@ -441,18 +441,20 @@ def inbound_libraries() -> dict[str, Any]:
     try:
         import warnings
 
-        from dateparser.search import search_dates  # type: ignore[import-not-found]
+        from dateparser.search import search_dates
 
         from pipeline.inbound.dates import return_date
-        from pipeline.inbound.mime import bodies, header, html_to_text, parse
+        from pipeline.inbound.mime import bodies as text_and_html
+        from pipeline.inbound.mime import header, html_to_text, parse
 
         ooo = []
         for name, expected in sample_expectations().items():
             if expected["kind"] == "auto_reply":
                 result = understand((SAMPLES / name).read_bytes())
                 message = parse((SAMPLES / name).read_bytes())
-                plain, html = bodies(message)
+                plain, html = text_and_html(message)
                 body = f"{header(message, 'Subject')}\n{plain or html_to_text(html)}"
+                assert result.date is not None, f"{name} has no Date the bench can start from"
                 ooo.append((body, result.date, expected["return_date"]))
 
         def naive(body: str, when: Any) -> str | None:

@@ -167,7 +167,7 @@ class EmulatorServer:
     # -- lifecycle ------------------------------------------------------------------------
 
     def start(self) -> Self:
-        emulator = self
+        emulator: EmulatorServer = self
 
         class BoundHandler(Handler):
             owner = emulator

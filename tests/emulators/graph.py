@@ -305,7 +305,7 @@ class GraphEmulator(EmulatorServer):
     def add_event(self, event: JSON) -> str:
         """An invitation lands on the calendar (Graph's event JSON); returns its id."""
         with self._lock:
-            return self._create_event(copy.deepcopy(event))["id"]
+            return str(self._create_event(copy.deepcopy(event))["id"])
 
     def event_by_uid(self, uid: str) -> JSON:
         with self._lock:
@@ -794,7 +794,7 @@ class GraphEmulator(EmulatorServer):
                 f"{base}?$skiptoken={_encode({**state, 'offset': offset + page_size})}"
             )
         else:
-            window = {k: state[k] for k in ("start", "end") if k in state}
+            window: JSON = {k: state[k] for k in ("start", "end") if k in state}
             token = _encode({"stream": stream, "since": state["upto"], **window})
             body["@odata.deltaLink"] = f"{base}?$deltatoken={token}"
         return Answer.json(200, body)

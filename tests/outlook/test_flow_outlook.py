@@ -45,6 +45,7 @@ address = "{ME}"
 """
 
 
+@dataclasses.dataclass
 class OutlookWorld(GmailWorld):
     """The Gmail flow's world, with the person in Outlook instead (``emulator`` is the
     Graph emulator; ticking, answering and reading stages are the same)."""

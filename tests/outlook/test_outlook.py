@@ -410,11 +410,12 @@ def test_outlook_every_request_takes_from_the_mailbox_budget_first(graph: GraphE
     """Given a budget of 2 requests a second, a sync of 4 requests waits for the rest."""
     waits = Sleeps()
     ticks = Clock(datetime(2026, 12, 8, tzinfo=UTC))
-    bucket = TokenBucket(
-        2,
-        clock=lambda: ticks().timestamp(),
-        sleep=lambda s: (waits.append(s), ticks.advance(seconds=s)),
-    )
+
+    def sleep(seconds: float) -> None:
+        waits(seconds)
+        ticks.advance(seconds=seconds)
+
+    bucket = TokenBucket(2, clock=lambda: ticks().timestamp(), sleep=sleep)
     client = graph_client(graph)
     client.quota = bucket
     OutlookMailbox(ME, client).changes(None)  # a delta round per folder: 3 requests

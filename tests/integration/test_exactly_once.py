@@ -34,12 +34,13 @@ import pytest
 import redis
 import sqlalchemy
 
+from tests import paths
 from tests.clitools import WORKDAY_MORNING, shift_to
 from tests.conftest import AMQP_URL, IN_CI, REDIS_URL, require_service
 from tests.services import ServiceUnavailable, rabbitmq_vhost
 from workers.broker import QUEUE
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = paths.ROOT
 CLI = [sys.executable, "-c", "from pipeline.cli import main; main()"]
 STEPS = 500
 LEASE_SECONDS = 2

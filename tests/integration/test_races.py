@@ -59,6 +59,7 @@ def test_a_draft_deleted_before_its_worker_recorded_it_is_not_made_again(
         world.tick()
     assert ("first_outreach", 1, "drafting") in world.steps(DANA) + world.steps(SAM)
     dead = [d for d in world.mailbox.drafts() if "/first_outreach/" in (d.key or "")]
+    assert dead[0].key is not None
     world.mailbox.delete_draft(dead[0].key)
     person = DANA if DANA in str(dead[0].message["To"]) else SAM
     world.clock.advance(seconds=world.app.settings.limits["step_lease_seconds"] + 60)

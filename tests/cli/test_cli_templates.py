@@ -7,8 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clitools import Cli
-from tests.test_cli_core import one_line
+from tests.clitools import Cli, one_line
 
 DANA = "Name,Email,Company,Position,How Found\nDana Kim,dana@example.org,Acme,analyst,a talk\n"
 

@@ -24,6 +24,7 @@ from pipeline.errors import AccountUnavailableError, PermanentError, TransientEr
 from pipeline.models import Outreach as OutreachRow
 from pipeline.models import Step
 from pipeline.status import build_status
+from tests import paths
 from tests.clitools import Cli
 from tests.harness import started_world
 
@@ -207,7 +208,7 @@ def test_a_step_that_breaks_in_an_unexpected_way_fails_visibly_instead_of_hangin
     then the step is failed with a reason (never left `drafting`), shown in deadletters,
     status and the digest, the other contact's draft is made, and a retry after the fix
     drafts it."""
-    shipped = Path(__file__).parents[1] / "templates" / "first_cold.txt.j2"
+    shipped = paths.ROOT / "templates" / "first_cold.txt.j2"
     mine = ada.workspace / "templates" / "first_cold.txt.j2"
     mine.parent.mkdir(exist_ok=True)
     mine.write_bytes(shipped.read_text(encoding="utf-8").replace("Hi", "Grüß").encode("latin-1"))

@@ -7,7 +7,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-SAMPLES = Path(__file__).parent / "samples" / "inbound"
+from tests import paths
+
+SAMPLES = paths.SAMPLES / "inbound"
 KEYS = {
     "file",
     "kind",

@@ -18,7 +18,7 @@ from pipeline.compose import (
     kinds_for_contact,
 )
 from pipeline.errors import TemplateError
-from tests.test_compose import envelope, full_context, text_of
+from tests.unit.composing import envelope, full_context, text_of
 
 MESSAGE_KINDS = [
     "first_alumni",

@@ -7,7 +7,9 @@ import ast
 from collections.abc import Iterator
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
+from tests import paths
+
+ROOT = paths.ROOT
 PACKAGES = ("pipeline", "connectors", "workers")
 
 

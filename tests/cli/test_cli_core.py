@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clitools import Cli, Result
+from tests.clitools import Cli, Result, one_line
 
 LINKEDIN = """Notes:
 "When exporting your connection data, you may notice that some of the email addresses are missing."
@@ -19,11 +19,6 @@ Dana,Kim,https://www.linkedin.com/in/dana-kim-example,dana.kim@example.org,Count
 Lee,Chen,https://www.linkedin.com/in/lee-chen-example,,Acme Labs,Data Scientist,01 Feb 2024
 Sam,Ortiz,https://www.linkedin.com/in/sam-ortiz-example,Sam.Ortiz@Example.NET,Global Health Partners,Program Manager,15 Jun 2023
 """
-
-
-def one_line(text: str) -> str:
-    """A message as one line (the console wraps long ones at the terminal's width)."""
-    return " ".join(text.split())
 
 
 def refer(cli: Cli, name: str, email: str, *more: str) -> Result:

@@ -3,16 +3,16 @@
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from pipeline.inbound import KINDS, understand
+from tests import paths
 from tests.bench.inbound import one_megabyte_messages
 
-CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
-SAMPLES = Path(__file__).parent / "samples" / "inbound"
+CORPUS = paths.CORPUS
+SAMPLES = paths.SAMPLES / "inbound"
 SEEDS = sorted(SAMPLES.glob("*.eml")) + sorted(
     p for p in CORPUS.rglob("*") if p.is_file() and "_expected" not in p.parts
 )

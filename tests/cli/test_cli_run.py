@@ -27,7 +27,7 @@ def cli(capsys: pytest.CaptureFixture[str], tmp_path: Path, monkeypatch: pytest.
 def drafts(workspace: Path) -> list[email.message.EmailMessage]:
     folder = workspace / "mail" / ".Drafts" / "cur"
     return [
-        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)  # type: ignore[misc]
+        email.message_from_bytes(p.read_bytes(), policy=email.policy.default)
         for p in sorted(folder.glob("*"))
     ]
 

@@ -1,6 +1,6 @@
 """Fuzzing the storage path: whatever headers, identifiers and dates arrive, a tick
 stores what it can, skips what it cannot, moves its cursors on, and never raises (SQLite
-and PostgreSQL). Inbound understanding itself is fuzzed in test_inbound_fuzz.py."""
+and PostgreSQL). Inbound understanding itself is fuzzed in unit/test_inbound_fuzz.py."""
 
 from __future__ import annotations
 

@@ -2,7 +2,7 @@
 and a draft deleted on the server but kept as trashed by mbsync.
 
 The sync tools are played by the test writing the directories they would write (the real
-mbsync against a real Dovecot is in tests/test_imap_sync.py)."""
+mbsync against a real Dovecot is in tests/integration/test_imap_sync.py)."""
 
 from __future__ import annotations
 
@@ -17,7 +17,7 @@ from connectors.maildir import MaildirMailbox, flags
 from tests.clitools import local_ada
 from tests.contract.clients import deliver, files, maildir_send_draft, parse
 from tests.harness import TWO_CONTACTS
-from tests.test_maildir import ME, Clock, inbound, outreach
+from tests.local.mail import ME, Clock, inbound, outreach
 
 
 @pytest.fixture

@@ -15,6 +15,7 @@ import pytest
 
 from connectors.base import MailChangeKind, ThreadRef
 from connectors.maildir import LOG_FILE, STATE_FILE, MaildirMailbox, flags, unique_name
+from tests import paths
 from tests.contract.clients import (
     client_name,
     deliver,
@@ -23,24 +24,7 @@ from tests.contract.clients import (
     parse,
     read_message,
 )
-
-ME = "me@example.org"
-
-
-def outreach(subject: str = "Informational interview?") -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = ME
-    message["To"] = "ada@example.com"
-    message["Subject"] = subject
-    message.set_content("Would you have 20 minutes?")
-    return message
-
-
-def inbound(n: int = 1, body: str = "Sure!") -> bytes:
-    return (
-        f"From: ada@example.com\nTo: {ME}\nSubject: Re: hello\n"
-        f"Message-ID: <in-{n}@example.com>\n\n{body}\n"
-    ).encode()
+from tests.local.mail import ME, Clock, inbound, outreach
 
 
 class CountingOpener:
@@ -70,14 +54,6 @@ def opener() -> CountingOpener:
 @pytest.fixture
 def box(root: Path, opener: CountingOpener) -> MaildirMailbox:
     return MaildirMailbox(root, ME, opener=opener)
-
-
-class Clock:
-    def __init__(self) -> None:
-        self.now = datetime(2026, 11, 25, 9, 0, tzinfo=UTC)
-
-    def __call__(self) -> datetime:
-        return self.now
 
 
 @pytest.mark.parametrize(
@@ -523,7 +499,7 @@ def test_a_draft_of_a_worker_killed_before_its_record_is_found_by_a_running_work
     running.create_draft(outreach(), "k0", None)
     killed = subprocess.run(
         [sys.executable, "-c", _KILLED_BEFORE_THE_RECORD, str(root), ME],
-        cwd=Path(__file__).resolve().parents[1],
+        cwd=paths.ROOT,
         check=False,
     )
     assert killed.returncode == 9

@@ -173,7 +173,9 @@ def test_a_booked_meeting_gets_prep_notes_and_then_a_thank_you(world: World) -> 
     thank_you = world.draft_for(DANA, "thank_you")
     assert "Dana" in thank_you.message.get_content()
     digest = build_digest(world.app, "main", (world.clock.now).date())
-    assert "Dana Kim" in digest.get_body(("plain",)).get_content()
+    text = digest.get_body(("plain",))
+    assert text is not None
+    assert "Dana Kim" in text.get_content()
 
 
 def test_prep_notes_say_where_the_conversation_happens(world: World) -> None:

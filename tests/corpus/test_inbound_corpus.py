@@ -7,11 +7,11 @@ when CI=true, where its absence is a failure.
 from __future__ import annotations
 
 import os
-from pathlib import Path
 
 import pytest
 
 from pipeline.inbound import understand
+from tests import paths
 from tests.bench.inbound import (
     corpus_truth,
     inbound_corpus,
@@ -19,7 +19,7 @@ from tests.bench.inbound import (
     trimmer_cases,
 )
 
-CORPUS = Path(__file__).parents[1].parent / "shared" / "corpus"
+CORPUS = paths.CORPUS
 IN_CI = os.environ.get("CI", "").lower() == "true"
 
 

@@ -10,8 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from tests.clitools import Cli
-from tests.test_cli_core import one_line
+from tests.clitools import Cli, one_line
 
 ADA = ("--name", "Ada Park", "--email", "ada@example.edu", "--timezone", "UTC")
 

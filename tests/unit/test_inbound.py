@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, date, datetime
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,8 +11,9 @@ import pytest
 from pipeline.inbound import Inbound, understand
 from pipeline.inbound.dates import return_date
 from pipeline.inbound.quotes import trim_reply
+from tests import paths
 
-SAMPLES = Path(__file__).parent / "samples" / "inbound"
+SAMPLES = paths.SAMPLES / "inbound"
 EXPECTED: dict[str, dict[str, Any]] = json.loads(
     (SAMPLES / "expected.json").read_text(encoding="utf-8")
 )

@@ -9,14 +9,14 @@ mail they were not developed on. d21-d60 are the development set.
 from __future__ import annotations
 
 import json
-from pathlib import Path
 from typing import Any
 
 import pytest
 
 from pipeline.inbound import understand
+from tests import paths
 
-OOO = Path(__file__).parent / "samples" / "inbound" / "ooo"
+OOO = paths.SAMPLES / "inbound" / "ooo"
 EXPECTED: dict[str, dict[str, Any]] = json.loads((OOO / "expected.json").read_text("utf-8"))
 
 
