@@ -33,9 +33,9 @@ from connectors.quota import TokenBucket, Unlimited
 from pipeline.errors import AuthError, PermanentError, TransientError
 from pipeline.settings import AccountSettings
 from tests.emulators.google import GoogleEmulator, authorized_http
+from tests.fakes import DictKeyring
 from tests.google.conftest import ME, Sleeps
-
-CONTACT = "ada@example.com"
+from tests.google.messages import CONTACT, inbound, outreach
 
 
 def mailbox(emulator: GoogleEmulator, sleeps: Sleeps, **kwargs: object) -> GmailMailbox:
@@ -48,23 +48,6 @@ def box(emulator: GoogleEmulator, sleeps: Sleeps) -> Iterator[GmailMailbox]:
     mb = mailbox(emulator, sleeps)
     yield mb
     mb.close()
-
-
-def outreach(subject: str = "Informational interview?") -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = f"Me <{ME}>"
-    message["To"] = f"Ada <{CONTACT}>"
-    message["Subject"] = subject
-    message.set_content("Would you have 20 minutes for a chat?")
-    return message
-
-
-def inbound(n: int, parent: str | None = None, subject: str = "Hello") -> bytes:
-    threading = f"In-Reply-To: {parent}\r\nReferences: {parent}\r\n" if parent else ""
-    return (
-        f"From: Sender {n} <s{n}@example.com>\r\nTo: {ME}\r\nSubject: {subject}\r\n"
-        f"Message-ID: <in-{n}@example.com>\r\n{threading}\r\nBody {n}\r\n"
-    ).encode()
 
 
 def batch_sizes(emulator: GoogleEmulator) -> list[int]:
@@ -418,20 +401,6 @@ class FakeFlow:
     def run_local_server(self, **kwargs: object) -> object:
         self.kwargs = kwargs
         return types.SimpleNamespace(refresh_token=self.refresh_token, granted_scopes=list(SCOPES))
-
-
-class DictKeyring:
-    def __init__(self) -> None:
-        self.items: dict[tuple[str, str], str] = {}
-
-    def get_password(self, service: str, user: str) -> str | None:
-        return self.items.get((service, user))
-
-    def set_password(self, service: str, user: str, value: str) -> None:
-        self.items[(service, user)] = value
-
-    def delete_password(self, service: str, user: str) -> None:
-        del self.items[(service, user)]
 
 
 def client_secrets(tmp_path: Path) -> Path:

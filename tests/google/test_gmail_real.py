@@ -5,6 +5,7 @@ place, the per-minute quota and 429s inside large batches."""
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from email.message import EmailMessage
 from pathlib import Path
@@ -18,7 +19,7 @@ from connectors.quota import Unlimited
 from pipeline.errors import TransientError
 from tests.emulators.google import GoogleEmulator, authorized_http
 from tests.google.conftest import ME, Sleeps
-from tests.google.test_gmail import inbound, outreach
+from tests.google.messages import inbound, outreach
 from tests.harness import Clock
 
 NOW = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
@@ -30,7 +31,7 @@ def clock() -> Clock:
 
 
 @pytest.fixture
-def real(clock: Clock) -> GoogleEmulator:
+def real(clock: Clock) -> Iterator[GoogleEmulator]:
     with GoogleEmulator(ME, clock=clock) as emu:
         yield emu
 

@@ -135,7 +135,7 @@ def test_the_emulator_refuses_an_insert_with_both_id_and_ical_uid(
     from googleapiclient.errors import HttpError
 
     with pytest.raises(HttpError) as caught:
-        cal._events.insert(  # type: ignore[attr-defined]
+        cal._events.insert(
             calendarId="primary",
             body={**booking("both@x"), "id": "outreach0123456789"},
         ).execute()

@@ -1,5 +1,5 @@
 """The scripted lifecycle on Outlook and its calendar, through msal, requests and the
-Graph emulator (the counterpart of tests/test_flow_gmail.py): drafts appear in Outlook's
+Graph emulator (the counterpart of tests/google/test_flow_gmail.py): drafts appear in Outlook's
 Drafts, the person sends them there, a reply, an out-of-office and a booked meeting are
 understood, prep notes land on the calendar, a thank-you and a nudge are drafted, and the
 digest goes to the person's own Inbox as a received message, never sent."""
@@ -25,8 +25,8 @@ from pipeline.outreach import start_outreach
 from pipeline.settings import load_settings
 from tests.contract.clients import graph_event
 from tests.emulators.graph import GraphEmulator, MemoryTokenStore, graph_client, loopback_only
+from tests.google.test_flow_gmail import CONTACTS, MONDAY, GmailWorld
 from tests.harness import Clock
-from tests.test_flow_gmail import CONTACTS, MONDAY, GmailWorld
 
 ME = "ada@uni.example.edu"
 TOML = f"""

@@ -10,7 +10,7 @@ from connectors.tokens import FileTokenStore, KeyringTokenStore
 from pipeline.connect import KINDS, open_mailbox
 from pipeline.errors import SettingsError
 from pipeline.settings import ACCOUNT_KINDS, AccountSettings, load_settings
-from tests.google.test_gmail import DictKeyring
+from tests.fakes import DictKeyring
 
 CLIENT = "3f2b8e1c-9d4a-4c6e-8b7f-0a1b2c3d4e5f"
 

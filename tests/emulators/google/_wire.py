@@ -10,7 +10,7 @@ import collections
 import json
 import re
 import time
-from collections.abc import Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email import policy
@@ -230,3 +230,28 @@ def _sync_seq(token: str) -> int | None:
         return None
     kind, _, number = text.partition(":")
     return int(number) if kind == "sync" and number.isdigit() else None
+
+
+class GoogleState:
+    """The state the Gmail and Calendar halves share, declared for the type checker;
+    ``GoogleEmulator.__init__`` sets it up, and holds the lock that guards it."""
+
+    address: str
+    history_page_size: int
+    search_lag: float
+    history_labels: bool
+    _ids: Iterator[int]
+    _draft_ids: Iterator[int]
+    history_id: int
+    _min_history: int
+    _history: list[JSON]
+    _messages: dict[str, _Message]
+    _drafts: dict[str, str]
+    _by_msgid: dict[str, str]
+    _sent_from: dict[str, str]
+    _ids_by_msgid: dict[str, list[str]]
+    _events: dict[str, JSON]
+    _seq: int
+    _min_seq: int
+    _lock: Any
+    _clock: Callable[[], datetime]

@@ -14,6 +14,7 @@ from tests.emulators.core import (
 from tests.emulators.google._wire import (
     _EVENT_ID,
     ApiError,
+    GoogleState,
     _json_body,
     _rfc3339,
     _sync_seq,
@@ -22,7 +23,7 @@ from tests.emulators.google._wire import (
 )
 
 
-class CalendarSide:
+class CalendarSide(GoogleState):
     """Google Calendar: the other side (add, move, cancel, remove events) and the API
     handlers (events list with sync tokens, get, insert, patch, update, delete). Mixed
     into ``GoogleEmulator``."""
@@ -35,8 +36,8 @@ class CalendarSide:
             body = copy.deepcopy(resource)
             event_id = body.get("id") or uuid.uuid4().hex[:26]
             if event_id in self._events:
-                return self._replace_event(event_id, body, keep_organizer=False)["id"]
-            return self._create_event(body, event_id)["id"]
+                return str(self._replace_event(event_id, body, keep_organizer=False)["id"])
+            return str(self._create_event(body, event_id)["id"])
 
     def event_id(self, ical_uid: str) -> str:
         with self._lock:
@@ -148,10 +149,10 @@ class CalendarSide:
 
     def _events_list(self, calendar_id: str, *, query: dict[str, list[str]], body: bytes) -> Answer:
         self._calendar(calendar_id)
-        sync = (query.get("syncToken") or [None])[0]
-        page_token = (query.get("pageToken") or [None])[0]
+        sync = next(iter(query.get("syncToken") or []), None)
+        page_token = next(iter(query.get("pageToken") or []), None)
         props = query.get("privateExtendedProperty", [])
-        ical_uid = (query.get("iCalUID") or [None])[0]
+        ical_uid = next(iter(query.get("iCalUID") or []), None)
         show_deleted = (query.get("showDeleted") or ["false"])[0] == "true"
         if sync and (props or ical_uid or query.get("timeMin") or query.get("q")):
             raise ApiError(400, "Sync token cannot be combined with these filters.", "invalid")

@@ -16,6 +16,7 @@ from tests.emulators.core import (
 from tests.emulators.google._wire import (
     _HEADERS,
     ApiError,
+    GoogleState,
     _header,
     _json_body,
     _Message,
@@ -28,7 +29,7 @@ from tests.emulators.google._wire import (
 )
 
 
-class GmailSide:
+class GmailSide(GoogleState):
     """Gmail: the person's side (receive, send, edit, schedule, undo, delete) and the API
     handlers (messages, drafts, threads, history, search). Mixed into ``GoogleEmulator``,
     which holds the state and the lock."""
@@ -388,7 +389,7 @@ class GmailSide:
             "labelAdded",
             "labelRemoved",
         }
-        label = (query.get("labelId") or [None])[0]
+        label = next(iter(query.get("labelId") or []), None)
         wanted = {
             "messageAdded": "messagesAdded",
             "messageDeleted": "messagesDeleted",

@@ -39,7 +39,7 @@ class RoutedHttp(NoResendHttp):
 
 def credentials(refresh_token: str = "refresh-token-1") -> Credentials:
     """Credentials as the stored token gives them: no access token yet, a refresh token."""
-    return Credentials(
+    return Credentials(  # type: ignore[no-untyped-call]
         token=None,
         refresh_token=refresh_token,
         token_uri="https://oauth2.googleapis.com/token",

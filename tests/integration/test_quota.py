@@ -80,12 +80,13 @@ def test_a_redis_bucket_is_shared_between_clients() -> None:
     require_service("Redis", parts.hostname or "127.0.0.1", parts.port or 6379)
     key = f"outreach:test:quota:{uuid.uuid4().hex}"
     waits: list[float] = []
-    one = RedisTokenBucket(
-        REDIS_URL, key, rate=100, sleep=lambda s: (waits.append(s), time.sleep(s))
-    )
-    two = RedisTokenBucket(
-        REDIS_URL, key, rate=100, sleep=lambda s: (waits.append(s), time.sleep(s))
-    )
+
+    def sleep(seconds: float) -> None:
+        waits.append(seconds)
+        time.sleep(seconds)
+
+    one = RedisTokenBucket(REDIS_URL, key, rate=100, sleep=sleep)
+    two = RedisTokenBucket(REDIS_URL, key, rate=100, sleep=sleep)
     assert isinstance(bucket_for(REDIS_URL, key), RedisTokenBucket)
     one.acquire(60)
     two.acquire(40)

@@ -6,7 +6,7 @@ calendar, a thank-you is drafted, and the digest goes to the person's own inbox 
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
 from email import message_from_bytes, policy
 from email.message import EmailMessage
@@ -70,7 +70,10 @@ class GmailWorld:
 
     def tick(self) -> Any:
         def inline(jobs: list[tuple[str, Any]]) -> list[str]:
-            run = {"create_draft": create_draft, "discard_draft": discard_step}
+            run: dict[str, Callable[[Any, Any], Any]] = {
+                "create_draft": create_draft,
+                "discard_draft": discard_step,
+            }
             for name, argument in jobs:
                 run.get(name, prep_meeting)(self.app, argument)
             return []
