@@ -33,6 +33,19 @@ _names = itertools.count(1)
 # -- a mail client on a Maildir -----------------------------------------------------------
 
 
+CONTACT = "ada@example.com"
+
+
+def outreach(subject: str = "Informational interview?", me: str = "me@example.org") -> EmailMessage:
+    """A first message of ours to Ada, as the pipeline hands it to a mailbox."""
+    message = EmailMessage()
+    message["From"] = f"Me <{me}>"
+    message["To"] = f"Ada <{CONTACT}>"
+    message["Subject"] = subject
+    message.set_content("Would you have 20 minutes for a chat?")
+    return message
+
+
 def client_name(flags: str = "") -> str:
     """A Maildir file name as another program would choose it."""
     unique = f"{1_700_000_000 + next(_names)}.R{os.getpid()}.client"

@@ -9,19 +9,8 @@ import pytest
 
 from connectors.base import Mailbox, MailChange, MailChangeKind, ThreadRef
 from pipeline.errors import PermanentError
-from tests.contract.clients import MailWorld
+from tests.contract.clients import CONTACT, MailWorld, outreach
 from tests.contract.conftest import GRACE, ME, MovableClock
-
-CONTACT = "ada@example.com"
-
-
-def outreach(subject: str = "Informational interview?") -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = f"Me <{ME}>"
-    message["To"] = f"Ada <{CONTACT}>"
-    message["Subject"] = subject
-    message.set_content("Would you have 20 minutes for a chat?")
-    return message
 
 
 def reply_from_contact(parent_id: str, message_id: str = "<reply-1@example.com>") -> bytes:

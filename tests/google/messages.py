@@ -2,20 +2,10 @@
 
 from __future__ import annotations
 
-from email.message import EmailMessage
-
+from tests.contract.clients import CONTACT, outreach
 from tests.google.conftest import ME
 
-CONTACT = "ada@example.com"
-
-
-def outreach(subject: str = "Informational interview?") -> EmailMessage:
-    message = EmailMessage()
-    message["From"] = f"Me <{ME}>"
-    message["To"] = f"Ada <{CONTACT}>"
-    message["Subject"] = subject
-    message.set_content("Would you have 20 minutes for a chat?")
-    return message
+__all__ = ["CONTACT", "inbound", "outreach"]
 
 
 def inbound(n: int, parent: str | None = None, subject: str = "Hello") -> bytes:
