@@ -130,20 +130,10 @@ class World:
             )
 
     def stage(self, email: str) -> str:
-        with self.app.store.read() as session:
-            return session.scalars(
-                select(OutreachRow.stage).where(OutreachRow.email == email)
-            ).one()
+        return stage_of(self.app, email)
 
     def steps(self, email: str) -> list[tuple[str, int, str]]:
-        with self.app.store.read() as session:
-            rows = session.execute(
-                select(Step.kind, Step.seq, Step.status)
-                .join(OutreachRow)
-                .where(OutreachRow.email == email)
-                .order_by(Step.id)
-            ).all()
-            return [(k, s, st) for k, s, st in rows]
+        return steps_of(self.app, email)
 
     def draft_for(self, email: str, kind: str) -> Any:
         found = [
@@ -223,6 +213,24 @@ class World:
         self.tick()
         self.send_first_outreach(LEE)
         self.tick()
+
+
+def stage_of(app: App, email: str) -> str:
+    """The stage of the outreach to ``email``."""
+    with app.store.read() as session:
+        return session.scalars(select(OutreachRow.stage).where(OutreachRow.email == email)).one()
+
+
+def steps_of(app: App, email: str) -> list[tuple[str, int, str]]:
+    """(kind, seq, status) of each step of the outreach to ``email``, oldest first."""
+    with app.store.read() as session:
+        rows = session.execute(
+            select(Step.kind, Step.seq, Step.status)
+            .join(OutreachRow)
+            .where(OutreachRow.email == email)
+            .order_by(Step.id)
+        ).all()
+        return [(kind, seq, status) for kind, seq, status in rows]
 
 
 def make_world(tmp_path: Path, database_url: str, start: datetime) -> World:

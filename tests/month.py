@@ -23,11 +23,10 @@ from pipeline.app import App
 from pipeline.contacts import import_records, parse_contacts
 from pipeline.digest import deliver_digest
 from pipeline.drafting import create_draft, discard_step, prep_meeting
-from pipeline.models import Account, Step
-from pipeline.models import Outreach as OutreachRow
+from pipeline.models import Account
 from pipeline.outreach import start_outreach
 from pipeline.tick import run_tick
-from tests.harness import Clock
+from tests.harness import Clock, stage_of, steps_of
 
 MONDAY = datetime(2026, 3, 2, 15, 0, tzinfo=UTC)
 DANA, SAM, LEE = "dana.kim@example.org", "sam.ortiz@example.net", "lee.chen@example.com"
@@ -142,20 +141,10 @@ class MonthWorld:
         self.receive(bytes(message))
 
     def steps(self, address: str) -> list[tuple[str, int, str]]:
-        with self.app.store.read() as session:
-            rows = session.execute(
-                select(Step.kind, Step.seq, Step.status)
-                .join(OutreachRow)
-                .where(OutreachRow.email == address)
-                .order_by(Step.id)
-            ).all()
-            return [(kind, seq, status) for kind, seq, status in rows]
+        return steps_of(self.app, address)
 
     def stage(self, address: str) -> str:
-        with self.app.store.read() as session:
-            return session.scalars(
-                select(OutreachRow.stage).where(OutreachRow.email == address)
-            ).one()
+        return stage_of(self.app, address)
 
 
 def play_a_month(world: MonthWorld) -> None:
