@@ -10,14 +10,16 @@ two workers at once) leaves exactly one draft or one event.
 from __future__ import annotations
 
 import logging
-from dataclasses import dataclass
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from email.message import EmailMessage
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
-from connectors.base import CalendarEvent, ThreadRef
+from connectors.base import CalendarEvent, DraftRef, ThreadRef
 from pipeline import lifecycle as lc
 from pipeline.accounts import mark_needs_reauth, mark_unavailable
 from pipeline.app import App
@@ -34,7 +36,6 @@ from pipeline.context import (
 from pipeline.errors import (
     AccountUnavailableError,
     AuthError,
-    OutreachError,
     PermanentError,
     TemplateError,
 )
@@ -59,114 +60,224 @@ class DraftOutcome:
     detail: str = ""
 
 
-def _load_step(session: Session, step_id: int) -> Step | None:
-    """The step with its outreach, contact and account. Not the contact's addresses: the
-    outreach names the one to write to, and joining contact_emails (no index by contact)
-    made each draft scan every address, so a tick grew with the square of the contacts."""
-    return session.scalar(
+def _load_steps(session: Session, step_ids: Sequence[int]) -> dict[int, Step]:
+    """The steps with their outreach, contact and account, in one query. Not the
+    contact's addresses: the outreach names the one to write to, and joining
+    contact_emails (no index by contact) made each draft scan every address, so a tick
+    grew with the square of the contacts."""
+    if not step_ids:
+        return {}
+    steps = session.scalars(
         select(Step)
-        .where(Step.id == step_id)
+        .where(Step.id.in_(step_ids))
         .options(
             joinedload(Step.outreach).joinedload(OutreachRow.contact),
             joinedload(Step.outreach).joinedload(OutreachRow.account),
         )
-    )
+    ).unique()
+    return {step.id: step for step in steps}
 
 
 def create_draft(app: App, step_id: int, templates: TemplateSet | None = None) -> DraftOutcome:
-    """Render the step's message and put it in the person's Drafts, exactly once.
+    """Render the step's message and put it in the person's Drafts, exactly once (see
+    :func:`create_drafts`)."""
+    return create_drafts(app, [step_id], templates)[0]
 
-    One write transaction claims the step (one worker at a time) and reads what its
-    message needs; the message is rendered and the draft created outside any transaction
-    (the connector is idempotent by the step's key), and a second one records the result.
-    A transient failure gives the claim back before it is raised for the queue to retry.
+
+def create_drafts(
+    app: App, step_ids: Sequence[int], templates: TemplateSet | None = None
+) -> list[DraftOutcome]:
+    """Render the steps' messages and put them in the person's Drafts, each exactly once;
+    one outcome per step, in the order given.
+
+    Two write transactions for the whole batch: the first claims the steps (one worker at
+    a time per step) and reads what their messages need; the messages are rendered and
+    the drafts created outside any transaction (the connectors are idempotent by the
+    step's key), and the second records the results. A transient failure stops the
+    batch: the drafts made so far are recorded, the other claims are given back, and the
+    error is raised for the queue to retry (a retry finds the recorded steps done). A
+    crash before the record leaves the steps claimed; once the lease has passed, the next
+    attempt takes them again and the connector finds their drafts by key.
     """
     templates = templates or app.templates
     now = app.now()
+    outcomes: dict[int, DraftOutcome] = {}
+    with app.store.write_steps(step_ids) as session:
+        work = _claim_and_gather(session, app, step_ids, templates, now, outcomes)
+    batch = _Batch()
+    for step_id, gathered in work:
+        batch.draft(app, step_id, gathered, templates, outcomes)
+    if batch.to_record():
+        with app.store.write_steps(batch.to_record()) as session:
+            _record(session, app, batch, now, outcomes)
+    for name, reason in batch.reauth.items():
+        mark_needs_reauth(app, name, reason)
+    for name, reason in batch.unavailable.items():
+        mark_unavailable(app, name, reason, now)
+    if batch.error is not None:
+        raise batch.error
+    return [outcomes[step_id] for step_id in step_ids]
+
+
+def _claim_and_gather(
+    session: Session,
+    app: App,
+    step_ids: Sequence[int],
+    templates: TemplateSet,
+    now: datetime,
+    outcomes: dict[int, DraftOutcome],
+) -> list[tuple[int, Gathered]]:
+    """Claim the due steps among ``step_ids`` and read what each message needs; the
+    outcome of each step not to be drafted goes in ``outcomes``."""
     lease = timedelta(seconds=app.settings.limits["step_lease_seconds"])
-    with app.store.write_step(step_id) as session:
-        step = _load_step(session, step_id)
+    steps = _load_steps(session, step_ids)
+    before = {
+        step.id: step.status
+        for step in steps.values()
+        if not (step.due_at > now and step.status in OPEN_STATUSES)
+    }
+    claimed = claim_for_drafting(session, list(before), now, lease)
+    work: list[tuple[int, Gathered]] = []
+    for step_id in step_ids:
+        step = steps.get(step_id)
         if step is None:
-            return DraftOutcome(str(step_id), StepStatus.CANCELLED, "no such step")
-        if step.due_at > now and step.status in OPEN_STATUSES:
-            return DraftOutcome(step.key, "not_due")
-        status = step.status
-        if not claim_for_drafting(session, step_id, now, lease):
+            outcomes[step_id] = DraftOutcome(str(step_id), StepStatus.CANCELLED, "no such step")
+        elif step_id not in before:
+            outcomes[step_id] = DraftOutcome(step.key, "not_due")
+        elif step_id not in claimed:
+            status = before[step_id]
             outcome = "exists" if status in (StepStatus.DRAFTED, StepStatus.SENT) else status
-            return DraftOutcome(step.key, "busy" if outcome == StepStatus.DRAFTING else outcome)
+            outcomes[step_id] = DraftOutcome(
+                step.key, "busy" if outcome == StepStatus.DRAFTING else outcome
+            )
+        else:
+            try:
+                gathered = _gather(session, app, step, templates, now)
+            except TemplateError as err:
+                gathered = Refusal(StepStatus.FAILED, str(err))
+            except NOT_THE_INPUTS:
+                raise  # the claims are rolled back with the transaction: a retry takes them
+            except Exception as err:  # met by this step only (an odd contact, a hostile template)
+                gathered = Refusal(StepStatus.FAILED, f"could not be composed: {describe(err)}")
+            if isinstance(gathered, Refusal):
+                outcomes[step_id] = _refuse(session, step, gathered, now)
+            else:
+                work.append((step_id, gathered))
+    return work
+
+
+@dataclass
+class _Batch:
+    """What drafting a batch's messages came to, to be recorded in one transaction."""
+
+    made: list[tuple[int, Gathered, DraftRef, EmailMessage]] = field(default_factory=list)
+    failed: list[tuple[int, str]] = field(default_factory=list)
+    give_back: list[int] = field(default_factory=list)
+    unavailable: dict[str, str] = field(default_factory=dict)  # account name -> why
+    reauth: dict[str, str] = field(default_factory=dict)
+    error: BaseException | None = None  # the transient trouble that stopped the batch
+
+    def to_record(self) -> list[int]:
+        return [m[0] for m in self.made] + [f[0] for f in self.failed] + self.give_back
+
+    def draft(
+        self,
+        app: App,
+        step_id: int,
+        gathered: Gathered,
+        templates: TemplateSet,
+        outcomes: dict[int, DraftOutcome],
+    ) -> None:
+        """Render and draft one claimed step's message, unless the batch has stopped or
+        its account cannot be used now."""
+        account, key = gathered.account, gathered.envelope.key
+        if self.error is not None:
+            self.give_back.append(step_id)
+            return
+        if account.name in self.unavailable:
+            self.give_back.append(step_id)
+            outcomes[step_id] = DraftOutcome(key, "waiting", self.unavailable[account.name])
+            return
         try:
-            gathered = _gather(session, app, step, templates, now)
+            message = templates.render_message(
+                gathered.template, gathered.context, gathered.envelope
+            )
         except TemplateError as err:
-            gathered = Refusal(StepStatus.FAILED, str(err))
-        except NOT_THE_INPUTS:
-            raise  # the claim is rolled back with the transaction: a retry takes it again
+            self.failed.append((step_id, str(err)))
+            return
+        except NOT_THE_INPUTS as err:
+            self.give_back.append(step_id)
+            self.error = err
+            return
         except Exception as err:  # met by this step only (an odd contact, a hostile template)
-            gathered = Refusal(StepStatus.FAILED, f"could not be composed: {describe(err)}")
-        if isinstance(gathered, Refusal):
-            return _refuse(session, step, gathered, now)
-    try:
-        message = templates.render_message(gathered.template, gathered.context, gathered.envelope)
-    except TemplateError as err:
-        return _finish(app, step_id, StepStatus.FAILED, str(err), now)
-    except NOT_THE_INPUTS:
-        _give_back(app, step_id, now)
-        raise
-    except Exception as err:  # met by this step only (an odd contact, a hostile template)
-        return _finish(
-            app, step_id, StepStatus.FAILED, f"could not be composed: {describe(err)}", now
-        )
-    account, key, thread = gathered.account, gathered.envelope.key, gathered.thread
-    try:
-        ref = app.mailbox(account).create_draft(message, key, thread)
-    except PermanentError as err:  # this message can never be drafted: the person must look
-        return _finish(app, step_id, StepStatus.FAILED, str(err), now)
-    except AccountUnavailableError as err:  # the whole mailbox: the account's trouble
-        _give_back(app, step_id, now)
-        mark_unavailable(app, account.name, str(err), now)
-        return DraftOutcome(key, "waiting", str(err))
-    except OutreachError as err:
-        _give_back(app, step_id, now)
-        if isinstance(err, AuthError):
-            mark_needs_reauth(app, account.name, str(err))
-        raise
-    except NOT_THE_INPUTS:
-        _give_back(app, step_id, now)
-        raise
-    except Exception as err:  # a connector's bug met by this message: never stuck drafting
-        return _finish(
-            app, step_id, StepStatus.FAILED, f"could not be drafted: {describe(err)}", now
-        )
-    with app.store.write_step(step_id) as session:
-        step = session.scalar(
-            select(Step)
-            .where(Step.id == step_id)
-            .options(joinedload(Step.outreach).joinedload(OutreachRow.account))
-        )
-        assert step is not None
-        if step.status in (StepStatus.WITHDRAWING, StepStatus.WITHDRAWN):
-            # Became moot while we were making it: the next sweep takes the draft back.
-            step.status, step.updated_at = StepStatus.WITHDRAWING, now
-            step.provider_draft_id, step.message_id = ref.draft_id, ref.message_id
-            return DraftOutcome(key, "withdrawing", ref.draft_id)
-        if step.status != StepStatus.DRAFTING:  # drafted by a later claim, or deleted by the person
-            return DraftOutcome(key, "exists" if step.status == StepStatus.DRAFTED else step.status)
-        row = step.outreach
-        if gathered.account_unavailable:  # it works again
-            row.account.unavailable_reason = None
-            row.account.unavailable_since = None
-        step.status = StepStatus.DRAFTED
-        step.provider_draft_id = ref.draft_id
-        step.provider_thread_id = ref.thread_id
-        step.message_id = ref.message_id
-        step.fingerprint = message_fingerprint(message)
-        step.drafted_at = now
-        step.updated_at = now
-        if step.kind in ("first_outreach", "resend") or row.root_message_id is None:
-            row.root_message_id = row.root_message_id or ref.message_id
-            row.subject = row.subject or str(message["Subject"])
-            row.thread_id = row.thread_id or ref.thread_id
-        drafted = lc.DraftCreated(at=now, kind=lc.StepKind(step.kind), seq=step.seq)
-        observe(session, row, drafted, now, app.policy)
+            self.failed.append((step_id, f"could not be composed: {describe(err)}"))
+            return
+        try:
+            ref = app.mailbox(account).create_draft(message, key, gathered.thread)
+        except PermanentError as err:  # this message can never be drafted: the person must look
+            self.failed.append((step_id, str(err)))
+        except AccountUnavailableError as err:  # the whole mailbox: the account's trouble
+            self.give_back.append(step_id)
+            self.unavailable[account.name] = str(err)
+            outcomes[step_id] = DraftOutcome(key, "waiting", str(err))
+        except NOT_THE_INPUTS as err:  # transient trouble, or the database: retried
+            self.give_back.append(step_id)
+            self.error = err
+            if isinstance(err, AuthError):
+                self.reauth[account.name] = str(err)
+        except Exception as err:  # a connector's bug met by this message: never stuck drafting
+            self.failed.append((step_id, f"could not be drafted: {describe(err)}"))
+        else:
+            self.made.append((step_id, gathered, ref, message))
+
+
+def _record(
+    session: Session, app: App, batch: _Batch, now: datetime, outcomes: dict[int, DraftOutcome]
+) -> None:
+    """Record, in one transaction, the drafts made, the steps that failed, and the claims
+    given back."""
+    release(session, batch.give_back, now)
+    steps = _load_steps(session, [m[0] for m in batch.made] + [f[0] for f in batch.failed])
+    for step_id, detail in batch.failed:
+        outcomes[step_id] = _fail(steps[step_id], detail, now)
+    for step_id, gathered, ref, message in batch.made:
+        outcomes[step_id] = _record_draft(session, app, steps[step_id], gathered, ref, message, now)
+
+
+def _record_draft(
+    session: Session,
+    app: App,
+    step: Step,
+    gathered: Gathered,
+    ref: DraftRef,
+    message: EmailMessage,
+    now: datetime,
+) -> DraftOutcome:
+    key = gathered.envelope.key
+    if step.status in (StepStatus.WITHDRAWING, StepStatus.WITHDRAWN):
+        # Became moot while we were making it: the next sweep takes the draft back.
+        step.status, step.updated_at = StepStatus.WITHDRAWING, now
+        step.provider_draft_id, step.message_id = ref.draft_id, ref.message_id
+        return DraftOutcome(key, "withdrawing", ref.draft_id)
+    if step.status != StepStatus.DRAFTING:  # drafted by a later claim, or deleted by the person
+        return DraftOutcome(key, "exists" if step.status == StepStatus.DRAFTED else step.status)
+    row = step.outreach
+    if gathered.account_unavailable:  # it works again
+        row.account.unavailable_reason = None
+        row.account.unavailable_since = None
+    step.status = StepStatus.DRAFTED
+    step.provider_draft_id = ref.draft_id
+    step.provider_thread_id = ref.thread_id
+    step.message_id = ref.message_id
+    step.fingerprint = message_fingerprint(message)
+    step.drafted_at = now
+    step.updated_at = now
+    if step.kind in ("first_outreach", "resend") or row.root_message_id is None:
+        row.root_message_id = row.root_message_id or ref.message_id
+        row.subject = row.subject or str(message["Subject"])
+        row.thread_id = row.thread_id or ref.thread_id
+    drafted = lc.DraftCreated(at=now, kind=lc.StepKind(step.kind), seq=step.seq)
+    observe(session, row, drafted, now, app.policy)
     return DraftOutcome(key, "created", ref.draft_id)
 
 
@@ -255,13 +366,6 @@ def _refuse(session: Session, step: Step, refusal: Refusal, now: datetime) -> Dr
     return DraftOutcome(step.key, refusal.status, refusal.why)
 
 
-def _give_back(app: App, step_id: int, now: datetime) -> None:
-    """Release the claim after a failure that is not the step's own: the next attempt (a
-    retry, the next tick) takes it again."""
-    with app.store.write() as session:
-        release(session, step_id, now)
-
-
 def _quoted_ref(contact: Contact, contact_id: int) -> str:
     """How the person names a contact on the command line: by name when it has one."""
     return f'"{contact.name}"' if contact.name else str(contact_id)
@@ -298,24 +402,18 @@ def _their_last_message_id(session: Session, outreach_id: int) -> str | None:
     )
 
 
-def _finish(app: App, step_id: int, status: StepStatus, detail: str, now: datetime) -> DraftOutcome:
-    with app.store.write() as session:
-        step = session.get(Step, step_id)
-        assert step is not None
-        if step.status in (*OPEN_STATUSES, StepStatus.DRAFTING):
-            step.status = status
-            step.last_error = detail
-            step.updated_at = now
-        key = step.key
-    if status == StepStatus.FAILED:
-        log.warning("step %s not drafted: %s", key, detail)
-    return DraftOutcome(key, status, detail)
+def _fail(step: Step, detail: str, now: datetime) -> DraftOutcome:
+    """The claimed step failed for good (unless something else became of it meanwhile)."""
+    if step.status in (*OPEN_STATUSES, StepStatus.DRAFTING):
+        step.status, step.last_error, step.updated_at = StepStatus.FAILED, detail, now
+    log.warning("step %s not drafted: %s", step.key, detail)
+    return DraftOutcome(step.key, StepStatus.FAILED, detail)
 
 
 def discard_step(app: App, step_id: int) -> str:
     """Take back the draft of a step that became moot (its status is ``withdrawing``)."""
     with app.store.read() as session:
-        step = _load_step(session, step_id)
+        step = _load_steps(session, [step_id]).get(step_id)
         if step is None or step.status != StepStatus.WITHDRAWING:
             return "nothing to do"
         account = app.settings.account(step.outreach.account.name)

@@ -9,6 +9,7 @@ idempotent by the step's key, so a second attempt finds the first one's draft.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 from enum import StrEnum
 from typing import TYPE_CHECKING
@@ -91,22 +92,29 @@ def claim_due(session: Session, now: datetime, lease: timedelta, limit: int) -> 
     return sorted(claimed)
 
 
-def claim_for_drafting(session: Session, step_id: int, now: datetime, lease: timedelta) -> bool:
-    """Take the step for drafting; False when another worker holds a live claim on it or it
-    is already done."""
-    result = session.execute(
+def claim_for_drafting(
+    session: Session, step_ids: Sequence[int], now: datetime, lease: timedelta
+) -> set[int]:
+    """Take the steps for drafting in one statement; returns those taken. A step is left
+    out when another worker holds a live claim on it or it is already done."""
+    if not step_ids:
+        return set()
+    claimed = session.scalars(
         update(Step)
-        .where(Step.id == step_id, _claimable(now, lease, fresh=OPEN_STATUSES))
+        .where(Step.id.in_(step_ids), _claimable(now, lease, fresh=OPEN_STATUSES))
         .values(status=StepStatus.DRAFTING, updated_at=now)
+        .returning(Step.id)
     )
-    return bool(getattr(result, "rowcount", 0))
+    return set(claimed)
 
 
-def release(session: Session, step_id: int, now: datetime) -> None:
-    """Give a claimed step back (a transient failure): the next attempt may take it."""
+def release(session: Session, step_ids: Sequence[int], now: datetime) -> None:
+    """Give claimed steps back (a transient failure): the next attempt may take them."""
+    if not step_ids:
+        return
     session.execute(
         update(Step)
-        .where(Step.id == step_id, Step.status == StepStatus.DRAFTING)
+        .where(Step.id.in_(step_ids), Step.status == StepStatus.DRAFTING)
         .values(status=StepStatus.QUEUED, updated_at=now - timedelta(days=3650))
     )
 

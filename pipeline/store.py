@@ -13,13 +13,14 @@ seen, a cursor), so without it two workers or two ticks could both decide from t
 old state under READ COMMITTED. Write transactions never wait on the network (provider
 calls happen between transactions), so they are short and the lock costs little.
 
-One narrower kind, for the hot path of several workers: :meth:`Store.write_step` is a
-write transaction that reads and decides about one step and its outreach only (claiming
-and recording a draft). On PostgreSQL it holds the write lock *shared* and a lock of its
-outreach exclusively, so such transactions of different outreaches run side by side,
-while any ``write()`` still excludes them all (and they it); on SQLite it is ``write()``.
-Locks are always taken in that order (the write lock, then one outreach), so they cannot
-deadlock.
+One narrower kind, for the hot path of several workers: :meth:`Store.write_steps` is a
+write transaction that reads and decides about some steps and their outreaches only
+(claiming and recording a batch of drafts). On PostgreSQL it holds the write lock *shared*
+and a lock of each of its outreaches exclusively, so such transactions of different
+outreaches run side by side, while any ``write()`` still excludes them all (and they it);
+on SQLite it is ``write()``.
+Locks are always taken in that order (the write lock, then the outreaches by their lock
+key), so they cannot deadlock.
 """
 
 from __future__ import annotations
@@ -28,7 +29,7 @@ import fcntl
 import logging
 import re
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -59,13 +60,16 @@ _LOCK_KEY_SQL = "hashtext(current_schema() || ':' || :name)"
 _NAMED_LOCK_ARGS = f"{_NAMED_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
 _LOCK_POLL_SECONDS = 0.2
 _WRITE_LOCK_ARGS = f"{_WRITE_LOCK_NAMESPACE}, {_LOCK_KEY_SQL}"
-# The outreach of a step, found in the same statement that locks it (steps never move).
-# (S608: the f-string joins constants only; the step id is a bound parameter)
-_STEP_LOCK_SQL = (
-    f"SELECT pg_advisory_xact_lock_shared({_WRITE_LOCK_ARGS}), "  # noqa: S608
-    f"pg_advisory_xact_lock({_OUTREACH_LOCK_NAMESPACE}, hashtext(current_schema() || "
-    "':' || (SELECT outreach_id FROM steps WHERE id = :step)::text))"
+# The outreaches of some steps, found in the statements that lock them (steps never
+# move), locked in the order of their lock keys so that two such transactions cannot
+# deadlock. (S608: the f-strings join constants only; the ids are bound parameters)
+_OUTREACH_KEY_SQL = "hashtext(current_schema() || ':' || outreach_id::text)"
+_STEPS_LOCK_SQL = (
+    f"SELECT pg_advisory_xact_lock({_OUTREACH_LOCK_NAMESPACE}, key) FROM ("  # noqa: S608
+    f"SELECT DISTINCT {_OUTREACH_KEY_SQL} AS key FROM steps WHERE id = ANY(:steps) "
+    "ORDER BY key) AS keys"
 )
+_SHARED_WRITE_LOCK_SQL = f"SELECT pg_advisory_xact_lock_shared({_WRITE_LOCK_ARGS})"
 
 
 def _alembic_config() -> Config:
@@ -174,15 +178,23 @@ class Store:
 
     @contextmanager
     def write_step(self, step_id: int) -> Iterator[Session]:
-        """A write transaction that reads and changes only the step ``step_id`` and its
-        outreach (its account's availability aside): one at a time per outreach, beside
-        those of other outreaches on PostgreSQL (see the module's docstring)."""
+        """:meth:`write_steps` for one step."""
+        with self.write_steps([step_id]) as session:
+            yield session
+
+    @contextmanager
+    def write_steps(self, step_ids: Sequence[int]) -> Iterator[Session]:
+        """A write transaction that reads and changes only the steps ``step_ids`` and
+        their outreaches (their accounts' availability aside): one at a time per
+        outreach, beside those of other outreaches on PostgreSQL (see the module's
+        docstring)."""
         if self.dialect != "postgresql":
             with self.write() as session:
                 yield session
             return
         with self._write() as session, session.begin():
-            session.execute(text(_STEP_LOCK_SQL), {"name": "writes", "step": step_id})
+            session.execute(text(_SHARED_WRITE_LOCK_SQL), {"name": "writes"})
+            session.execute(text(_STEPS_LOCK_SQL), {"steps": list(step_ids)})
             yield session
 
     @contextmanager

@@ -62,6 +62,14 @@ def create_draft(step_id: int) -> None:
 
 
 @_actor
+def create_drafts(step_ids: list[int]) -> None:
+    """Put the drafts of a batch of due steps in the person's mailboxes (each once), with
+    two database transactions for the whole batch."""
+    for outcome in drafting.create_drafts(current_app(), step_ids):
+        log.debug("step %s: %s", outcome.key, outcome.outcome)
+
+
+@_actor
 def prep_meeting(meeting_id: int) -> None:
     """Write, move or remove the prep-notes event of one meeting (once)."""
     drafting.prep_meeting(current_app(), meeting_id)
@@ -91,5 +99,12 @@ def deliver_digest(account: str, day: str) -> None:
 
 ACTORS = {
     a.actor_name: a
-    for a in (create_draft, discard_draft, prep_meeting, sync_account, deliver_digest)
+    for a in (
+        create_draft,
+        create_drafts,
+        discard_draft,
+        prep_meeting,
+        sync_account,
+        deliver_digest,
+    )
 }

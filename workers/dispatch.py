@@ -41,10 +41,26 @@ def _boot(broker: Any) -> None:
             _booted.add(id(broker))
 
 
+DRAFT_BATCH = 20
+"""Steps drafted per job: each job claims its steps in one transaction and records their
+drafts in another, so the database work per draft shrinks with the batch; a batch stays
+small enough to be done well within the step lease, and to spread over the workers."""
+
+
+def batch_drafts(jobs: list[tuple[str, Any]], size: int = DRAFT_BATCH) -> list[tuple[str, Any]]:
+    """The same jobs, with the create_draft ones grouped into create_drafts batches of at
+    most ``size`` steps (in the order given, ahead of the other jobs)."""
+    steps = [argument for name, argument in jobs if name == "create_draft"]
+    batches: list[tuple[str, Any]] = [
+        ("create_drafts", steps[start : start + size]) for start in range(0, len(steps), size)
+    ]
+    return batches + [(name, argument) for name, argument in jobs if name != "create_draft"]
+
+
 def enqueue(jobs: list[tuple[str, Any]]) -> None:
     from workers.actors import ACTORS
 
-    for name, argument in jobs:
+    for name, argument in batch_drafts(jobs):
         ACTORS[name].send(argument)
 
 
@@ -73,9 +89,17 @@ def drain(
     if progress is not None:
         progress(total, total)
     return [
-        f"{message.actor_name}({message.args[0] if message.args else ''})"
+        f"{message.actor_name}({_argument(message)})"
         for message in broker.dead_letters[dead_before:]
     ]
+
+
+def _argument(message: Any) -> str:
+    """A dead letter's argument, for a person: an id, or a batch's ids."""
+    if not message.args:
+        return ""
+    first = message.args[0]
+    return ", ".join(map(str, first)) if isinstance(first, list) else str(first)
 
 
 def dispatcher(progress: Progress | None = None) -> Callable[[list[tuple[str, Any]]], list[str]]:

@@ -207,12 +207,19 @@ def import_and_start(app: Any, csv_path: Path, per_day: int) -> tuple[int, int]:
 
 
 def run_inline(app: Any) -> Any:
-    """A dispatcher that carries the jobs out in this thread (as tests/harness.py does)."""
-    from pipeline.drafting import create_draft, prep_meeting
+    """A dispatcher that carries the jobs out in this thread, in the batches the workers
+    get them in (workers.dispatch.batch_drafts)."""
+    from pipeline.drafting import create_drafts, discard_step, prep_meeting
+    from workers.dispatch import batch_drafts
 
     def dispatch(jobs: list[tuple[str, Any]]) -> list[str]:
-        for name, argument in jobs:
-            (create_draft if name == "create_draft" else prep_meeting)(app, argument)
+        for name, argument in batch_drafts(jobs):
+            if name == "create_drafts":
+                create_drafts(app, argument)
+            elif name == "discard_draft":
+                discard_step(app, argument)
+            else:
+                prep_meeting(app, argument)
         return []
 
     return dispatch

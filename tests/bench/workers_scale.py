@@ -10,6 +10,7 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -40,12 +41,24 @@ enqueue([("create_draft", step) for step in json.load(sys.stdin)])
 """
 
 
+def _own_namespace(url: str) -> str:
+    """``url`` with a namespace of this run's own: other benches or tests sharing the
+    Redis database neither take these jobs nor lose theirs to a flush."""
+    separator = "&" if "?" in url else "?"
+    return f"{url}{separator}namespace=outreach-bench-{uuid.uuid4().hex[:10]}"
+
+
 def _flush_redis(url: str) -> None:
+    """Remove the keys of ``url``'s namespace (only those)."""
     import redis
 
-    client = redis.Redis.from_url(url)
+    from workers.broker import split_namespace
+
+    plain, namespace = split_namespace(url)
+    client = redis.Redis.from_url(plain)
     try:
-        client.flushdb()
+        for key in client.scan_iter(f"{namespace}:*"):
+            client.delete(key)
     finally:
         client.close()
 
@@ -77,7 +90,7 @@ def workers_run(
 
     from pipeline.models import Step
 
-    _flush_redis(redis_url)
+    redis_url = _own_namespace(redis_url)
     with (
         postgres_schema(postgres_url, "bench") as database_url,
         tempfile.TemporaryDirectory(prefix="outreach-bench-workers-") as tmp,
