@@ -68,6 +68,12 @@ def action_links(app: App, account: AccountSettings | None) -> dict[str, str]:
     return {}
 
 
+def command_parts(text: str) -> list[tuple[str, bool]]:
+    """``text`` cut at its backticks: (piece, whether it is a command to type), so the HTML
+    digest sets commands in code type and the plain one keeps the backticks."""
+    return [(piece, index % 2 == 1) for index, piece in enumerate(text.split("`")) if piece]
+
+
 def funnel_bars(funnel: dict[str, int]) -> list[dict[str, Any]]:
     """The funnel as bars for the HTML digest: each stage's share of the largest."""
     top = max(funnel.values(), default=0)
@@ -195,6 +201,7 @@ def digest_context(
         "drafts": drafts,
         "failed": failed,
         "failed_fix": FAILED_STEP_FIX,
+        "failed_fix_parts": command_parts(FAILED_STEP_FIX),
         "replies": replies,
         "meetings_today": meetings_today,
         "meetings_week": meetings_week,

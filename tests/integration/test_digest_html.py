@@ -20,7 +20,7 @@ from typing import Any
 import pytest
 
 from pipeline.compose import TemplateSet
-from pipeline.digest import funnel_bars
+from pipeline.digest import command_parts, funnel_bars
 from tests.conftest import IN_CI
 
 DAY = date(2026, 12, 8)
@@ -57,6 +57,7 @@ def full_context() -> dict[str, Any]:
         "accounts_unavailable": [{"name": "local", "reason": "Read-only file system"}],
         "failed": [{"contact": person("Sam Ortiz"), "label": "first outreach", "error": "no role"}],
         "failed_fix": "fill the missing field with `outreach contacts set`",
+        "failed_fix_parts": command_parts("fill the missing field with `outreach contacts set`"),
         "drafts": [
             {
                 "contact": person("Dana Kim"),
@@ -156,6 +157,14 @@ def test_it_is_built_like_an_email() -> None:
     assert re.search(r">\s*sent\s*</td>.*?>\s*12\s*</td>", document, re.S)
     assert 'href="https://mail.google.com/mail/u/0/#drafts"' in document
     assert 'outreach contacts set "Omar Haddad" email=NEW' in document
+
+
+def test_commands_in_a_hint_are_set_in_code_type_not_in_backticks() -> None:
+    document = render(full_context())
+    assert re.search(
+        r"To fix: fill the missing field with <code[^>]*>outreach contacts set</code>", document
+    )
+    assert "`" not in document
 
 
 # -- in a real browser -----------------------------------------------------------------
