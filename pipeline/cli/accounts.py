@@ -125,8 +125,6 @@ def add_gmail(
     from connectors.google_auth import authorize
     from pipeline.account_setup import (
         account_exists,
-        append_account,
-        authorized_again,
         checked_address,
     )
 
@@ -141,12 +139,7 @@ def add_gmail(
     settings = load_settings(home)
     exists = account_exists(settings, name)
     authorize(name, home, client_secrets, open_browser=not no_browser)
-    if not exists:
-        append_account(home, {"name": name, "kind": "gmail", "address": normalized})
-    with opened(workspace) as ctx:
-        authorized_again(ctx, name)
-    verb = "Re-authorized" if exists else "Added"
-    console.print(f"{verb} Gmail account {name} ({normalized}).")
+    _signed_in(workspace, {"name": name, "kind": "gmail", "address": normalized}, exists)
 
 
 @add_app.command("outlook")
@@ -193,8 +186,6 @@ def add_outlook(
     from connectors.tokens import token_store
     from pipeline.account_setup import (
         account_exists,
-        append_account,
-        authorized_again,
         checked_address,
     )
 
@@ -236,21 +227,28 @@ def add_outlook(
         console.print(
             f"Note: you signed in as {signed_in}; outreach uses the mailbox of {normalized}."
         )
+    entry = {
+        "name": name,
+        "kind": "outlook",
+        "address": normalized,
+        "tenant": tenant,
+        "client_id": client,
+    }
+    _signed_in(workspace, entry, exists)
+
+
+def _signed_in(workspace: Path | None, entry: dict[str, str], exists: bool) -> None:
+    """After a sign-in: the account written to outreach.toml when new, its steps free to
+    run again, and what happened said."""
+    from pipeline.account_setup import append_account, authorized_again
+
     if not exists:
-        append_account(
-            home,
-            {
-                "name": name,
-                "kind": "outlook",
-                "address": normalized,
-                "tenant": tenant,
-                "client_id": client,
-            },
-        )
+        append_account(workspace_dir(workspace), entry)
     with opened(workspace) as ctx:
-        authorized_again(ctx, name)
+        authorized_again(ctx, entry["name"])
     verb = "Re-authorized" if exists else "Added"
-    console.print(f"{verb} Outlook account {name} ({normalized}).")
+    label = {"gmail": "Gmail", "outlook": "Outlook"}[entry["kind"]]
+    console.print(f"{verb} {label} account {entry['name']} ({entry['address']}).")
 
 
 @accounts_app.command("remove")

@@ -266,16 +266,9 @@ def worker(
         "OUTREACH_HOME": home,
         "OUTREACH_DATABASE_URL": database,
     }
-    argv = [
-        sys.executable,
-        "-m",
-        "dramatiq",
-        "workers.actors",
-        "-p",
-        str(processes),
-        "-t",
-        str(threads),
-    ]
+    from workers import worker_command
+
+    argv = worker_command(processes, threads)
     os.execvpe(argv[0], argv, env)  # noqa: S606 - replaces this process by the workers
 
 

@@ -254,3 +254,24 @@ def local_app(workspace: Path, clock: FixedClock, opener: CountingOpener | None 
         ),
         calendar_factory=lambda _a, _w: VdirCalendar(workspace / "calendar", clock=clock, **extra),
     )
+
+
+def growth(
+    runs: dict[str, dict[str, Any]],
+    sizes: tuple[int, ...],
+    *,
+    seconds: str,
+    compared: str,
+    ratio: str,
+) -> dict[str, Any]:
+    """The figures of a scenario run at several sizes: each size's ``seconds``, every
+    run, and how ``compared`` grew from the smallest size to the largest (``ratio``),
+    beside what linear growth would give."""
+    result: dict[str, Any] = {f"seconds_{rows}": runs[str(rows)][seconds] for rows in sizes}
+    result["runs"] = runs
+    if len(sizes) >= 2:
+        small, large = min(sizes), max(sizes)
+        grown = runs[str(large)][compared] / runs[str(small)][compared]
+        result[f"{ratio}_{large}_to_{small}"] = round(grown, 2)
+        result["linear_would_be"] = round(large / small, 2)
+    return result

@@ -14,6 +14,7 @@ from tests.bench._pipeline import (
     FixedClock,
     contacts_workspace,
     draft_keys,
+    growth,
     import_and_start,
     local_app,
     log,
@@ -106,14 +107,7 @@ def draft_growth(sizes: tuple[int, ...] = (1000, 10_000)) -> dict[str, Any]:
     most its share times the smallest's). Times the tick only: the import and start are
     reported apart, process start-up is left out."""
     runs = {str(rows): first_tick(rows) for rows in sizes}
-    result: dict[str, Any] = {f"seconds_{rows}": runs[str(rows)]["tick_seconds"] for rows in sizes}
-    result["runs"] = runs
-    if len(sizes) >= 2:
-        small, large = min(sizes), max(sizes)
-        ratio = runs[str(large)]["tick_seconds"] / runs[str(small)]["tick_seconds"]
-        result[f"ratio_{large}_to_{small}"] = round(ratio, 2)
-        result["linear_would_be"] = round(large / small, 2)
-    return result
+    return growth(runs, sizes, seconds="tick_seconds", compared="tick_seconds", ratio="ratio")
 
 
 SCENARIOS = {

@@ -11,6 +11,7 @@ from typing import Any
 from tests.bench._pipeline import (
     T0,
     FixedClock,
+    growth,
     import_contacts,
     local_app,
     log,
@@ -50,14 +51,7 @@ def start_all(rows: int, *, per_day: int = 10) -> dict[str, Any]:
 def start_growth(sizes: tuple[int, ...] = (1000, 10_000)) -> dict[str, Any]:
     """`start --all` at each size (issue 11: linear in contacts)."""
     runs = {str(rows): start_all(rows) for rows in sizes}
-    result: dict[str, Any] = {f"seconds_{rows}": runs[str(rows)]["seconds"] for rows in sizes}
-    result["runs"] = runs
-    if len(sizes) >= 2:
-        small, large = min(sizes), max(sizes)
-        cpu_ratio = runs[str(large)]["cpu_seconds"] / runs[str(small)]["cpu_seconds"]
-        result[f"cpu_ratio_{large}_to_{small}"] = round(cpu_ratio, 2)
-        result["linear_would_be"] = round(large / small, 2)
-    return result
+    return growth(runs, sizes, seconds="seconds", compared="cpu_seconds", ratio="cpu_ratio")
 
 
 SCENARIOS = {

@@ -31,6 +31,7 @@ from tests.bench._pipeline import (
 )
 from tests.clitools import shift_to
 from tests.services import postgres_schema
+from workers import worker_command
 
 ENQUEUE = """\
 import json, sys
@@ -130,16 +131,7 @@ def workers_run(
         cpu = _children_cpu()
         started = time.perf_counter()
         process = subprocess.Popen(
-            [
-                sys.executable,
-                "-m",
-                "dramatiq",
-                "workers.actors",
-                "-p",
-                str(processes),
-                "-t",
-                str(threads),
-            ],
+            worker_command(processes, threads),
             cwd=ROOT,
             env=env,
             stdout=worker_log,
