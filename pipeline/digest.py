@@ -26,6 +26,7 @@ from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
+from pipeline.quickread import session_query
 from pipeline.settings import AccountSettings
 from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS, skipped_inputs
 from pipeline.steps import OPEN_STATUSES, StepStatus
@@ -216,7 +217,7 @@ def digest_context(
             {"name": a.name, "reason": a.unavailable_reason}
             for a in session.scalars(select(Account).where(Account.unavailable_reason.is_not(None)))
         ],
-        "skipped": skipped_inputs(session, since=day_start - timedelta(days=1)),
+        "skipped": skipped_inputs(session_query(session), since=day_start - timedelta(days=1)),
         "coaching": _coaching(session, rows, day_start - timedelta(days=1), day_start),
     }
 
