@@ -413,7 +413,7 @@ def weekday_numbers(days: list[str]) -> tuple[int, ...]:
 def policy_from_settings(settings: Settings) -> Policy:
     """The lifecycle's policy from the validated [policy] table and the profile's zone,
     read by the one Policy loader (Policy.from_mapping)."""
-    from pipeline.lifecycle import Policy  # the lifecycle loads with the commands that plan
+    from pipeline.lifecycle.policy import Policy  # the rules load with what plans
 
     return Policy.from_mapping(
         {

@@ -15,7 +15,16 @@ import pytest
 from pipeline.clock import VARIABLE as CLOCK_VARIABLE
 from tests.clitools import WORKDAY_MORNING, Cli
 
-HEAVY = ("sqlalchemy", "alembic", "googleapiclient", "msal", "dramatiq", "icalendar", "jinja2")
+HEAVY = (
+    "sqlalchemy",
+    "alembic",
+    "googleapiclient",
+    "msal",
+    "dramatiq",
+    "icalendar",
+    "jinja2",
+    "pydantic",
+)
 
 PROBE = """
 import sys
