@@ -50,8 +50,9 @@ open are settled here:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from pipeline.lazy import attributes_loaded_when_used
 
 if TYPE_CHECKING:
     from pipeline.lifecycle.messages import (
@@ -140,13 +141,7 @@ _HOMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _HOMES.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeline.lifecycle' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"pipeline.lifecycle.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = attributes_loaded_when_used(__name__, _HOMES)
 
 
 __all__ = [
