@@ -145,16 +145,18 @@ def quick_sqlite(settings: Settings, policy: Policy) -> Iterator[Query | None]:
     if path is None or not path.is_file():
         yield None
         return
-    connection = sqlite3.connect(path, timeout=settings.busy_timeout_ms / 1000)
+    connection = None
     try:
+        connection = sqlite3.connect(path, timeout=settings.busy_timeout_ms / 1000)
         connection.isolation_level = None  # transactions as written below
         connection.execute("PRAGMA query_only = ON")
         connection.execute("BEGIN")  # one snapshot for every query
         query = _connection_query(connection)
-        try:
-            ready = settled(query, settings, policy)
-        except sqlite3.DatabaseError:  # no schema yet, or not our database
-            ready = False
+        ready = settled(query, settings, policy)
+    except sqlite3.Error:  # no schema yet, not our database, a file it cannot read:
+        ready = False  # the usual way says what is wrong
+    try:
         yield query if ready else None
     finally:
-        connection.close()
+        if connection is not None:
+            connection.close()
