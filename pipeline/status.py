@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any
 from pipeline.contacts.records import full_name
 from pipeline.quickread import Query, from_json, quick_sqlite, session_query, utc
 from pipeline.settings import policy_from_settings
-from pipeline.step_status import OPEN_STATUSES, StepStatus
+from pipeline.step_status import OPEN_STATUSES, StepStatus, writes_to_referrer
 
 if TYPE_CHECKING:
     from pipeline.app import App
@@ -144,7 +144,7 @@ class _Row:
 
     def addressee(self, kind: str) -> tuple[str, str]:
         """Whom a step of this outreach writes to: as pipeline.outreach.addressee says."""
-        if kind == "referrer_note" and self.referrer is not None and self.referrer_email:
+        if writes_to_referrer(kind) and self.referrer is not None and self.referrer_email:
             return self.referrer, self.referrer_email
         return self.contact, self.email
 

@@ -1,5 +1,6 @@
-"""The statuses of a step (pipeline.steps claims and moves them), on their own so that
-what only reads them, like `outreach status`, need not load the store."""
+"""The statuses of a step (pipeline.steps claims and moves them), and whom a step writes
+to, on their own so that what only reads steps, like `outreach status`, need not load
+the store or the lifecycle."""
 
 from __future__ import annotations
 
@@ -28,3 +29,10 @@ class StepStatus(StrEnum):
 
 OPEN_STATUSES = (StepStatus.PLANNED, StepStatus.QUEUED)
 """Not yet taken by a worker: these can still be moved or cancelled outright."""
+
+
+def writes_to_referrer(kind: str) -> bool:
+    """Whether a step of ``kind`` writes to the outreach's referrer (the note back to the
+    person who introduced them, when the referrer has an address we may use) rather than to
+    the contact."""
+    return kind == "referrer_note"
