@@ -96,6 +96,22 @@ def test_a_draft_sent_in_place_is_sent(real: GoogleEmulator, clock: Clock) -> No
     box.close()
 
 
+def test_drafts_with_long_keys_are_checked_in_one_batch_and_reported_sent(
+    real: GoogleEmulator, clock: Clock
+) -> None:
+    """A long account name makes long keys, whose batch Content-IDs arrive folded over
+    two lines: the batch that checks which drafts remain still answers each of them."""
+    box = open_box(real, clock)
+    _, cursor = box.changes(None)
+    keys = [f"a-very-long-account-name-for-a-career-office/3/first_outreach/{n}" for n in range(3)]
+    for key in keys:
+        box.create_draft(outreach(), key, None)
+        real.send_draft(key)
+    changes, _ = box.changes(cursor)
+    assert sorted(kinds(changes)) == [(MailChangeKind.SENT, key) for key in keys]
+    box.close()
+
+
 @pytest.mark.parametrize("strip", [False, True])
 def test_a_scheduled_draft_is_neither_sent_nor_deleted_until_it_goes(
     real: GoogleEmulator, clock: Clock, strip: bool
