@@ -256,7 +256,12 @@ class DigestResult:
     reason: str = ""
 
 
-def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
+def build_digest(
+    app: App, account_name: str, day: date, *, again: datetime | None = None
+) -> EmailMessage:
+    """The digest of ``day``. Its Message-ID is the same for every attempt at the day's
+    delivery (a retry finds the first if it landed); a delivery forced ``again`` at a
+    moment is another message, with an id of its own."""
     templates = app.templates
     now = app.now()
     account = app.settings.account(account_name)
@@ -268,7 +273,8 @@ def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
     envelope = Envelope(
         sender=(f"{app.settings.profile['name'] or 'You'} (outreach digest)", account.address),
         to=(app.settings.profile["name"], account.address),
-        key=f"{account.name}/digest/{day.isoformat()}",
+        key=f"{account.name}/digest/{day.isoformat()}"
+        + (f"/again/{again.astimezone(UTC):%Y%m%dT%H%M%S}" if again else ""),
         date=now,
         secret=secret,
     )
@@ -337,6 +343,8 @@ def _deliver(
                 f"already delivered at {done.delivered_at:%H:%M} UTC to "
                 f"{destination}; use --force to deliver it again",
             )
+        if done is not None:  # forced: another message, not a retry of the first
+            message = build_digest(app, account.name, day, again=app.now())
         if destination == "inbox":
             app.mailbox(account).deliver_to_self(message)
         else:
