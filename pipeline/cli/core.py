@@ -15,7 +15,6 @@ from rich.text import Text as RichText
 
 from pipeline.cli._app import app, console, err_console, print_json
 from pipeline.cli._common import JsonOption, WorkspaceOption, opened
-from pipeline.emails import InvalidEmail, normalize_email
 from pipeline.errors import InputError
 from pipeline.settings import WORKSPACE_FILE, workspace_dir
 
@@ -396,6 +395,7 @@ def referral_add(
     """
     from pipeline import usecases
     from pipeline.contacts import length_problem
+    from pipeline.emails import InvalidEmail, normalize_email
 
     if not name.strip():
         raise InputError('--name: give the person\'s name, as in --name "Lee Chen"')
