@@ -24,6 +24,7 @@ from pipeline.compose.envelope import (
     _VALUE_NEWLINE,
     MAX_LINE_OCTETS,
     POLICY,
+    READER,
     Envelope,
 )
 from pipeline.errors import TemplateError
@@ -123,9 +124,6 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
     return message
 
 
-_READER = email.policy.default
-
-
 def _check_headers(message: EmailMessage, origin: str) -> None:
     """Refuse a header that does not come out as written: a line longer than mail allows
     (a word too long to fold), or an address header that a reader would take for other
@@ -140,7 +138,7 @@ def _check_headers(message: EmailMessage, origin: str) -> None:
                 "shorten the field it comes from"
             )
         if isinstance(value, AddressHeader):
-            read = email.message_from_bytes(folded + b"\r\n", policy=_READER)[name]
+            read = email.message_from_bytes(folded + b"\r\n", policy=READER)[name]
             if [a.addr_spec for a in read.addresses] != [a.addr_spec for a in value.addresses]:
                 raise TemplateError(
                     f"{origin}: the {name} header cannot be written so that it keeps its "
