@@ -280,7 +280,7 @@ def _record_draft(
         row.subject = row.subject or str(message["Subject"])
         row.thread_id = row.thread_id or ref.thread_id
     drafted = lc.DraftCreated(at=now, kind=lc.StepKind(step.kind), seq=step.seq)
-    observe(session, row, drafted, now, app.policy)
+    observe(session, row, drafted, now, app.policy, flush=False)  # the batch's commit writes
     return DraftOutcome(key, "created", ref.draft_id)
 
 

@@ -105,8 +105,12 @@ def observe(
     observation: lc.Observation,
     now: datetime,
     policy: lc.Policy,
+    *,
+    flush: bool = True,
 ) -> Applied:
-    """Feed one observation to the lifecycle and persist its decision in ``session``."""
+    """Feed one observation to the lifecycle and persist its decision in ``session``;
+    ``flush=False`` leaves the writes to the session's next query or its commit (a batch
+    of drafts recorded together writes them together)."""
     state = load_state(row)
     decision = lc.advance(state, observation, now, policy)
     if decision.outreach == state and not decision.commands:
@@ -121,7 +125,7 @@ def observe(
     row.state = decision.outreach.to_dict()
     row.stage = str(decision.outreach.stage)
     row.updated_at = now
-    return apply_commands(session, row, decision.commands, now, policy)
+    return apply_commands(session, row, decision.commands, now, policy, flush=flush)
 
 
 def apply_commands(
@@ -130,9 +134,12 @@ def apply_commands(
     commands: Sequence[lc.Command],
     now: datetime,
     policy: lc.Policy,
+    *,
+    flush: bool = True,
 ) -> Applied:
     """Turn the lifecycle's commands into rows, in the caller's transaction: one case per
-    command type, checked complete by the type checker (assert_never)."""
+    command type, checked complete by the type checker (assert_never). ``flush``: write
+    them now (else at the session's next query or commit)."""
     applied = Applied()
     account = session.get(Account, row.account_id)
     assert account is not None
@@ -223,7 +230,8 @@ def apply_commands(
             "command",
             {"command": type(command).__name__, **_jsonable(command)},
         )
-    session.flush()
+    if flush:
+        session.flush()
     return applied
 
 

@@ -195,12 +195,13 @@ def outreach_of(world: World, email: str) -> tuple[int, int, int]:
         return row.account_id, row.contact_id, row.id
 
 
-def count_reads(world: World, action: Callable[[], T]) -> tuple[T, int]:
-    """What ``action()`` returns, and how many SELECT statements it ran."""
+def count_statements(world: World, action: Callable[[], T]) -> tuple[T, int]:
+    """What ``action()`` returns, and how many statements it ran, the inserts of audit
+    events aside (SQLite takes those one row at a time)."""
     count = Counter[str]()
 
     def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
-        if sql.lstrip().upper().startswith("SELECT"):
+        if not sql.lstrip().upper().startswith("INSERT INTO EVENTS"):
             count["n"] += 1
 
     event.listen(world.app.store.engine, "before_cursor_execute", statement)
@@ -249,16 +250,15 @@ def test_each_draft_of_a_batch_gets_its_own_notes_and_meeting_and_suppression(
     assert [d.key for d in world.mailbox.drafts() if SAM in str(d.message["To"])] == []
 
 
-def test_a_batch_reads_what_its_messages_need_in_as_many_queries_as_one_draft(
-    tmp_path: Path, database_url: str
-) -> None:
+def test_a_batch_runs_as_many_statements_as_one_draft(tmp_path: Path, database_url: str) -> None:
     """Given four first drafts due, when one is drafted alone and the other three in one
-    batch, then the batch reads no more than the single draft did: each step's
-    suppression, notes and meeting are read for the whole batch at once."""
+    batch, then the batch runs no more statements than the single draft did: each step's
+    suppression, notes and meeting are read for the whole batch at once, and the steps
+    and outreaches are written together when the batch is recorded."""
     with started_world(tmp_path, database_url, MONDAY, FOUR_CONTACTS) as world:
         steps, _, _ = due_work(world.app, world.clock(), 100)
         assert len(steps) == 4
-        alone, reads_alone = count_reads(world, lambda: create_drafts(world.app, steps[:1]))
-        batch, reads_batch = count_reads(world, lambda: create_drafts(world.app, steps[1:]))
+        alone, one = count_statements(world, lambda: create_drafts(world.app, steps[:1]))
+        batch, three = count_statements(world, lambda: create_drafts(world.app, steps[1:]))
         assert [o.outcome for o in alone + batch] == ["created"] * 4
-        assert reads_batch == reads_alone
+        assert three == one
