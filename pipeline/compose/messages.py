@@ -100,11 +100,11 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
     message["To"] = _address_header("To", envelope.to, origin)
     if envelope.cc:
         message["Cc"] = [_address(pair, "Cc", origin) for pair in envelope.cc]
-    message["Date"] = _header("Date", email.utils.format_datetime(envelope.date))
+    message["Date"] = email.utils.format_datetime(envelope.date)
     message["Message-ID"] = message_id_for(envelope.key, envelope.sender[1], envelope.secret)
     for name, value in headers:
         if name.lower() == "subject":
-            message["Subject"] = _header("Subject", value)
+            message["Subject"] = value
     for name, value in headers:
         if name.lower() != "subject":
             message[name] = value
@@ -122,14 +122,8 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
 
 
 # Headers are immutable, so the ones every message of a batch shares (From, Date, often
-# Subject) are made and checked once: a few entries, not one per message.
+# Subject) are made (see POLICY) and checked once: a few entries, not one per message.
 _SHARED_HEADERS = 64
-
-
-@functools.lru_cache(maxsize=_SHARED_HEADERS)
-def _header(name: str, value: str) -> BaseHeader:
-    made: BaseHeader = POLICY.header_factory(name, value)
-    return made
 
 
 @functools.lru_cache(maxsize=_SHARED_HEADERS)

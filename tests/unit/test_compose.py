@@ -521,3 +521,20 @@ def test_messages_of_a_batch_share_their_sender_header_and_stay_apart() -> None:
     assert [a.addr_spec for a in second["From"].addresses] == [
         a.addr_spec for a in parse(second)["From"].addresses
     ]
+
+
+def test_the_policy_makes_a_header_from_a_text_once_and_each_text_its_own() -> None:
+    """Given the policy every message is made with, when it makes headers from texts, then
+    the same name and text give the same (immutable) header, another text its own, and
+    a Date, Subject or address header reads as its text says."""
+    from pipeline.compose.envelope import POLICY
+
+    made = POLICY.header_factory("Subject", "Hello there")
+    assert POLICY.header_factory("Subject", "Hello there") is made
+    other = POLICY.header_factory("Subject", "Hello again")
+    assert (str(made), str(other)) == ("Hello there", "Hello again")
+    date = POLICY.header_factory("Date", "Mon, 02 Mar 2026 09:00:00 -0600")
+    assert date.datetime.isoformat() == "2026-03-02T09:00:00-06:00"
+    to = POLICY.header_factory("To", '"Lee, Ann" <ann@example.org>')
+    assert [a.addr_spec for a in to.addresses] == ["ann@example.org"]
+    assert POLICY.header_factory("To", "bo@example.org").addresses[0].addr_spec == "bo@example.org"
