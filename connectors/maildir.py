@@ -79,8 +79,8 @@ from connectors._maildir_state import LOG_FILE, STATE_FILE
 from connectors._mime import (
     ensure_delivery_headers,
     ensure_self_only,
+    headers_of,
     prepare_draft,
-    read_headers,
     to_bytes,
 )
 from connectors.base import DraftRef, MailChange, ThreadRef
@@ -206,11 +206,13 @@ class MaildirMailbox:
     def create_draft(self, message: EmailMessage, key: str, thread: ThreadRef | None) -> DraftRef:
         draft = prepare_draft(message, key, thread, self._address)
         raw = to_bytes(draft)
+        # From the message, not parsed back from its bytes; before the lock, which other
+        # processes sharing the tree wait for.
+        headers = headers_of(draft)
         with self._state() as state:
             existing = state.find(key)
             if existing is not None:
                 return existing
-            headers = read_headers(raw)
             unique = new_unique_name()
             state.announce(key, unique)  # before the file: a retry after a kill finds it
             self._folders[DRAFTS].write(raw, "cur", ":2,D", unique)

@@ -532,3 +532,24 @@ def test_a_draft_moved_by_a_mail_client_is_still_found(root: Path, box: MaildirM
     assert box.find_draft("k1") == ref
     assert box.create_draft(outreach(), "k1", None) == ref
     assert len(files(root / ".Drafts")) == 1
+
+
+def test_what_the_tree_remembers_of_a_reply_draft_is_what_its_file_says(
+    box: MaildirMailbox, root: Path
+) -> None:
+    """Given a reply whose References fold over many lines, when it is drafted (its ids
+    are taken from the message, not read back from the file), then the draft found by
+    its key, in this process and in a fresh one, carries the Message-ID and thread the
+    file has."""
+    from connectors._mime import read_headers
+
+    chain = tuple(f"<{'r' * 60}{n}@example.org>" for n in range(30))
+    message = outreach("Re: Informational interview?")
+    ref = box.create_draft(message, "acct/7/nudge/1", ThreadRef(None, chain[-1], chain[:-1]))
+    (path,) = (root / ".Drafts" / "cur").iterdir()
+    written = read_headers(path.read_bytes())
+    assert written.references == chain
+    assert (ref.message_id, ref.thread_id) == (written.message_id, chain[0])
+    again = MaildirMailbox(root, ME).find_draft("acct/7/nudge/1")
+    assert again is not None
+    assert (again.message_id, again.thread_id) == (written.message_id, chain[0])
