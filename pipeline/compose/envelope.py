@@ -115,13 +115,21 @@ class _HeaderClasses(HeaderRegistry):
 
     def __init__(self) -> None:
         super().__init__()
-        self._made: dict[object, type[BaseHeader]] = {}  # mapped class -> made class
-        self._from_text = functools.lru_cache(maxsize=_HEADERS_KEPT)(super().__call__)
+        self.__setstate__({})
 
     def map_to_type(self, name: str, cls: type[BaseHeader]) -> None:
         super().map_to_type(name, cls)
         self._made.clear()
         self._from_text.cache_clear()
+
+    # A policy (and so a message) pickles and copies without what is made: made again.
+    def __getstate__(self) -> dict[str, Any]:
+        return {k: v for k, v in self.__dict__.items() if k not in ("_made", "_from_text")}
+
+    def __setstate__(self, state: dict[str, Any]) -> None:
+        self.__dict__.update(state)
+        self._made: dict[object, type[BaseHeader]] = {}  # mapped class -> made class
+        self._from_text = functools.lru_cache(maxsize=_HEADERS_KEPT)(super().__call__)
 
     def __getitem__(self, name: str) -> type[BaseHeader]:
         mapped = self.registry.get(name.lower(), self.default_class)

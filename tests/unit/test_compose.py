@@ -538,3 +538,18 @@ def test_the_policy_makes_a_header_from_a_text_once_and_each_text_its_own() -> N
     to = POLICY.header_factory("To", '"Lee, Ann" <ann@example.org>')
     assert [a.addr_spec for a in to.addresses] == ["ann@example.org"]
     assert POLICY.header_factory("To", "bo@example.org").addresses[0].addr_spec == "bo@example.org"
+
+
+def test_a_composed_message_pickles_and_copies_as_it_was() -> None:
+    """Given a rendered message, when it is pickled or deep-copied (as a queue or a copy
+    before changing headers would), then it comes back with the same bytes, and new
+    headers can be set on the copy."""
+    import copy
+    import pickle
+
+    message = TemplateSet().render_message("first_cold", full_context(), envelope())
+    for again in (pickle.loads(pickle.dumps(message)), copy.deepcopy(message)):
+        assert again.as_bytes() == message.as_bytes()
+        again["X-Note"] = "copied"
+        assert str(again["X-Note"]) == "copied"
+        assert "X-Note" not in message
