@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, assert_never
@@ -235,7 +236,11 @@ def apply_commands(
     return applied
 
 
-def _is_suppressed(session: Session, email: str) -> bool:
+def _is_suppressed(session: Session, email: str, known: AbstractSet[str] | None = None) -> bool:
+    """Whether ``email`` asked not to be written to: in ``known`` (every suppressed
+    address, read once by a caller that asks for many), else in the store."""
+    if known is not None:
+        return email in known
     return session.get(Suppression, email) is not None
 
 
@@ -339,10 +344,12 @@ def _start_one(
     *,
     referrer: Contact | None = None,
     not_before: datetime | None = None,
+    suppressed: AbstractSet[str] | None = None,
 ) -> OutreachRow | None:
-    """Create the outreach and plan its first draft; None when one exists already."""
+    """Create the outreach and plan its first draft; None when one exists already.
+    ``suppressed``: every suppressed address, when the caller read them already."""
     email = contact.primary_email
-    if email is None or _is_suppressed(session, email):
+    if email is None or _is_suppressed(session, email, suppressed):
         return None
     exists = session.scalar(
         select(OutreachRow.id).where(
@@ -414,7 +421,12 @@ class StartReport:
 
 
 def _why_not_startable(
-    session: Session, account: Account, contact: Contact, *, again: bool = False
+    session: Session,
+    account: Account,
+    contact: Contact,
+    *,
+    again: bool = False,
+    suppressed: AbstractSet[str] | None = None,
 ) -> str | None:
     if not contact.emails:
         return "no email address: add one to the contacts file and import it again"
@@ -423,7 +435,7 @@ def _why_not_startable(
     unusable = email_problem(contact.primary_email)  # stored by an older version
     if unusable is not None:
         return f"the address {contact.primary_email} {unusable}"
-    if _is_suppressed(session, contact.primary_email):
+    if _is_suppressed(session, contact.primary_email, suppressed):
         return "the address asked not to be contacted"
     exists = session.scalar(
         select(OutreachRow.stage).where(
@@ -490,13 +502,16 @@ def start_outreach(
             raise InputError("name at least one contact, or use --all")
     report = StartReport()
     pacer = _Pacer(session, account, now, policy, per_day)
+    suppressed = set(session.scalars(select(Suppression.email)))  # once, not per contact
     for contact in contacts:
-        reason = _why_not_startable(session, account, contact, again=again)
+        reason = _why_not_startable(session, account, contact, again=again, suppressed=suppressed)
         if reason is not None:
             report.skipped.append({"id": contact.id, "name": contact.name, "reason": reason})
             continue
         not_before = pacer.next_slot()
-        row = _start_one(session, account, contact, now, policy, not_before=not_before)
+        row = _start_one(
+            session, account, contact, now, policy, not_before=not_before, suppressed=suppressed
+        )
         if row is None:  # it exists, and ended: --again starts it afresh
             row = _restart_one(session, account, contact, now, policy, not_before)
         due = session.scalar(
