@@ -25,6 +25,14 @@ A failed request is never resent blindly (``NoResendHttp``; the retry looks firs
 reply carries threadId, In-Reply-To, References and the caller's "Re:" Subject, as Gmail
 needs to keep it in the thread. ``deliver_to_self`` keeps the same kind of record for
 the digest (key ``digest:<Message-ID>``).
+
+A record is forgotten ``FORGET_AFTER`` after it settled (``settled_long_ago``; the
+mailbox prunes the ledger when it reads changes): a draft reported sent or deleted
+(``closed``), a digest delivered, an attempt refused (``failed``: the same as no record),
+a draft we withdrew. By then no retry, replayed cursor or late sent copy still asks for
+it: the pipeline drafts a key only while its step is open, and a step whose draft was
+reported sent or deleted is finished. An attempt in doubt (``creating``) and a draft not
+yet reported are never forgotten: they are what keeps a draft from being made twice.
 """
 
 from __future__ import annotations
@@ -58,6 +66,23 @@ from pipeline.errors import OutreachError, PermanentError, TransientError
 SEARCH_LAG = timedelta(minutes=2)
 """How long after a create Gmail's search may still not show the message (configurable)."""
 _CLOCK_SLACK = timedelta(minutes=1)  # between our clock and Gmail's
+FORGET_AFTER = timedelta(days=30)
+"""How long a settled record is kept: far beyond a queue's retry, a step's lease, the two
+days a reported draft is still looked at, and the week Gmail keeps a history id."""
+
+
+def settled_long_ago(record: Record, now: datetime) -> bool:
+    """Whether a ledger record can no longer matter (see the module docstring)."""
+    state = record.get("state")
+    if state == "draft":
+        settled = record.get("closed")  # reported sent or deleted; else still open
+    elif state == "withdrawn":
+        settled = record.get("withdrawn") or record.get("created")
+    elif state in ("delivered", "failed"):
+        settled = record.get("attempted") or record.get("created")
+    else:  # "creating": in doubt, whatever its age
+        settled = None
+    return settled is not None and now - datetime.fromisoformat(settled) > FORGET_AFTER
 
 
 def _proves_nothing_made(err: OutreachError) -> bool:
@@ -263,7 +288,9 @@ class DraftKeeper:
         if not draft_id:
             return False
         # Marked first: a sync in between must not report it as deleted by the person.
-        self._ledger.put(key, {**record, "state": "withdrawn"})
+        self._ledger.put(
+            key, {**record, "state": "withdrawn", "withdrawn": self._clock().isoformat()}
+        )
         try:
             self._caller.call(
                 lambda: self._drafts.delete(userId="me", id=draft_id),

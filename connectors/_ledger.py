@@ -6,7 +6,9 @@ afterwards: the connector writes each draft it creates here first (state ``creat
 before the request) and completes the record with the ids the provider answered (state
 ``draft``). Records are never
 changed by ``changes()`` (an older cursor must report the same changes again): what was
-already reported travels in the cursor.
+already reported travels in the cursor. A record that can no longer matter is dropped by
+``prune`` (the connector says which: Gmail's ``connectors._gmail_drafts.settled_long_ago``),
+so the ledger does not grow with every draft ever made.
 
 ``MemoryLedger`` lives as long as the process; ``FileLedger`` is a JSON file (atomic
 writes under an ``fcntl`` lock), shared by the processes of one machine: give every
@@ -22,7 +24,7 @@ from __future__ import annotations
 import contextlib
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -37,11 +39,16 @@ Record = dict[str, Any]
 """key -> a JSON object the connector defines (Gmail: "state", "message_id", "draft_id",
 "gmail_id", "thread_id", "in_reply_to", "references", "created")"""
 
+Stale = Callable[[str, Record], bool]
+"""Whether a record (key, record) can be dropped: asked of the records as they are when
+``prune`` holds the lock, never of an older copy another process may have replaced."""
+
 
 class DraftLedger(Protocol):
     def get(self, key: str) -> Record | None: ...
     def put(self, key: str, record: Record) -> None: ...
     def all(self) -> dict[str, Record]: ...
+    def prune(self, stale: Stale) -> int: ...
 
 
 class MemoryLedger:
@@ -64,6 +71,14 @@ class MemoryLedger:
     def all(self) -> dict[str, Record]:
         with self._lock:
             return {k: dict(v) for k, v in self._records.items()}
+
+    def prune(self, stale: Stale) -> int:
+        """Drop the records ``stale`` says can go; how many went."""
+        with self._lock:
+            gone = [k for k, v in self._records.items() if stale(k, dict(v))]
+            for key in gone:
+                del self._records[key]
+            return len(gone)
 
 
 class FileLedger:
@@ -97,7 +112,20 @@ class FileLedger:
         with self._locked():
             data = self._load()
             data[key] = record
-            write_atomically(self.path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
+            self._write(data)
+
+    def prune(self, stale: Stale) -> int:
+        """Drop the records ``stale`` says can go (the file is rewritten only if any did);
+        how many went."""
+        with self._locked():
+            data = self._load()
+            kept = {k: v for k, v in data.items() if not stale(k, v)}
+            if len(kept) < len(data):
+                self._write(kept)
+            return len(data) - len(kept)
+
+    def _write(self, data: dict[str, Record]) -> None:
+        write_atomically(self.path, json.dumps(data, separators=(",", ":")).encode("utf-8"))
 
     def all(self) -> dict[str, Record]:
         with self._locked():

@@ -13,13 +13,24 @@ Sent Items             ``root/.Sent Items``  ``root/Sent Items``   ``root/Sent I
 =====================  ====================  ====================  =====================
 
 Each folder has its candidate places, in that order. The one used is the first that exists
-and was made by someone else (a sync tool, a mail client); else the first that exists;
-else the first is created. A folder we create holds a marker file (``.outreach-made``):
-it is a placeholder, and when a sync tool later makes the real folder elsewhere (mbsync
-``Verbatim`` or offlineimap ran after the first tick), the placeholder's messages (drafts
-we wrote, digests) move into the real folder and the placeholder is removed, so the sync
-tool uploads them and sees no stray folder (mbsync refuses a ``.Drafts`` folder in a
-``Verbatim`` tree). Files keep their names when moved, so nothing is reported again.
+and is kept by a sync tool or an IMAP server (its own files are there: mbsync's
+``.uidvalidity`` or ``.mbsyncstate``, Dovecot's ``dovecot-uidlist``, Courier's
+``courierimapuiddb``); else the first that exists and was made by someone else; else the
+first that exists; else the first is created. A folder we create holds a marker file
+(``.outreach-made``): it is a placeholder, and when a sync tool later makes the real folder
+elsewhere (mbsync ``Verbatim`` or offlineimap ran after the first tick), the
+placeholder's messages (drafts we wrote, digests) move into the real folder and the
+placeholder is removed, so the sync tool uploads them and sees no stray folder (mbsync
+refuses a ``.Drafts`` folder in a ``Verbatim`` tree). Files keep their names when moved,
+so nothing is reported again.
+
+A workspace made by an older ``outreach init`` has the same placeholders without the
+marker (the inbox at the root, ``.Drafts``, ``.Sent``). Such a folder, kept by no sync
+tool, next to one a sync tool keeps, is a leftover: it is emptied into the kept one like a
+placeholder (a warning names both), so the drafts written there reach the folder the mail
+client shows instead of being taken for deleted. Two folders that both look used (both
+kept by a sync tool, or neither and neither ours) cannot be told apart: the first is used,
+the other is left alone, and a warning names both.
 """
 
 from __future__ import annotations
@@ -28,12 +39,15 @@ import contextlib
 import logging
 import os
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
 log = logging.getLogger(__name__)
 
 MARKER = ".outreach-made"
 _SUBDIRS = ("cur", "new", "tmp")
+SYNC_FILES = (".uidvalidity", ".mbsyncstate", "dovecot-uidlist", "courierimapuiddb")
+"""Files a sync tool or IMAP server keeps in each Maildir folder it looks after."""
 
 
 def inbox_candidates(root: Path) -> tuple[Path, ...]:
@@ -59,14 +73,36 @@ def _ours(folder: Path) -> bool:
     return (folder / MARKER).exists()
 
 
-def choose(candidates: Sequence[Path]) -> tuple[Path, list[Path]]:
-    """The folder to use among ``candidates`` (see the module docstring), and the other
-    existing placeholders of ours, to be emptied into it. Lists no directory."""
+def _kept(folder: Path) -> bool:
+    """Whether a sync tool or IMAP server looks after ``folder`` (its files are there)."""
+    return any((folder / name).exists() for name in SYNC_FILES)
+
+
+@dataclass(frozen=True)
+class Choice:
+    """The folder to use, the folders to empty into it (our placeholders; leftovers of an
+    older init when the folder used is kept by a sync tool), and the folders that look
+    used as well but are left alone (the person should hear of them)."""
+
+    folder: Path
+    emptied: tuple[Path, ...] = ()
+    rivals: tuple[Path, ...] = ()
+
+
+def choose(candidates: Sequence[Path]) -> Choice:
+    """The folder to use among ``candidates`` (see the module docstring). Lists no
+    directory: a few ``stat`` calls per candidate."""
     existing = [c for c in candidates if _exists(c)]
-    theirs = [c for c in existing if not _ours(c)]
-    chosen = theirs[0] if theirs else existing[0] if existing else candidates[0]
-    placeholders = [c for c in existing if c != chosen and c not in theirs]
-    return chosen, placeholders
+    kept = [c for c in existing if _kept(c)]
+    theirs = [c for c in existing if not _ours(c) and c not in kept]
+    chosen = (kept or theirs or existing or list(candidates))[0]
+    emptied = tuple(
+        c
+        for c in existing
+        if c != chosen and c not in kept and (_ours(c) or (kept and c in theirs))
+    )
+    rivals = tuple(c for c in kept + theirs if c != chosen and c not in emptied)
+    return Choice(chosen, emptied, rivals)
 
 
 def create(folder: Path) -> None:

@@ -26,8 +26,9 @@ How changes are read (one ``users.history.list`` when nothing happened):
   claimed it for ``deleted_after`` (a grace period: an undo send, a late sync), it is
   ``DRAFT_DELETED``. The keys already reported as sent or deleted travel in the cursor
   (as short digests, the last 2,000), so an older cursor reports the same changes again
-  and a newer one never repeats them; the ledger marks them closed, and two days later
-  they are no longer looked at.
+  and a newer one never repeats them; the ledger marks them closed, two days later
+  they are no longer looked at, and 30 days later their records are dropped (with the
+  other records that can no longer matter: ``connectors._gmail_drafts.settled_long_ago``).
 - A history id too old for Gmail (404) means a full resync: the current history id is
   taken first, then the messages newer than the cursor's mark (the newest ``internalDate``
   it has seen, Gmail's own clock) are listed (``q=after:<seconds>``, filtered to the
@@ -52,7 +53,7 @@ from email.message import EmailMessage
 from functools import partial
 from typing import Any
 
-from connectors._gmail_drafts import SEARCH_LAG, DraftKeeper
+from connectors._gmail_drafts import SEARCH_LAG, DraftKeeper, settled_long_ago
 from connectors._gmail_read import (
     DIGEST_HEADER,
     HISTORY_TYPES,
@@ -337,6 +338,8 @@ class GmailMailbox:
         now = self._clock()
         settled = (now - _SETTLED_AFTER).isoformat()
         ledger = self._ledger.all()
+        if any(settled_long_ago(record, now) for record in ledger.values()):
+            self._ledger.prune(lambda _key, record: settled_long_ago(record, now))
         ours = {
             key: record
             for key, record in ledger.items()

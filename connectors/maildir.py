@@ -106,13 +106,29 @@ __all__ = [
 LOCK_FILE = ".outreach-state.lock"
 
 
+def _empty(source: Path, target: Path, *, keep: bool) -> None:
+    """Empty our placeholder, or an older init's unmarked leftover, into ``target``; the
+    leftover's move is told at WARNING: we did not mark that folder."""
+    ours = (source / PLACEHOLDER_MARKER).exists()
+    moved = empty_into(source, target, keep=keep)
+    if moved and not ours:
+        log.warning(
+            "moved %d message(s) from %s, a folder neither outreach nor a sync tool marked "
+            "(an older outreach init made such folders), into %s, which your sync tool "
+            "keeps, so that your mail client shows them",
+            moved,
+            source,
+            target,
+        )
+
+
 def folder_in_use(root: Path, name: str | None, default: str) -> Path:
     """The directory a mail client finds the server's folder ``name`` (``default`` when
     none is set: INBOX, DRAFTS or SENT) in: the sync tool's folder when there is one, else
     ours."""
     wanted = name or default
     places = inbox_candidates(root) if wanted == INBOX else folder_candidates(root, wanted)
-    return choose(places)[0]
+    return choose(places).folder
 
 
 _LOG_LIMIT = 2000  # log lines after which the next write folds them into a snapshot
@@ -155,6 +171,7 @@ class MaildirMailbox:
             DRAFTS: folder_candidates(self.root, drafts_folder or DRAFTS),
             SENT: folder_candidates(self.root, sent_folder or SENT),
         }
+        self._warned: set[tuple[Path, Path]] = set()  # rival folders named in a warning
         self._folders = {
             INBOX: Folder(INBOX, self.root),
             DRAFTS: Folder(DRAFTS, self._candidates[DRAFTS][0], trashed_is_gone=True),
@@ -268,19 +285,33 @@ class MaildirMailbox:
 
     def _find_folders(self, *, make_all: bool = False) -> None:
         """Where the inbox, Drafts and Sent are now (see ``connectors._maildir_layout``):
-        a sync tool may have made a folder since the last call. A placeholder of ours is
-        emptied into the real folder. ``make_all``: make every missing folder, not only
-        one that moved."""
+        a sync tool may have made a folder since the last call. A placeholder of ours (or
+        an older init's leftover) is emptied into the real folder. ``make_all``: make
+        every missing folder, not only one that moved."""
         for name, folder in self._folders.items():
-            chosen, placeholders = choose(self._candidates[name])
+            choice = choose(self._candidates[name])
+            chosen = choice.folder
             try:
                 if chosen != folder.path or make_all:
                     create(chosen)
                     folder.path = chosen
-                for placeholder in placeholders:
-                    empty_into(placeholder, chosen, keep=placeholder == self.root)
+                for placeholder in choice.emptied:
+                    _empty(placeholder, chosen, keep=placeholder == self.root)
             except OSError as err:
                 raise _os_error(f"cannot set up the folder {chosen}", err) from err
+            for rival in choice.rivals:
+                if (chosen, rival) not in self._warned:
+                    self._warned.add((chosen, rival))
+                    log.warning(
+                        "%s: %s and %s both look in use (a sync tool keeps both, or "
+                        "neither, and neither is outreach's); outreach uses the first, "
+                        "the first in its order, and leaves the other alone, unread: "
+                        "move what you keep there into the first, or remove the one your "
+                        "sync tool does not use",
+                        name,
+                        chosen,
+                        rival,
+                    )
 
     @contextlib.contextmanager
     def _lock(self) -> Iterator[None]:

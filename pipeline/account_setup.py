@@ -24,6 +24,7 @@ from pipeline.lifecycle import TERMINAL_STAGES
 from pipeline.models import Account, Outreach, Step
 from pipeline.settings import (
     WORKSPACE_FILE,
+    AccountSettings,
     Settings,
     account_name_problem,
     load_settings,
@@ -54,15 +55,35 @@ def checked_address(name: str, address: str) -> str:
         raise InputError(f"--address {address!r}: {err}") from None
 
 
-def account_exists(settings: Settings, name: str) -> bool:
-    """Whether an account is named ``name``; an error when one is named so but for case."""
+def case_twin(settings: Settings, name: str) -> str | None:
+    """The account whose name is ``name`` but for letter case, if there is one."""
     for account in settings.accounts:
         if account.name.casefold() == name.casefold() and account.name != name:
-            raise InputError(
-                f"--name {name}: account {account.name!r} differs only in letter case; "
-                "give this account another name, or use that one"
-            )
+            return account.name
+    return None
+
+
+def account_exists(settings: Settings, name: str) -> bool:
+    """Whether an account is named ``name`` (given with ``--name`` to an ``accounts add``
+    command); an error when one is named so but for letter case."""
+    twin = case_twin(settings, name)
+    if twin is not None:
+        raise InputError(
+            f"--name {name}: account {twin!r} differs only in letter case; "
+            "give this account another name, or use that one"
+        )
     return any(account.name == name for account in settings.accounts)
+
+
+def named_account(settings: Settings, name: str) -> AccountSettings:
+    """The account named ``name`` (the NAME of ``accounts remove``), else an error that
+    lists the accounts there are, and the one meant when only letter case differs."""
+    if any(account.name == name for account in settings.accounts):
+        return settings.account(name)
+    known = ", ".join(a.name for a in settings.accounts) or "none"
+    twin = case_twin(settings, name)
+    hint = f"; did you mean {twin!r}? (names match letter case)" if twin else ""
+    raise InputError(f"no account named {name!r}{hint}; known accounts: {known}")
 
 
 def _checked_text(workspace: Path, text: str) -> str:

@@ -11,32 +11,23 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from functools import partial
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import select
 
 from connectors.base import Calendar, Mailbox
 from pipeline.clock import Clock, clock_from_environment, system_clock
-from pipeline.compose import TemplateSet
 from pipeline.lifecycle import Policy
 from pipeline.models import Account
-from pipeline.settings import AccountSettings, Settings, weekday_numbers
+from pipeline.quickread import session_query, settled
+from pipeline.settings import AccountSettings, Settings, policy_from_settings
 from pipeline.store import Store, open_store
+
+if TYPE_CHECKING:
+    from pipeline.compose import TemplateSet
 
 MailboxFactory = Callable[[AccountSettings, Path], Mailbox]
 CalendarFactory = Callable[[AccountSettings, Path], Calendar]
-
-
-def policy_from_settings(settings: Settings) -> Policy:
-    """The lifecycle's policy from the validated [policy] table and the profile's zone,
-    read by the one Policy loader (Policy.from_mapping)."""
-    return Policy.from_mapping(
-        {
-            **settings.policy,
-            "timezone": settings.timezone,
-            "workdays": weekday_numbers(settings.policy["workdays"]),
-            "new_outreach_per_day": settings.limits["new_outreach_per_day"],
-        }
-    )
 
 
 def _default_mailbox(
@@ -76,6 +67,8 @@ class App:
     def templates(self) -> TemplateSet:
         """The templates, loaded once per App (Jinja2 caches each compiled template)."""
         if self._templates is None:
+            from pipeline.compose import TemplateSet
+
             self._templates = TemplateSet(self.settings.templates_override)
         return self._templates
 
@@ -136,17 +129,22 @@ def bootstrap(
     calendar_factory: CalendarFactory | None = None,
 ) -> App:
     """Open the store (migrating it), register the accounts, re-plan the drafts when the
-    working hours changed (see pipeline.planning), and wire the adapters.
+    working hours changed (see pipeline.planning), and wire the adapters. Most days the
+    accounts and the working hours are as they were (pipeline.quickread.settled), and
+    opening writes nothing.
 
     The clock is ``clock`` when given, else the one $OUTREACH_NOW describes (see
     pipeline.clock), else the system's; the local connectors read the same clock."""
-    from pipeline.planning import replan_for_working_hours  # the use cases load on demand
-
     clock = clock or clock_from_environment()
     store = open_store(settings.database_url, busy_timeout_ms=settings.busy_timeout_ms)
-    sync_accounts(store, settings, clock())
     policy = policy_from_settings(settings)
-    replan_for_working_hours(store, policy, clock())
+    with store.read() as session:  # most days nothing changed: no write at all
+        nothing_to_do = settled(session_query(session), settings, policy)
+    if not nothing_to_do:
+        from pipeline.planning import replan_for_working_hours  # the use cases load on demand
+
+        sync_accounts(store, settings, clock())
+        replan_for_working_hours(store, policy, clock())
     return App(
         settings=settings,
         store=store,

@@ -14,6 +14,7 @@ from sqlalchemy import select, update
 
 from pipeline.errors import InputError
 from pipeline.models import Step
+from pipeline.quickread import session_query
 from pipeline.status import skipped_inputs
 from pipeline.steps import StepStatus
 from pipeline.store import Store
@@ -41,7 +42,7 @@ def failed_steps(store: Store) -> list[dict[str, Any]]:
 def skipped(store: Store) -> list[dict[str, str]]:
     """Every message and calendar item skipped as unreadable, newest first."""
     with store.read() as session:
-        return skipped_inputs(session)
+        return skipped_inputs(session_query(session))
 
 
 def retry(store: Store, ids: Sequence[int], now: datetime) -> int:

@@ -26,6 +26,7 @@ from pipeline.errors import InputError
 from pipeline.models import Account, Digest, Meeting, MessageSeen, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import addressee
+from pipeline.quickread import session_query
 from pipeline.settings import AccountSettings
 from pipeline.status import FAILED_STEP_FIX, FUNNEL_ORDER, STEP_LABELS, skipped_inputs
 from pipeline.steps import OPEN_STATUSES, StepStatus
@@ -216,7 +217,7 @@ def digest_context(
             {"name": a.name, "reason": a.unavailable_reason}
             for a in session.scalars(select(Account).where(Account.unavailable_reason.is_not(None)))
         ],
-        "skipped": skipped_inputs(session, since=day_start - timedelta(days=1)),
+        "skipped": skipped_inputs(session_query(session), since=day_start - timedelta(days=1)),
         "coaching": _coaching(session, rows, day_start - timedelta(days=1), day_start),
     }
 
@@ -255,7 +256,12 @@ class DigestResult:
     reason: str = ""
 
 
-def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
+def build_digest(
+    app: App, account_name: str, day: date, *, again: datetime | None = None
+) -> EmailMessage:
+    """The digest of ``day``. Its Message-ID is the same for every attempt at the day's
+    delivery (a retry finds the first if it landed); a delivery forced ``again`` at a
+    moment is another message, with an id of its own."""
     templates = app.templates
     now = app.now()
     account = app.settings.account(account_name)
@@ -267,7 +273,8 @@ def build_digest(app: App, account_name: str, day: date) -> EmailMessage:
     envelope = Envelope(
         sender=(f"{app.settings.profile['name'] or 'You'} (outreach digest)", account.address),
         to=(app.settings.profile["name"], account.address),
-        key=f"{account.name}/digest/{day.isoformat()}",
+        key=f"{account.name}/digest/{day.isoformat()}"
+        + (f"/again/{again.astimezone(UTC):%Y%m%dT%H%M%S}" if again else ""),
         date=now,
         secret=secret,
     )
@@ -336,6 +343,8 @@ def _deliver(
                 f"already delivered at {done.delivered_at:%H:%M} UTC to "
                 f"{destination}; use --force to deliver it again",
             )
+        if done is not None:  # forced: another message, not a retry of the first
+            message = build_digest(app, account.name, day, again=app.now())
         if destination == "inbox":
             app.mailbox(account).deliver_to_self(message)
         else:

@@ -41,6 +41,7 @@ from pipeline.models import (
 from pipeline.models import (
     Outreach as OutreachRow,
 )
+from pipeline.step_status import writes_to_referrer
 from pipeline.steps import OPEN_STATUSES, StepStatus
 from pipeline.timeplan import local_date, next_send_moment, start_of_local_day
 
@@ -61,7 +62,7 @@ def _insert_ignore(session: Session, values: dict[str, Any]) -> bool:
 def addressee(session: Session, row: OutreachRow, kind: str) -> tuple[Contact, str]:
     """Who a step of ``row`` writes to, and at which address: the contact, except the note
     back to a referrer, which goes to the referrer (when they have a usable address)."""
-    if kind == "referrer_note" and row.referrer_contact_id is not None:
+    if writes_to_referrer(kind) and row.referrer_contact_id is not None:
         referrer = session.get(Contact, row.referrer_contact_id)
         if referrer is not None and referrer.primary_email:
             return referrer, referrer.primary_email

@@ -14,7 +14,6 @@ tick and the digest all see the new plan.
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass
 from datetime import datetime
 from typing import TYPE_CHECKING
@@ -25,12 +24,12 @@ from pipeline import lifecycle as lc
 from pipeline.models import Account, SyncCursor
 from pipeline.models import Outreach as OutreachRow
 from pipeline.outreach import observe
+from pipeline.quickread import WORKING_HOURS_STREAM as STREAM
+from pipeline.quickread import plans_current
 from pipeline.store import Store
 
 if TYPE_CHECKING:
     from pipeline.app import App
-
-STREAM = "working_hours"
 
 CLOSED_STAGES = (*(str(stage) for stage in lc.TERMINAL_STAGES), "declined")
 """Stages in which time passing changes nothing."""
@@ -51,21 +50,6 @@ def advance_time(app: App, now: datetime) -> int:
     return changed
 
 
-def working_hours(policy: lc.Policy) -> str:
-    """What the plans depend on, as a stable text."""
-    return json.dumps(
-        {
-            "timezone": policy.timezone,
-            "workdays": list(policy.workdays),
-            "send_window": [
-                policy.send_window_start.isoformat(),
-                policy.send_window_end.isoformat(),
-            ],
-        },
-        sort_keys=True,
-    )
-
-
 @dataclass(frozen=True)
 class Replanned:
     """How many outreaches had a draft moved, per account name."""
@@ -77,7 +61,7 @@ def replan_for_working_hours(store: Store, policy: lc.Policy, now: datetime) -> 
     """Move the planned drafts of every account whose plans were made for other working
     hours; remember the current ones. An account seen for the first time only records
     them (its plans were made for these)."""
-    wanted = working_hours(policy)
+    wanted = policy.working_hours()
     moved: dict[str, int] = {}
     with store.read() as session:  # most days nothing changed: no write at all
         known_hours = dict(
@@ -86,7 +70,7 @@ def replan_for_working_hours(store: Store, policy: lc.Policy, now: datetime) -> 
             ).all()
         )
         accounts = list(session.scalars(select(Account.id)))
-    if all(known_hours.get(account) == wanted for account in accounts):
+    if plans_current(wanted, known_hours, accounts):
         return Replanned(moved)
     with store.write() as session:
         for account in session.scalars(select(Account).order_by(Account.id)):

@@ -16,12 +16,15 @@ import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pipeline.errors import SettingsError
 from pipeline.resources import config_dir
 from pipeline.textfiles import read_utf8
+
+if TYPE_CHECKING:
+    from pipeline.lifecycle import Policy
 
 WORKSPACE_FILE = "outreach.toml"
 DEFAULT_WORKSPACE = ".outreach"
@@ -405,3 +408,18 @@ def settings_from(overrides: Mapping[str, Any], workspace: Path, source: str) ->
 
 def weekday_numbers(days: list[str]) -> tuple[int, ...]:
     return tuple(sorted(_WEEKDAYS.index(day) for day in days))
+
+
+def policy_from_settings(settings: Settings) -> Policy:
+    """The lifecycle's policy from the validated [policy] table and the profile's zone,
+    read by the one Policy loader (Policy.from_mapping)."""
+    from pipeline.lifecycle.policy import Policy  # the rules load with what plans
+
+    return Policy.from_mapping(
+        {
+            **settings.policy,
+            "timezone": settings.timezone,
+            "workdays": weekday_numbers(settings.policy["workdays"]),
+            "new_outreach_per_day": settings.limits["new_outreach_per_day"],
+        }
+    )

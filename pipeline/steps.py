@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from enum import StrEnum
 from typing import TYPE_CHECKING
 
 from sqlalchemy import ColumnElement, and_, or_, select, update
@@ -19,32 +18,13 @@ from sqlalchemy.orm import Session
 
 from pipeline.models import Account, Meeting, Outreach, Step
 
+# The statuses live in their own module (status reads them without the store); the
+# modules that claim and move steps import them from here, with the claims.
+from pipeline.step_status import OPEN_STATUSES as OPEN_STATUSES
+from pipeline.step_status import StepStatus as StepStatus
+
 if TYPE_CHECKING:
     from pipeline.app import App
-
-
-class StepStatus(StrEnum):
-    """Where a step is. Stored as its value (the column is text), so a StepStatus compares
-    equal to the string read back from the table.
-
-    planned -> queued -> drafting -> drafted -> sent | deleted (by the person); a step no
-    longer wanted is cancelled (before a draft) or withdrawing -> withdrawn (its draft is
-    taken back); failed waits for the person (`outreach retry`)."""
-
-    PLANNED = "planned"
-    QUEUED = "queued"
-    DRAFTING = "drafting"
-    DRAFTED = "drafted"
-    SENT = "sent"
-    DELETED = "deleted"
-    CANCELLED = "cancelled"
-    FAILED = "failed"
-    WITHDRAWING = "withdrawing"
-    WITHDRAWN = "withdrawn"
-
-
-OPEN_STATUSES = (StepStatus.PLANNED, StepStatus.QUEUED)
-"""Not yet taken by a worker: these can still be moved or cancelled outright."""
 
 
 def _claimable(

@@ -35,12 +35,13 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy import Connection, Engine, create_engine, event, inspect, text
 from sqlalchemy.engine import make_url
-from sqlalchemy.exc import ArgumentError, OperationalError
+from sqlalchemy.exc import ArgumentError, DatabaseError
 from sqlalchemy.orm import Session, sessionmaker
 
 from pipeline.errors import OutreachError, SettingsError
+from pipeline.migrations import SCHEMA_HEAD
 
 if TYPE_CHECKING:
     from alembic.config import Config
@@ -72,7 +73,7 @@ _STEPS_LOCK_SQL = (
 _SHARED_WRITE_LOCK_SQL = f"SELECT pg_advisory_xact_lock_shared({_WRITE_LOCK_ARGS})"
 
 
-def _alembic_config() -> Config:
+def alembic_config() -> Config:
     from alembic.config import Config  # Alembic is imported by the commands that migrate
 
     config = Config()
@@ -124,13 +125,26 @@ def _configure_sqlite(engine: Engine, busy_timeout_ms: int) -> None:
         connection.exec_driver_sql(f"BEGIN {mode}")
 
 
+def schema_revision(connection: Connection) -> str | None:
+    """The revision the database is at, None for a database without our schema."""
+    if not inspect(connection).has_table("alembic_version"):
+        return None
+    return connection.exec_driver_sql("SELECT version_num FROM alembic_version").scalar()
+
+
 def migrate(engine: Engine) -> bool:
-    """Bring the schema up to the newest revision; return True when anything changed."""
+    """Bring the schema up to the newest revision; return True when anything changed.
+
+    A database already at ``SCHEMA_HEAD`` costs one query: Alembic is loaded only to
+    migrate."""
+    with engine.connect() as connection:
+        if schema_revision(connection) == SCHEMA_HEAD:
+            return False
     from alembic import command
     from alembic.runtime.migration import MigrationContext
     from alembic.script import ScriptDirectory
 
-    config = _alembic_config()
+    config = alembic_config()
     head = ScriptDirectory.from_config(config).get_current_head()
     with engine.connect() as connection:
         current = MigrationContext.configure(connection).get_current_revision()
@@ -265,7 +279,7 @@ def open_store(url: str, *, busy_timeout_ms: int = 10000) -> Store:
     engine = create_db_engine(url, busy_timeout_ms=busy_timeout_ms)
     try:
         migrate(engine)
-    except OperationalError as err:
+    except DatabaseError as err:
         engine.dispose()
         safe = make_url(url).render_as_string(hide_password=True)
         raise OutreachError(

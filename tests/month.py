@@ -214,4 +214,10 @@ def play_a_month(world: MonthWorld) -> None:
     assert result.delivered
     digests = [m for m in world.inbox() if "Outreach for" in str(m["Subject"])]
     assert [world.me in str(m["To"]) for m in digests] == [True]
+    again = deliver_digest(
+        world.app, world.account, world.clock().date(), destination="inbox", force=True
+    )
+    assert again.delivered  # asked for again: a second copy, not the first one found again
+    digests = [m for m in world.inbox() if "Outreach for" in str(m["Subject"])]
+    assert len(digests) == 2 and len({str(m["Message-ID"]) for m in digests}) == 2
     assert all("X-Outreach-Key" in m for m in world.sent())  # only what the person sent

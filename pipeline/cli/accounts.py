@@ -281,18 +281,15 @@ def remove(
       outreach accounts remove uni --yes --json
     """
     from pipeline.account_setup import (
-        account_exists,
         activity,
+        named_account,
         replace_settings_text,
         without_account,
     )
 
     home = workspace_dir(workspace)
     settings = load_settings(home)
-    if not account_exists(settings, name):
-        known = ", ".join(a.name for a in settings.accounts) or "none"
-        raise InputError(f"no account named {name!r}; known accounts: {known}")
-    account = settings.account(name)
+    account = named_account(settings, name)
     remaining = without_account(home, name)  # any problem with the file shows before a change
     with opened(workspace) as ctx:
         under_way = activity(ctx, name)

@@ -260,10 +260,12 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
     Example:
       outreach status --json | jq .funnel
     """
-    from pipeline.status import read_status
+    from pipeline.clock import clock_from_environment
+    from pipeline.settings import load_settings, workspace_dir
+    from pipeline.status import current_status
 
-    with opened(workspace) as ctx:
-        result = read_status(ctx)
+    settings = load_settings(workspace_dir(workspace))
+    result = current_status(settings, clock_from_environment())
     if json_:
         print_json(result.as_dict())
         return
@@ -289,7 +291,7 @@ def status(json_: JsonOption = False, workspace: WorkspaceOption = None) -> None
     for stage, count in result.funnel.items():
         funnel.add_row(stage.replace("_", " "), str(count))
     console.print(funnel)
-    zone = ZoneInfo(ctx.settings.timezone)
+    zone = ZoneInfo(settings.timezone)
     _print_list("Waiting on you", result.waiting_on_you, zone)
     _print_list("Waiting on contacts", result.waiting_on_contacts, zone)
     _print_list("Coming up", result.upcoming[:15], zone)

@@ -15,8 +15,7 @@ imports neither the parsers nor SQLAlchemy.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 from pipeline.contacts.records import (
     FIELD_ALIASES,
@@ -32,6 +31,7 @@ from pipeline.contacts.records import (
     length_problem,
     mapped_field,
 )
+from pipeline.lazy import attributes_loaded_when_used
 
 if TYPE_CHECKING:
     from pipeline.contacts.editing import SETTABLE, update_contact
@@ -63,11 +63,7 @@ _LOADED_WHEN_USED = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LOADED_WHEN_USED.get(name)
-    if module is None:
-        raise AttributeError(f"module 'pipeline.contacts' has no attribute {name!r}")
-    return getattr(importlib.import_module(f"pipeline.contacts.{module}"), name)
+__getattr__ = attributes_loaded_when_used(__name__, _LOADED_WHEN_USED)
 
 
 __all__ = [

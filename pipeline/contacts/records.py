@@ -68,6 +68,11 @@ HEADER_SEARCH_LINES: Final = 12
 """How many rows at the top of a CSV file are searched for a known export's header."""
 
 
+def full_name(first: str | None, last: str | None) -> str:
+    """How a contact is named: first and last name, whichever are known."""
+    return " ".join(part for part in (first, last) if part)
+
+
 @dataclass(frozen=True, kw_only=True)
 class ContactRecord:
     """One person read from a contact file, normalized and checked.
@@ -98,7 +103,7 @@ class ContactRecord:
     @property
     def name(self) -> str:
         """The full name: first and last, whichever are known."""
-        return " ".join(part for part in (self.first_name, self.last_name) if part)
+        return full_name(self.first_name, self.last_name)
 
     @property
     def primary_email(self) -> str | None:

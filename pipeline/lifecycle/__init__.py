@@ -50,47 +50,99 @@ open are settled here:
 
 from __future__ import annotations
 
-from pipeline.lifecycle.messages import (
-    AutoReply,
-    Bounced,
-    CancelStep,
-    Command,
-    CreateReferral,
-    Decision,
-    DraftCreated,
-    DraftDeleted,
-    FlagContact,
-    HumanReply,
-    Intent,
-    MeetingBooked,
-    MeetingCancelled,
-    MeetingMoved,
-    MessageSent,
-    Observation,
-    PlanStep,
-    PutPrepNotes,
-    RemovePrepNotes,
-    RescheduleStep,
-    Restarted,
-    Started,
-    StopKeepingInTouch,
-    SuppressAddress,
-    TimePassed,
-    WorkingHoursChanged,
-)
-from pipeline.lifecycle.policy import Policy
-from pipeline.lifecycle.rules import MAX_INTRODUCTIONS_PER_MESSAGE, advance
-from pipeline.lifecycle.state import (
-    IN_THREAD,
-    RESTARTABLE_STAGES,
-    TERMINAL_STAGES,
-    Meeting,
-    Outreach,
-    PlannedStep,
-    Stage,
-    StepKind,
-    new_outreach,
-)
+from typing import TYPE_CHECKING
+
+from pipeline.lazy import attributes_loaded_when_used
+
+if TYPE_CHECKING:
+    from pipeline.lifecycle.messages import (
+        AutoReply,
+        Bounced,
+        CancelStep,
+        Command,
+        CreateReferral,
+        Decision,
+        DraftCreated,
+        DraftDeleted,
+        FlagContact,
+        HumanReply,
+        Intent,
+        MeetingBooked,
+        MeetingCancelled,
+        MeetingMoved,
+        MessageSent,
+        Observation,
+        PlanStep,
+        PutPrepNotes,
+        RemovePrepNotes,
+        RescheduleStep,
+        Restarted,
+        Started,
+        StopKeepingInTouch,
+        SuppressAddress,
+        TimePassed,
+        WorkingHoursChanged,
+    )
+    from pipeline.lifecycle.policy import Policy
+    from pipeline.lifecycle.rules import MAX_INTRODUCTIONS_PER_MESSAGE, advance
+    from pipeline.lifecycle.state import (
+        IN_THREAD,
+        RESTARTABLE_STAGES,
+        TERMINAL_STAGES,
+        Meeting,
+        Outreach,
+        PlannedStep,
+        Stage,
+        StepKind,
+        new_outreach,
+    )
+
+# Each name loads its module when first used, so that what needs only the Policy (opening
+# a workspace for `outreach status`) does not pay for the rules and the messages.
+_HOMES = {
+    "AutoReply": "messages",
+    "Bounced": "messages",
+    "CancelStep": "messages",
+    "Command": "messages",
+    "CreateReferral": "messages",
+    "Decision": "messages",
+    "DraftCreated": "messages",
+    "DraftDeleted": "messages",
+    "FlagContact": "messages",
+    "HumanReply": "messages",
+    "Intent": "messages",
+    "MeetingBooked": "messages",
+    "MeetingCancelled": "messages",
+    "MeetingMoved": "messages",
+    "MessageSent": "messages",
+    "Observation": "messages",
+    "PlanStep": "messages",
+    "PutPrepNotes": "messages",
+    "RemovePrepNotes": "messages",
+    "RescheduleStep": "messages",
+    "Restarted": "messages",
+    "Started": "messages",
+    "StopKeepingInTouch": "messages",
+    "SuppressAddress": "messages",
+    "TimePassed": "messages",
+    "WorkingHoursChanged": "messages",
+    "Policy": "policy",
+    "MAX_INTRODUCTIONS_PER_MESSAGE": "rules",
+    "advance": "rules",
+    "IN_THREAD": "state",
+    "RESTARTABLE_STAGES": "state",
+    "TERMINAL_STAGES": "state",
+    "Meeting": "state",
+    "Outreach": "state",
+    "PlannedStep": "state",
+    "Stage": "state",
+    "StepKind": "state",
+    "new_outreach": "state",
+}
+
+
+__getattr__ = attributes_loaded_when_used(__name__, _HOMES)
+
 
 __all__ = [
     "IN_THREAD",

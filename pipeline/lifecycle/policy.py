@@ -4,6 +4,7 @@ from settings by `Policy.from_mapping` (the one loader)."""
 from __future__ import annotations
 
 import dataclasses
+import json
 from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import time
@@ -83,6 +84,21 @@ class Policy:
     def zone(self) -> ZoneInfo:
         """The person's time zone."""
         return ZoneInfo(self.timezone)
+
+    def working_hours(self) -> str:
+        """What planned drafts depend on (zone, workdays, send window), as a stable text:
+        plans made for other working hours are made again (pipeline.planning)."""
+        return json.dumps(
+            {
+                "timezone": self.timezone,
+                "workdays": list(self.workdays),
+                "send_window": [
+                    self.send_window_start.isoformat(),
+                    self.send_window_end.isoformat(),
+                ],
+            },
+            sort_keys=True,
+        )
 
     @classmethod
     def from_mapping(cls, values: Mapping[str, Any]) -> Policy:

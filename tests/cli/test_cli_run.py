@@ -266,6 +266,21 @@ def test_accounts_add_local_appends_a_validated_account(cli: Cli, tmp_path: Path
     assert (tmp_path / "unimail" / ".Drafts").is_dir()
 
 
+def test_a_name_that_differs_only_in_case_is_named_as_each_command_takes_it(cli: Cli) -> None:
+    """`accounts remove` takes NAME as an argument, `accounts add` takes --name: each
+    error speaks of the name the way it was given, and nothing changes."""
+    before = (cli.workspace / "outreach.toml").read_text(encoding="utf-8")
+    removed = cli("accounts", "remove", "Local", "--yes")
+    added = cli("accounts", "add", "local", "--name", "Local", "--address", "a@example.edu")
+    assert (removed.code, added.code) == (2, 2)
+    assert "no account named 'Local'; did you mean 'local'?" in " ".join(removed.err.split())
+    assert "--name" not in removed.err
+    assert "--name Local: account 'local' differs only in letter case" in " ".join(
+        added.err.split()
+    )
+    assert (cli.workspace / "outreach.toml").read_text(encoding="utf-8") == before
+
+
 def test_a_second_local_account_cannot_share_the_first_ones_folders(cli: Cli) -> None:
     """Two accounts on one Maildir would see each other's mail as their own."""
     before = (cli.workspace / "outreach.toml").read_text(encoding="utf-8")

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from pipeline.quickread import session_query
 from pipeline.status import build_status
 from tests.clitools import Cli
 from tests.harness import DANA, World
@@ -126,7 +127,7 @@ def test_a_reply_with_an_answer_waiting_is_listed_once(world: World) -> None:
     world.reply(("Dana Kim", DANA), "Happy to chat! Thursday?", to_draft=first)
     world.tick()
     with world.app.store.read() as session:
-        waiting = build_status(session, world.clock()).waiting_on_you
+        waiting = build_status(session_query(session), world.clock()).waiting_on_you
     assert [(w["contact"], w["why"]) for w in waiting if w["contact"] == "Dana Kim"] == [
         ("Dana Kim", "draft waiting for you to send")
     ]

@@ -13,6 +13,7 @@ from pathlib import Path
 
 from pipeline.digest import build_digest, deliver_digest
 from pipeline.drafting import create_draft
+from pipeline.quickread import session_query
 from pipeline.status import build_status
 from pipeline.steps import due_work
 from tests.harness import DANA, MONDAY, SAM, World
@@ -254,7 +255,7 @@ def test_the_note_back_to_a_referrer_is_listed_under_the_referrer(world: World) 
     note = world.draft_for(DANA, "referrer_note")
     assert DANA in str(note.message["To"])
     with world.app.store.read() as session:
-        waiting = build_status(session, world.clock()).waiting_on_you
+        waiting = build_status(session_query(session), world.clock()).waiting_on_you
     notes = [w for w in waiting if w.get("step") == "referrer_note"]
     assert [(w["contact"], w["email"]) for w in notes] == [("Dana Kim", DANA)]
     digest = str(build_digest(world.app, "main", world.clock().date()).get_body(("plain",)))

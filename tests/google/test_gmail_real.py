@@ -4,6 +4,7 @@ place, the per-minute quota and 429s inside large batches."""
 
 from __future__ import annotations
 
+import json
 import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
@@ -16,7 +17,7 @@ from connectors._ledger import FileLedger, MemoryLedger
 from connectors.base import MailChangeKind
 from connectors.gmail import GmailMailbox
 from connectors.quota import Unlimited
-from pipeline.errors import TransientError
+from pipeline.errors import PermanentError, TransientError
 from tests.emulators.google import GoogleEmulator, authorized_http
 from tests.google.conftest import ME, Sleeps
 from tests.google.messages import inbound, outreach
@@ -92,6 +93,22 @@ def test_a_draft_sent_in_place_is_sent(real: GoogleEmulator, clock: Clock) -> No
     assert first == []
     assert kinds(changes) == [(MailChangeKind.SENT, "k1")]
     assert box.changes(cursor)[0] == []
+    box.close()
+
+
+def test_drafts_with_long_keys_are_checked_in_one_batch_and_reported_sent(
+    real: GoogleEmulator, clock: Clock
+) -> None:
+    """A long account name makes long keys, whose batch Content-IDs arrive folded over
+    two lines: the batch that checks which drafts remain still answers each of them."""
+    box = open_box(real, clock)
+    _, cursor = box.changes(None)
+    keys = [f"a-very-long-account-name-for-a-career-office/3/first_outreach/{n}" for n in range(3)]
+    for key in keys:
+        box.create_draft(outreach(), key, None)
+        real.send_draft(key)
+    changes, _ = box.changes(cursor)
+    assert sorted(kinds(changes)) == [(MailChangeKind.SENT, key) for key in keys]
     box.close()
 
 
@@ -366,3 +383,51 @@ def test_a_new_ledger_file_stops_looking_up_unknown_keys_once_one_is_not_found(
         "gmail.users.drafts.create",
     ]
     box.close()
+
+
+def test_the_ledger_forgets_what_settled_a_month_ago_but_never_an_attempt_in_doubt(
+    real: GoogleEmulator, clock: Clock, tmp_path: Path
+) -> None:
+    """Given a draft sent and reported, one deleted and reported, one withdrawn, an attempt
+    refused, a digest delivered, a draft still open and an attempt in doubt: a month on,
+    the ledger keeps only the open draft and the attempt in doubt, and that attempt, tried
+    again, still finds the draft it made instead of making another."""
+    path = tmp_path / "gmail-drafts.json"
+    box = open_box(real, clock, ledger=FileLedger(path))
+    _, cursor = box.changes(None)
+    for key in ("sent", "deleted", "withdrawn", "open"):
+        box.create_draft(outreach(f"Hello {key}"), key, None)
+    real.send_draft("sent")
+    real.delete_draft("deleted")
+    box.discard_draft("withdrawn")
+    real.fail_next(400, match="drafts.create")
+    with pytest.raises(PermanentError):
+        box.create_draft(outreach("Hello refused"), "refused", None)
+    real.drop_next(match="drafts.create", after=True)
+    with pytest.raises(TransientError):
+        box.create_draft(outreach("Hello doubt"), "doubt", None)
+    digest = EmailMessage()
+    digest["From"] = digest["To"] = ME
+    digest["Subject"] = "Your outreach today"
+    digest.set_content("...")
+    box.deliver_to_self(digest)
+    reported, cursor = box.changes(cursor)
+    assert set(kinds(reported)) == {
+        (MailChangeKind.SENT, "sent"),
+        (MailChangeKind.DRAFT_DELETED, "deleted"),
+    }
+    everything = set(json.loads(path.read_text()))
+    clock.advance(days=29)
+    box.changes(cursor)
+    assert set(json.loads(path.read_text())) == everything
+    clock.advance(days=2)
+    box.changes(cursor)
+    assert set(json.loads(path.read_text())) == {"open", "doubt"}
+    again = open_box(real, clock, ledger=FileLedger(path))
+    ref = again.create_draft(outreach("Hello doubt"), "doubt", None)
+    assert real.draft_ids()[ref.draft_id]
+    assert len(real.drafts()) == 2  # "open" and "doubt", each once
+    creates = [c for c in real.calls() if c.method_name == "gmail.users.drafts.create"]
+    assert len(creates) == 6  # four drafts, the refused attempt and the one in doubt
+    box.close()
+    again.close()

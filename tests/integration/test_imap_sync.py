@@ -18,6 +18,7 @@ from typing import Any
 
 import pytest
 
+from connectors.maildir import PLACEHOLDER_MARKER
 from tests.clitools import Cli, local_ada
 from tests.contract.clients import files
 from tests.harness import DANA, SAM, TWO_CONTACTS
@@ -47,6 +48,16 @@ def mbsync_with(config: str, directory: Path) -> Mbsync:
     directory.mkdir(exist_ok=True)
     (directory / "mbsyncrc").write_text(config, encoding="utf-8")
     return Mbsync(directory / "mbsyncrc")
+
+
+def verbatim_mbsync(server: Dovecot, mail: Path, tmp_path: Path) -> Mbsync:
+    """The README's mbsyncrc with `SubFolders Verbatim` (INBOX in a subfolder) and
+    `Expunge None`."""
+    sample = readme_mbsyncrc()
+    verbatim = sample.replace("SubFolders Maildir++", "SubFolders Verbatim\nPath PLACE")
+    verbatim = verbatim.replace("Expunge Both", "Expunge None")
+    config = local_mbsyncrc(verbatim, server, mail).replace(f"Inbox {mail}", f"Inbox {mail}/INBOX")
+    return mbsync_with(config, tmp_path / "mbsync")
 
 
 def tick(cli: Cli) -> dict[str, Any]:
@@ -168,11 +179,7 @@ def test_verbatim_subfolders_synced_after_the_first_tick_and_a_trashed_draft(
     mbsync's Drafts and it reaches the server; deleted there, it stays locally flagged T
     and counts as declined."""
     mail = ada.workspace / "mail"
-    sample = readme_mbsyncrc()
-    verbatim = sample.replace("SubFolders Maildir++", "SubFolders Verbatim\nPath PLACE")
-    verbatim = verbatim.replace("Expunge Both", "Expunge None")
-    config = local_mbsyncrc(verbatim, server, mail).replace(f"Inbox {mail}", f"Inbox {mail}/INBOX")
-    mbsync = mbsync_with(config, tmp_path / "mbsync")
+    mbsync = verbatim_mbsync(server, mail, tmp_path)
     assert ada("start", "Dana Kim").code == 0
 
     assert tick(ada)["drafts_created"] == 1
@@ -190,3 +197,29 @@ def test_verbatim_subfolders_synced_after_the_first_tick_and_a_trashed_draft(
     assert trashed.name.endswith("T")
     tick(ada)
     assert ada("status", "--json").json()["funnel"] == {"skipped": 1}
+
+
+def test_an_older_inits_drafts_folder_gives_way_to_mbsyncs_verbatim_drafts(
+    ada: Cli, server: Dovecot, tmp_path: Path
+) -> None:
+    """Given a workspace from an older `outreach init` (its .Drafts, .Sent and inbox carry
+    no placeholder marker) with a draft already in .Drafts, when mbsync (`SubFolders
+    Verbatim`) has made its Drafts, then the next tick uses mbsync's Drafts: the draft
+    moves there, the old .Drafts goes, and the draft reaches the server."""
+    mail = ada.workspace / "mail"
+    for folder in (mail, mail / ".Drafts", mail / ".Sent"):
+        (folder / PLACEHOLDER_MARKER).unlink()
+    mbsync = verbatim_mbsync(server, mail, tmp_path)
+    assert ada("start", "Dana Kim").code == 0
+    assert tick(ada)["drafts_created"] == 1
+    (written,) = files(mail / ".Drafts")
+    mbsync()
+    assert server.messages("Drafts") == []
+
+    tick(ada)
+    assert not (mail / ".Drafts").exists()
+    assert [p.name.split(",")[0] for p in files(mail / "Drafts")] == [written.name.split(",")[0]]
+    mbsync()
+    (draft,) = server.messages("Drafts")
+    assert to(draft) == DANA
+    assert ada("status", "--json").json()["funnel"] == {"outreach_drafted": 1}

@@ -23,6 +23,7 @@ from connectors.maildir import _os_error as maildir_os_error
 from pipeline.errors import AccountUnavailableError, PermanentError, TransientError
 from pipeline.models import Outreach as OutreachRow
 from pipeline.models import Step
+from pipeline.quickread import session_query
 from pipeline.status import build_status
 from tests import paths
 from tests.clitools import Cli
@@ -245,7 +246,7 @@ def test_a_mailbox_that_cannot_be_written_is_the_accounts_problem_and_heals(
         assert len(tick.errors) == 1
         assert "main: cannot be used now (cannot write: Read-only file system)" in tick.errors[0]
         with world.app.store.read() as session:
-            status = build_status(session, world.clock())
+            status = build_status(session_query(session), world.clock())
         assert [a["account"] for a in status.accounts_unavailable] == ["main"]
         assert world.steps("dana.kim@example.org") == [("first_outreach", 1, "queued")]
         assert world.mailbox.drafts() == []
@@ -255,7 +256,7 @@ def test_a_mailbox_that_cannot_be_written_is_the_accounts_problem_and_heals(
         assert healed.errors == []
         assert healed.drafts_created == 2
         with world.app.store.read() as session:
-            assert build_status(session, world.clock()).accounts_unavailable == []
+            assert build_status(session_query(session), world.clock()).accounts_unavailable == []
 
 
 @pytest.mark.parametrize(
@@ -326,7 +327,7 @@ def test_a_reply_all_to_300_people_is_no_introduction_of_300(
                 .join(OutreachRow, Step.outreach_id == OutreachRow.id)
                 .where(OutreachRow.referrer_contact_id.is_not(None))
             ).all()
-            status = build_status(session, world.clock())
+            status = build_status(session_query(session), world.clock())
         assert len(referred) == 3
         assert all(due.date() > TUESDAY_MORNING.date() for due in referred)  # paced
         (confirm,) = [w for w in status.waiting_on_you if "people" in w]

@@ -10,8 +10,16 @@ import pytest
 from sqlalchemy import inspect, select, text
 from sqlalchemy.exc import IntegrityError
 
+from pipeline.migrations import SCHEMA_HEAD
 from pipeline.models import Account, Base, Contact, Outreach, Step, SyncCursor
-from pipeline.store import Store, create_db_engine, migrate, open_store
+from pipeline.store import (
+    Store,
+    alembic_config,
+    create_db_engine,
+    migrate,
+    open_store,
+    schema_revision,
+)
 
 NOW = datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
 
@@ -28,6 +36,35 @@ def test_opening_twice_does_not_migrate_again(database_url: str) -> None:
     engine = create_db_engine(database_url)
     try:
         assert migrate(engine) is False
+    finally:
+        engine.dispose()
+
+
+def test_the_schema_head_known_without_alembic_is_alembics_head() -> None:
+    """SCHEMA_HEAD lets an up-to-date database open without loading Alembic; a new
+    migration must move it, or databases would stop one revision short."""
+    from alembic.script import ScriptDirectory
+
+    assert ScriptDirectory.from_config(alembic_config()).get_current_head() == SCHEMA_HEAD
+
+
+def test_a_database_one_revision_behind_is_brought_up_to_the_head(database_url: str) -> None:
+    """Given a database taken one revision back by Alembic, when it is opened, then the
+    newest migration runs again and it ends at the head."""
+    from alembic import command
+
+    open_store(database_url).close()
+    engine = create_db_engine(database_url)
+    try:
+        with engine.begin() as connection:
+            config = alembic_config()
+            config.attributes["connection"] = connection
+            command.downgrade(config, "-1")
+        with engine.connect() as connection:
+            assert schema_revision(connection) != SCHEMA_HEAD
+        assert migrate(engine) is True
+        with engine.connect() as connection:
+            assert schema_revision(connection) == SCHEMA_HEAD
     finally:
         engine.dispose()
 

@@ -32,6 +32,13 @@ def make_folder(folder: Path) -> None:
     (folder / ".uidvalidity").write_text("1\n1\n")
 
 
+def make_plain_folder(folder: Path) -> None:
+    """A folder with no marker and no sync tool's files: what an older `outreach init`
+    made (the inbox at the root, .Drafts, .Sent)."""
+    for sub in ("cur", "new", "tmp"):
+        (folder / sub).mkdir(parents=True, exist_ok=True)
+
+
 def digest() -> EmailMessage:
     message = EmailMessage()
     message["To"] = ME
@@ -85,14 +92,20 @@ def test_a_draft_sent_and_its_trashed_copy_left_in_drafts_is_sent(root: Path) ->
     assert [(c.kind, c.key) for c in changes] == [(MailChangeKind.SENT, "k1")]
 
 
+@pytest.mark.parametrize("older_init", [False, True], ids=["placeholders", "older-init"])
 def test_verbatim_folders_made_after_the_first_tick_take_over_the_placeholders(
-    root: Path,
+    root: Path, older_init: bool, caplog: pytest.LogCaptureFixture
 ) -> None:
     """Given a workspace ticked before mbsync (`SubFolders Verbatim`) first ran: a draft
     in the placeholder .Drafts and a digest in the placeholder inbox, when mbsync makes
     INBOX, Drafts and Sent, then the draft and the digest move there under the same
     names (mbsync uploads them), the placeholders go (mbsync refuses a `.Drafts` folder
-    in a Verbatim tree), nothing is reported again, and what happens there is read."""
+    in a Verbatim tree), nothing is reported again, and what happens there is read.
+    The same with the unmarked folders of an older `outreach init` (the draft is not
+    taken for deleted), and then a warning says what moved where."""
+    if older_init:
+        for plain in (root, root / ".Drafts", root / ".Sent"):
+            make_plain_folder(plain)
     box = MaildirMailbox(root, ME)
     _, cursor = box.changes(None)
     box.create_draft(outreach(), "k1", None)
@@ -121,6 +134,12 @@ def test_verbatim_folders_made_after_the_first_tick_take_over_the_placeholders(
     ]
     box.create_draft(outreach("Second"), "k2", None)
     assert len(files(root / "Drafts")) == 1 and not (root / ".Drafts").exists()
+    warnings = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert sorted(w.split(",")[0] for w in warnings) == (
+        [f"moved 1 message(s) from {root}", f"moved 1 message(s) from {root / '.Drafts'}"]
+        if older_init
+        else []  # our own placeholders: no news
+    )
 
 
 def test_offlineimap_layout_with_nested_folder_names(root: Path) -> None:
@@ -142,17 +161,23 @@ def test_offlineimap_layout_with_nested_folder_names(root: Path) -> None:
     assert not any(p.name.startswith(".") and p.is_dir() for p in root.iterdir())
 
 
-def test_folders_a_sync_tool_made_are_never_emptied(root: Path) -> None:
+def test_folders_a_sync_tool_made_are_never_emptied(
+    root: Path, caplog: pytest.LogCaptureFixture
+) -> None:
     """Given both a Maildir++ .Drafts and a verbatim Drafts made by sync tools (the person
-    changed their mbsyncrc), then the first is used and neither is touched."""
+    changed their mbsyncrc), then the first is used, neither is touched, and a warning,
+    once, names both."""
     make_folder(root / ".Drafts")
     make_folder(root / "Drafts")
     (root / "Drafts" / "cur" / "1700000003.R1.mbsync:2,DS").write_bytes(inbound())
     box = MaildirMailbox(root, ME)
     box.create_draft(outreach(), "k1", None)
+    box.changes(None)
     assert len(files(root / ".Drafts")) == 1
     assert len(files(root / "Drafts")) == 1
     assert parse(files(root / ".Drafts")[0].read_bytes())["X-Outreach-Key"] == "k1"
+    (warning,) = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert f"{root / '.Drafts'} and {root / 'Drafts'} both look in use" in warning
 
 
 def test_a_sent_folder_named_by_the_server_is_used(root: Path) -> None:

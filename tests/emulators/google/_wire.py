@@ -144,8 +144,9 @@ def _norm_subject(subject: str | None) -> str:
 
 
 def _header(message: Message, name: str) -> str | None:
+    """A header's value as Gmail gives it: unfolded (a long one arrives over two lines)."""
     value = message.get(name)
-    return None if value is None else str(value)
+    return None if value is None else re.sub(r"\r?\n(?=[ \t])", "", str(value)).strip()
 
 
 def _rfc3339(moment: datetime) -> str:

@@ -320,7 +320,8 @@ class GoogleEmulator(GmailSide, CalendarSide, EmulatorServer):
         boundary = f"batch_{uuid.uuid4().hex}"
         out: list[str] = []
         for number, part in enumerate(parts):
-            content_id = str(part.get("Content-ID", "")).strip()
+            # A long Content-ID reaches us folded (a line break before a space): unfold it
+            content_id = re.sub(r"\r?\n(?=[ \t])", "", str(part.get("Content-ID", ""))).strip()
             payload = part.get_payload(decode=False)
             assert isinstance(payload, str)
             request_line, _, rest = payload.replace("\r\n", "\n").partition("\n")
