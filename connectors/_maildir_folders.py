@@ -4,6 +4,7 @@ becomes. Used by the Maildir mailbox (``connectors.maildir``)."""
 
 from __future__ import annotations
 
+import contextlib
 import errno
 import logging
 import os
@@ -127,6 +128,46 @@ class Folder:
         except OSError as err:
             raise os_error(f"cannot write into {self.path}", err) from err
         return unique
+
+    def stage(self, raw: bytes) -> Staged:
+        """Write a message into tmp/ under a fresh unique name and flush it to disk; no
+        reader sees it until :meth:`deliver` (the first half of :meth:`write`, which a
+        caller can do before taking a lock)."""
+        unique = new_unique_name()
+        path = self.path / "tmp" / unique
+        try:
+            fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
+            try:
+                with os.fdopen(fd, "wb") as handle:
+                    handle.write(raw)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+            except BaseException:
+                path.unlink(missing_ok=True)
+                raise
+        except OSError as err:
+            raise os_error(f"cannot write into {self.path}", err) from err
+        return Staged(unique, path)
+
+    def deliver(self, staged: Staged, subdir: str, info: str) -> None:
+        """Move a staged message into ``subdir`` (of this folder as it is now: it may
+        have moved since the message was staged), atomically."""
+        try:
+            staged.path.replace(self.path / subdir / (staged.unique + info))
+        except OSError as err:
+            raise os_error(f"cannot write into {self.path}", err) from err
+
+
+@dataclass(frozen=True)
+class Staged:
+    """A message written to a folder's tmp/ and flushed, not delivered yet."""
+
+    unique: str
+    path: Path
+
+    def discard(self) -> None:
+        with contextlib.suppress(OSError):
+            self.path.unlink()
 
 
 # Faults of the whole Maildir, not of one message: every draft would fail the same way.

@@ -60,7 +60,6 @@ from connectors._maildir_folders import (
     Opener,
     Signature,
     flags,
-    new_unique_name,
     os_error,
     signature,
     thread_root,
@@ -79,8 +78,8 @@ from connectors._maildir_state import LOG_FILE, STATE_FILE
 from connectors._mime import (
     ensure_delivery_headers,
     ensure_self_only,
+    headers_of,
     prepare_draft,
-    read_headers,
     to_bytes,
 )
 from connectors.base import DraftRef, MailChange, ThreadRef
@@ -223,21 +222,31 @@ class MaildirMailbox:
     def create_draft(self, message: EmailMessage, key: str, thread: ThreadRef | None) -> DraftRef:
         draft = prepare_draft(message, key, thread, self._address)
         raw = to_bytes(draft)
-        with self._state() as state:
-            existing = state.find(key)
-            if existing is not None:
-                return existing
-            headers = read_headers(raw)
-            unique = new_unique_name()
-            state.announce(key, unique)  # before the file: a retry after a kill finds it
-            self._folders[DRAFTS].write(raw, "cur", ":2,D", unique)
-            thread_id = (thread.thread_id if thread else None) or thread_root(headers)
-            state.remember_draft(key, unique, headers, thread_id)
-            # The file is on disk (fsync) and carries its key: after a power loss the first
-            # use of the state reads it back, so its record needs no fsync of its own.
-            state.durable = False
-            assert headers.message_id is not None
-            return DraftRef(f"{DRAFTS}/{unique}", headers.message_id, thread_id)
+        # Before the lock, which other processes sharing the tree wait for: the ids (from
+        # the message, not parsed back from its bytes) and the file, written and flushed
+        # to disk in tmp/, where no reader looks. Under the lock it only moves into Drafts.
+        headers = headers_of(draft)
+        staged = self._folders[DRAFTS].stage(raw)
+        delivered = False
+        try:
+            with self._state() as state:
+                existing = state.find(key)
+                if existing is not None:
+                    return existing
+                unique = staged.unique
+                state.announce(key, unique)  # before the file: a retry after a kill finds it
+                self._folders[DRAFTS].deliver(staged, "cur", ":2,D")
+                delivered = True
+                thread_id = (thread.thread_id if thread else None) or thread_root(headers)
+                state.remember_draft(key, unique, headers, thread_id)
+                # The file is on disk (fsync) and carries its key: after a power loss the
+                # first use of the state reads it back, so its record needs no fsync.
+                state.durable = False
+                assert headers.message_id is not None
+                return DraftRef(f"{DRAFTS}/{unique}", headers.message_id, thread_id)
+        finally:
+            if not delivered:  # drafted before, or a failure
+                staged.discard()
 
     def find_draft(self, key: str) -> DraftRef | None:
         with self._state() as state:

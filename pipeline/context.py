@@ -5,7 +5,7 @@ The shape is the contract of templates/ (see the comment at the top of each temp
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 from zoneinfo import ZoneInfo
@@ -86,25 +86,52 @@ def meeting_context(meeting: Meeting, timezone: str) -> dict[str, Any]:
 
 
 def notes_text(session: Session, contact_id: int) -> str | None:
-    bodies = session.scalars(
-        select(Note.body).where(Note.contact_id == contact_id).order_by(Note.created_at)
-    ).all()
-    return "\n".join(bodies) if bodies else None
+    return notes_of(session, [contact_id]).get(contact_id)
 
 
-def latest_meeting(session: Session, outreach_id: int) -> Meeting | None:
-    return session.scalar(
-        select(Meeting)
-        .where(Meeting.outreach_id == outreach_id)
-        .order_by(Meeting.start.desc())
-        .limit(1)
-    )
+def notes_of(session: Session, contact_ids: Collection[int]) -> dict[int, str]:
+    """The notes of each of ``contact_ids`` that has any, oldest first, as one text; one
+    query for them all."""
+    found: dict[int, list[str]] = {}
+    if contact_ids:
+        rows = session.execute(
+            select(Note.contact_id, Note.body)
+            .where(Note.contact_id.in_(set(contact_ids)))
+            .order_by(Note.created_at, Note.id)
+        )
+        for contact_id, body in rows:
+            found.setdefault(contact_id, []).append(body)
+    return {contact_id: "\n".join(bodies) for contact_id, bodies in found.items()}
+
+
+def latest_meetings(session: Session, outreach_ids: Collection[int]) -> dict[int, Meeting]:
+    """The latest meeting (by start) of each of ``outreach_ids`` that has one; one query
+    for them all."""
+    found: dict[int, Meeting] = {}
+    if outreach_ids:
+        meetings = session.scalars(
+            select(Meeting)
+            .where(Meeting.outreach_id.in_(set(outreach_ids)))
+            .order_by(Meeting.start.desc(), Meeting.id.desc())
+        )
+        for meeting in meetings:
+            if meeting.outreach_id is not None:
+                found.setdefault(meeting.outreach_id, meeting)
+    return found
 
 
 def step_context(
-    session: Session, settings: Settings, row: OutreachRow, step: Step | None
+    session: Session,
+    settings: Settings,
+    row: OutreachRow,
+    step: Step | None,
+    *,
+    notes: str | None,
+    meeting: Meeting | None,
 ) -> dict[str, Any]:
-    """Everything a message template may use for this outreach and step."""
+    """Everything a message template may use for this outreach and step, given the
+    contact's ``notes`` and the outreach's latest ``meeting`` (see :func:`notes_of` and
+    :func:`latest_meetings`, which read them for a whole batch of steps at once)."""
     contact = row.contact
     context: dict[str, Any] = {
         "me": me_context(settings),
@@ -112,10 +139,8 @@ def step_context(
         "step": {"kind": step.kind if step else "first_outreach", "seq": step.seq if step else 1},
         "thread": {"original_subject": row.subject} if row.subject else {},
     }
-    notes = notes_text(session, contact.id)
     if notes:
         context["notes"] = notes
-    meeting = latest_meeting(session, row.id)
     if meeting is not None:
         context["meeting"] = meeting_context(meeting, settings.timezone)
     if row.referrer_contact_id is not None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import dataclasses
 from collections import Counter
 from collections.abc import Iterable, Sequence
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Any, assert_never
@@ -106,8 +107,12 @@ def observe(
     observation: lc.Observation,
     now: datetime,
     policy: lc.Policy,
+    *,
+    flush: bool = True,
 ) -> Applied:
-    """Feed one observation to the lifecycle and persist its decision in ``session``."""
+    """Feed one observation to the lifecycle and persist its decision in ``session``;
+    ``flush=False`` leaves the writes to the session's next query or its commit (a batch
+    of drafts recorded together writes them together)."""
     state = load_state(row)
     decision = lc.advance(state, observation, now, policy)
     if decision.outreach == state and not decision.commands:
@@ -122,7 +127,7 @@ def observe(
     row.state = decision.outreach.to_dict()
     row.stage = str(decision.outreach.stage)
     row.updated_at = now
-    return apply_commands(session, row, decision.commands, now, policy)
+    return apply_commands(session, row, decision.commands, now, policy, flush=flush)
 
 
 def apply_commands(
@@ -131,9 +136,12 @@ def apply_commands(
     commands: Sequence[lc.Command],
     now: datetime,
     policy: lc.Policy,
+    *,
+    flush: bool = True,
 ) -> Applied:
     """Turn the lifecycle's commands into rows, in the caller's transaction: one case per
-    command type, checked complete by the type checker (assert_never)."""
+    command type, checked complete by the type checker (assert_never). ``flush``: write
+    them now (else at the session's next query or commit)."""
     applied = Applied()
     account = session.get(Account, row.account_id)
     assert account is not None
@@ -224,11 +232,16 @@ def apply_commands(
             "command",
             {"command": type(command).__name__, **_jsonable(command)},
         )
-    session.flush()
+    if flush:
+        session.flush()
     return applied
 
 
-def _is_suppressed(session: Session, email: str) -> bool:
+def _is_suppressed(session: Session, email: str, known: AbstractSet[str] | None = None) -> bool:
+    """Whether ``email`` asked not to be written to: in ``known`` (every suppressed
+    address, read once by a caller that asks for many), else in the store."""
+    if known is not None:
+        return email in known
     return session.get(Suppression, email) is not None
 
 
@@ -332,10 +345,12 @@ def _start_one(
     *,
     referrer: Contact | None = None,
     not_before: datetime | None = None,
+    suppressed: AbstractSet[str] | None = None,
 ) -> OutreachRow | None:
-    """Create the outreach and plan its first draft; None when one exists already."""
+    """Create the outreach and plan its first draft; None when one exists already.
+    ``suppressed``: every suppressed address, when the caller read them already."""
     email = contact.primary_email
-    if email is None or _is_suppressed(session, email):
+    if email is None or _is_suppressed(session, email, suppressed):
         return None
     exists = session.scalar(
         select(OutreachRow.id).where(
@@ -407,7 +422,12 @@ class StartReport:
 
 
 def _why_not_startable(
-    session: Session, account: Account, contact: Contact, *, again: bool = False
+    session: Session,
+    account: Account,
+    contact: Contact,
+    *,
+    again: bool = False,
+    suppressed: AbstractSet[str] | None = None,
 ) -> str | None:
     if not contact.emails:
         return "no email address: add one to the contacts file and import it again"
@@ -416,7 +436,7 @@ def _why_not_startable(
     unusable = email_problem(contact.primary_email)  # stored by an older version
     if unusable is not None:
         return f"the address {contact.primary_email} {unusable}"
-    if _is_suppressed(session, contact.primary_email):
+    if _is_suppressed(session, contact.primary_email, suppressed):
         return "the address asked not to be contacted"
     exists = session.scalar(
         select(OutreachRow.stage).where(
@@ -483,13 +503,16 @@ def start_outreach(
             raise InputError("name at least one contact, or use --all")
     report = StartReport()
     pacer = _Pacer(session, account, now, policy, per_day)
+    suppressed = set(session.scalars(select(Suppression.email)))  # once, not per contact
     for contact in contacts:
-        reason = _why_not_startable(session, account, contact, again=again)
+        reason = _why_not_startable(session, account, contact, again=again, suppressed=suppressed)
         if reason is not None:
             report.skipped.append({"id": contact.id, "name": contact.name, "reason": reason})
             continue
         not_before = pacer.next_slot()
-        row = _start_one(session, account, contact, now, policy, not_before=not_before)
+        row = _start_one(
+            session, account, contact, now, policy, not_before=not_before, suppressed=suppressed
+        )
         if row is None:  # it exists, and ended: --again starts it afresh
             row = _restart_one(session, account, contact, now, policy, not_before)
         due = session.scalar(

@@ -3,14 +3,11 @@ pipeline's set from the envelope, the body tidied and encoded."""
 
 from __future__ import annotations
 
-import email.policy
 import email.utils
+import functools
 import re
 from email.errors import HeaderParseError
-from email.headerregistry import (
-    Address,
-    AddressHeader,
-)
+from email.headerregistry import Address, AddressHeader, BaseHeader
 from email.message import EmailMessage
 
 from connectors._ids import message_id_for
@@ -24,6 +21,7 @@ from pipeline.compose.envelope import (
     _VALUE_NEWLINE,
     MAX_LINE_OCTETS,
     POLICY,
+    READER,
     Envelope,
 )
 from pipeline.errors import TemplateError
@@ -98,8 +96,8 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
     if envelope.date.tzinfo is None or envelope.date.utcoffset() is None:
         raise TemplateError(f"{origin}: the envelope date must be timezone-aware")
     message = EmailMessage(policy=POLICY)
-    message["From"] = _address(envelope.sender, "From", origin)
-    message["To"] = _address(envelope.to, "To", origin)
+    message["From"] = _address_header("From", envelope.sender, origin)
+    message["To"] = _address_header("To", envelope.to, origin)
     if envelope.cc:
         message["Cc"] = [_address(pair, "Cc", origin) for pair in envelope.cc]
     message["Date"] = email.utils.format_datetime(envelope.date)
@@ -123,7 +121,15 @@ def _new_message(headers: list[tuple[str, str]], envelope: Envelope, origin: str
     return message
 
 
-_READER = email.policy.default
+# Headers are immutable, so the ones every message of a batch shares (From, Date, often
+# Subject) are made (see POLICY) and checked once: a few entries, not one per message.
+_SHARED_HEADERS = 64
+
+
+@functools.lru_cache(maxsize=_SHARED_HEADERS)
+def _address_header(role: str, pair: tuple[str, str], origin: str) -> BaseHeader:
+    made: BaseHeader = POLICY.header_factory(role, _address(pair, role, origin))
+    return made
 
 
 def _check_headers(message: EmailMessage, origin: str) -> None:
@@ -131,18 +137,59 @@ def _check_headers(message: EmailMessage, origin: str) -> None:
     (a word too long to fold), or an address header that a reader would take for other
     recipients than ours."""
     for name, value in message.items():
-        folded = POLICY.fold_binary(name, value)
-        longest = max(len(line) for line in folded.split(b"\r\n"))
-        if longest > MAX_LINE_OCTETS:
-            raise TemplateError(
-                f"{origin}: the {name} header would have a line of {longest} octets, more "
-                f"than the {MAX_LINE_OCTETS} mail allows, as one word of it is that long; "
-                "shorten the field it comes from"
-            )
-        if isinstance(value, AddressHeader):
-            read = email.message_from_bytes(folded + b"\r\n", policy=_READER)[name]
-            if [a.addr_spec for a in read.addresses] != [a.addr_spec for a in value.addresses]:
-                raise TemplateError(
-                    f"{origin}: the {name} header cannot be written so that it keeps its "
-                    f"addresses apart ({str(value)[:80]}...); shorten the name in it"
-                )
+        addresses = (
+            tuple(a.addr_spec for a in value.addresses)
+            if isinstance(value, AddressHeader)
+            else None
+        )
+        problem = _header_problem(name, str(value), addresses, value)
+        if problem is not None:
+            raise TemplateError(f"{origin}: {problem}")
+
+
+# What was found of each header checked lately, by what decides it: its name, its text
+# and (an address header) the addresses it stands for.
+_checked: dict[tuple[str, str, tuple[str, ...] | None], str | None] = {}
+_UNKNOWN = object()
+
+
+def _header_problem(
+    name: str, text: str, addresses: tuple[str, ...] | None, value: BaseHeader
+) -> str | None:
+    key = (name, text, addresses)
+    known = _checked.get(key, _UNKNOWN)
+    if known is not _UNKNOWN:
+        return known if isinstance(known, str) else None
+    folded = POLICY.fold_binary(name, value)
+    longest = max(len(line) for line in folded.split(b"\r\n"))
+    problem = None
+    if longest > MAX_LINE_OCTETS:
+        problem = (
+            f"the {name} header would have a line of {longest} octets, more than the "
+            f"{MAX_LINE_OCTETS} mail allows, as one word of it is that long; shorten the "
+            "field it comes from"
+        )
+    elif addresses is not None and _as_read(name, text, folded, value) != list(addresses):
+        problem = (
+            f"the {name} header cannot be written so that it keeps its addresses apart "
+            f"({text[:80]}...); shorten the name in it"
+        )
+    if len(_checked) >= _SHARED_HEADERS:
+        _checked.clear()
+    _checked[key] = problem
+    return problem
+
+
+def _as_read(name: str, text: str, folded: bytes, value: BaseHeader) -> list[str]:
+    """The addresses a mail reader finds in the address header ``value`` as written."""
+    tree = getattr(value, "_parse_tree", None)
+    if folded == f"{name}: {text}\r\n".encode() and tree is not None:
+        # Written as its text, on one line: a reader parses that text, which is what
+        # the header's own parse tree was made from when it was set.
+        return [
+            Address("", mailbox.local_part or "", mailbox.domain or "").addr_spec
+            for address in tree.addresses
+            for mailbox in address.all_mailboxes
+        ]
+    read = email.message_from_bytes(folded + b"\r\n", policy=READER)[name]
+    return [a.addr_spec for a in read.addresses]

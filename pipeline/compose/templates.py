@@ -85,10 +85,9 @@ class TemplateSet:
     ) -> EmailMessage:
         """Render one message kind into a complete text/plain RFC 5322 message."""
         file_name = _template_file_name(kind)
-        headers, body = _split_message(
-            self._render(self._env, file_name, context), self._origin(file_name)
-        )
-        message = _new_message(headers, envelope, self._origin(file_name))
+        origin = self._origin(file_name)
+        headers, body = _split_message(self._render(self._env, file_name, context), origin)
+        message = _new_message(headers, envelope, origin)
         message.set_content(body, subtype="plain", charset="utf-8", cte=_body_cte(body))
         return message
 
@@ -98,11 +97,10 @@ class TemplateSet:
         ``digest.txt.j2`` is a message template (its headers give the subject).
         """
         text_name = _template_file_name("digest")
-        headers, text = _split_message(
-            self._render(self._env, text_name, context), self._origin(text_name)
-        )
+        origin = self._origin(text_name)
+        headers, text = _split_message(self._render(self._env, text_name, context), origin)
         html = self.render_text("digest.html.j2", context)
-        message = _new_message(headers, envelope, self._origin(text_name))
+        message = _new_message(headers, envelope, origin)
         message.set_content(text, subtype="plain", charset="utf-8", cte=_body_cte(text))
         message.add_alternative(html, subtype="html", charset="utf-8", cte=_body_cte(html))
         return message

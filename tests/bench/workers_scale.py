@@ -11,6 +11,7 @@ import sys
 import tempfile
 import time
 import uuid
+from collections import Counter
 from datetime import UTC
 from pathlib import Path
 from typing import Any
@@ -25,6 +26,7 @@ from tests.bench._pipeline import (
     contacts_workspace,
     draft_keys,
     import_and_start,
+    import_contacts,
     load,
     log,
     with_machine,
@@ -76,16 +78,69 @@ def _stop(process: subprocess.Popen[Any]) -> int | None:
     return process.returncode
 
 
+def add_mailboxes(workspace: Path, count: int) -> list[str]:
+    """Give the workspace ``count`` local accounts, each with a Maildir of its own (its
+    own account first); their names."""
+    names = ["local"]
+    with (workspace / "outreach.toml").open("a", encoding="utf-8") as handle:
+        for n in range(1, count):
+            names.append(f"box{n:02d}")
+            handle.write(
+                f'\n[[accounts]]\nname = "{names[-1]}"\nkind = "local"\n'
+                f'address = "alex.rivera.{n:02d}@example.edu"\nmaildir = "mail-{n:02d}"\n'
+                f'calendar = "calendar-{n:02d}"\n'
+            )
+    return names
+
+
+def maildirs(workspace: Path, count: int) -> list[Path]:
+    """The Maildirs of the accounts :func:`add_mailboxes` made."""
+    return [workspace / "mail"] + [workspace / f"mail-{n:02d}" for n in range(1, count)]
+
+
+def start_per_mailbox(app: Any, csv_path: Path, names: list[str]) -> int:
+    """Import the contacts and start an equal share of them from each account; how many
+    outreaches were started."""
+    import csv
+
+    from sqlalchemy import select
+
+    from pipeline.models import Account
+    from pipeline.outreach import start_outreach
+
+    import_contacts(app, csv_path)
+    with csv_path.open(encoding="utf-8", newline="") as handle:
+        emails = [row["email"] for row in csv.DictReader(handle)]
+    share = -(-len(emails) // len(names))
+    started = 0
+    with app.store.write() as session:
+        for n, name in enumerate(names):
+            account = session.scalars(select(Account).where(Account.name == name)).one()
+            report = start_outreach(
+                session,
+                account,
+                emails[n * share : (n + 1) * share],
+                all_contacts=False,
+                now=app.now(),
+                policy=app.policy,
+                per_day=len(emails),
+            )
+            started += len(report.started)
+    return started
+
+
 def workers_run(
     processes: int,
     steps: int,
     *,
     threads: int = 4,
+    mailboxes: int = 1,
     redis_url: str = REDIS_URL,
     postgres_url: str = POSTGRES_URL,
     timeout: float = 600.0,
 ) -> dict[str, Any]:
-    """``steps`` due first drafts carried out by ``processes`` dramatiq worker processes."""
+    """``steps`` due first drafts carried out by ``processes`` dramatiq worker processes,
+    into one Maildir or spread over ``mailboxes`` accounts' Maildirs."""
     import sqlalchemy
     from sqlalchemy import func, select
 
@@ -98,10 +153,14 @@ def workers_run(
     ):
         directory = Path(tmp)
         workspace, csv_path = contacts_workspace(directory, steps)
+        names = add_mailboxes(workspace, mailboxes)
         from pipeline.app import bootstrap
 
         app = bootstrap(load(workspace, database_url), clock=FixedClock(T0))
-        _, planned = import_and_start(app, csv_path, per_day=steps)
+        if mailboxes == 1:
+            _, planned = import_and_start(app, csv_path, per_day=steps)
+        else:
+            planned = start_per_mailbox(app, csv_path, names)
         with app.store.read() as session:
             ids = list(session.scalars(select(Step.id).order_by(Step.id)))
             keys = set(session.scalars(select(Step.key)))
@@ -160,12 +219,13 @@ def workers_run(
             cpu = _children_cpu() - cpu
             worker_log.close()
             engine.dispose()
-        found = draft_keys(workspace / "mail")
+        found = sum((draft_keys(maildir) for maildir in maildirs(workspace, mailboxes)), Counter())
         drafted = counts.get("drafted", 0)
         seconds = finished - started
         drafting = finished - first_at if first_at is not None else None
         result: dict[str, Any] = {
             "processes": processes,
+            "mailboxes": mailboxes,
             "threads_per_process": threads,
             "steps": planned,
             "steps_drafted": drafted,
@@ -190,20 +250,50 @@ def workers_run(
 
 
 def workers_scale(
-    steps: int = 1000, processes: tuple[int, ...] = (1, 2), threads: int = 4
+    steps: int = 1000, processes: tuple[int, ...] = (1, 2), threads: int = 4, mailboxes: int = 20
 ) -> dict[str, Any]:
-    """Drafts per second with each number of worker processes, on Redis and PostgreSQL."""
+    """Drafts per second with each number of worker processes, on Redis and PostgreSQL:
+    all into one shared Maildir, then (``mailboxes`` > 1) spread evenly over that many
+    accounts' Maildirs."""
     runs = {}
     for count in processes:
         log(f"workers-scale: {steps} steps, {count} process(es) x {threads} threads")
         runs[str(count)] = workers_run(count, steps, threads=threads)
-    return {
+    result: dict[str, Any] = {
         "steps": steps,
         "broker": REDIS_URL,
         "database": POSTGRES_URL + " (a fresh schema per run)",
         "mailbox": "local Maildir in the workspace (shared by every worker process)",
+        "leaves_out": "the time to queue the jobs; the workers' start-up is counted (the "
+        "*_after_first_draft speedups leave it out)",
         "runs": runs,
+        "speedup_2_vs_1": _speedup(runs),
+        "speedup_2_vs_1_after_first_draft": _speedup(runs, "drafts_per_second_after_first"),
     }
+    every = list(runs.values())
+    if mailboxes > 1:
+        many = {}
+        for count in processes:
+            log(f"workers-scale: {steps} steps over {mailboxes} Maildirs, {count} process(es)")
+            many[str(count)] = workers_run(count, steps, threads=threads, mailboxes=mailboxes)
+        result["runs_many_mailboxes"] = many
+        result["speedup_2_vs_1_many_mailboxes"] = _speedup(many)
+        result["speedup_2_vs_1_many_mailboxes_after_first_draft"] = _speedup(
+            many, "drafts_per_second_after_first"
+        )
+        every += list(many.values())
+    result["duplicates"] = sum(run["duplicates"] for run in every)
+    return result
+
+
+def _speedup(runs: dict[str, dict[str, Any]], rate: str = "drafts_per_second") -> float | None:
+    """Drafts per second (``rate``: from the workers' start, or from their first draft,
+    start-up left out) with two processes over those with one, when both ran."""
+    one, two = runs.get("1"), runs.get("2")
+    if not one or not two or not one[rate] or two[rate] is None:
+        return None
+    ratio: float = round(two[rate] / one[rate], 2)
+    return ratio
 
 
 SCENARIOS = {

@@ -130,6 +130,44 @@ def test_an_opt_out_is_never_started_again(world: World) -> None:
     assert world.start_named("Dana Kim", again=True).started == []
 
 
+def test_start_all_skips_an_address_suppressed_before_it_and_starts_the_rest(
+    tmp_path: Path, database_url: str
+) -> None:
+    """Given Sam's address suppressed (a hard bounce recorded earlier) before anyone is
+    started, when `start --all` runs, then Dana is started and Sam is skipped with the
+    reason, and no step is planned for him."""
+    from sqlalchemy import select
+
+    from pipeline.models import Account, Suppression
+    from pipeline.outreach import start_outreach
+    from tests.harness import MONDAY, TWO_CONTACTS, make_world
+
+    world = make_world(tmp_path, database_url, MONDAY)
+    try:
+        contacts = tmp_path / "contacts.csv"
+        contacts.write_text(TWO_CONTACTS, encoding="utf-8")
+        world.import_csv(contacts)
+        with world.app.store.write() as session:
+            session.add(Suppression(email=SAM, reason="bounce", at=MONDAY))
+        with world.app.store.write() as session:
+            report = start_outreach(
+                session,
+                session.scalars(select(Account)).one(),
+                [],
+                all_contacts=True,
+                now=MONDAY,
+                policy=world.app.policy,
+                per_day=50,
+            )
+        assert [started["email"] for started in report.started] == [DANA]
+        assert [(s["name"], s["reason"]) for s in report.skipped] == [
+            ("Sam Ortiz", "the address asked not to be contacted")
+        ]
+        assert world.steps(SAM) == []
+    finally:
+        world.app.close()
+
+
 MAILDIR_CONTACTS = """name,email,organization,role,how_found
 Dana Kim,dana.kim@example.org,County Health Department,epidemiologist,the staff page
 """

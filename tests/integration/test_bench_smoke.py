@@ -38,13 +38,17 @@ def test_workers_scale_small() -> None:
     require_service("Redis", "127.0.0.1", 6379)
     require_service("PostgreSQL", "127.0.0.1", 5432)
 
-    result = workers_scale.workers_scale(steps=20, processes=(1,))
+    result = workers_scale.workers_scale(steps=20, processes=(1,), mailboxes=4)
 
-    run = result["runs"]["1"]
-    assert run["steps_drafted"] == run["draft_files"] == 20
-    assert run["duplicates"] == 0
-    assert run["steps_without_draft_file"] == 0
-    assert run["worker_exit_code"] == 0
+    for run in (result["runs"]["1"], result["runs_many_mailboxes"]["1"]):
+        assert run["steps_drafted"] == run["draft_files"] == 20
+        assert run["duplicates"] == 0
+        assert run["steps_without_draft_file"] == 0
+        assert run["worker_exit_code"] == 0
+    assert result["runs_many_mailboxes"]["1"]["mailboxes"] == 4
+    assert result["duplicates"] == 0
+    assert result["speedup_2_vs_1"] is None  # two processes did not run
+    assert result["speedup_2_vs_1_many_mailboxes_after_first_draft"] is None
 
 
 def test_maildir_drafts_small() -> None:

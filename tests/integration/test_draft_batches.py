@@ -5,20 +5,32 @@ part-way through a batch, each step still gets exactly one draft."""
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
 from email.message import EmailMessage
-from typing import Any
+from pathlib import Path
+from typing import Any, TypeVar
 
 import pytest
 from sqlalchemy import event, select
 
 from connectors.base import DraftRef, ThreadRef
+from pipeline.compose import TemplateSet
 from pipeline.drafting import create_drafts
 from pipeline.errors import AccountUnavailableError, TransientError
-from pipeline.models import Step
+from pipeline.models import Meeting, Note, Step, Suppression
+from pipeline.models import Outreach as OutreachRow
 from pipeline.steps import due_work
 from pipeline.store import WRITE_OPTION
-from tests.harness import DANA, SAM, World
+from tests.harness import DANA, MONDAY, SAM, TWO_CONTACTS, World, started_world
 from workers.dispatch import batch_drafts
+
+T = TypeVar("T")
+FOUR_CONTACTS = (
+    TWO_CONTACTS
+    + "Lee Chen,lee.chen@example.org,City Data Lab,analyst,a department seminar\n"
+    + "Ria Das,ria.das@example.org,Civic Metrics,data engineer,a meetup talk\n"
+)
 
 
 def claim_both(world: World) -> list[int]:
@@ -165,3 +177,88 @@ def test_a_batch_of_steps_not_yet_due_claims_nothing(world: World) -> None:
     assert [o.outcome for o in create_drafts(world.app, steps)] == ["not_due", "not_due"]
     assert world.steps(DANA)[0][2] == world.steps(SAM)[0][2] == "queued"
     assert world.mailbox.drafts() == []
+
+
+# A first message that shows what drafting read for it besides its contact.
+SHOWS_NOTES_AND_MEETING = """\
+Subject: Hello {{ contact.first_name }}
+
+Notes: {{ notes | default("none") }}
+Meeting: {% if meeting is defined %}{{ meeting.summary }}{% else %}none{% endif %}
+"""
+
+
+def outreach_of(world: World, email: str) -> tuple[int, int, int]:
+    """The account, contact and outreach ids of the outreach to ``email``."""
+    with world.app.store.read() as session:
+        row = session.scalars(select(OutreachRow).where(OutreachRow.email == email)).one()
+        return row.account_id, row.contact_id, row.id
+
+
+def count_statements(world: World, action: Callable[[], T]) -> tuple[T, int]:
+    """What ``action()`` returns, and how many statements it ran, the inserts of audit
+    events aside (SQLite takes those one row at a time)."""
+    count = Counter[str]()
+
+    def statement(_conn: Any, _cursor: Any, sql: str, *_args: Any) -> None:
+        if not sql.lstrip().upper().startswith("INSERT INTO EVENTS"):
+            count["n"] += 1
+
+    event.listen(world.app.store.engine, "before_cursor_execute", statement)
+    try:
+        result = action()
+    finally:
+        event.remove(world.app.store.engine, "before_cursor_execute", statement)
+    return result, count["n"]
+
+
+def test_each_draft_of_a_batch_gets_its_own_notes_and_meeting_and_suppression(
+    world: World, tmp_path: Path
+) -> None:
+    """Given notes on Dana, two meetings in her outreach, and Sam's address suppressed
+    after his step was claimed, when one batch drafts both (what a batch needs is read
+    for all its steps at once), then Dana's draft has her notes, oldest first, and her
+    latest meeting, and Sam's step is cancelled without a draft."""
+    override = tmp_path / "templates"
+    override.mkdir()
+    (override / "first_cold.txt.j2").write_text(SHOWS_NOTES_AND_MEETING, encoding="utf-8")
+    steps = claim_both(world)
+    account_id, dana_id, dana_outreach = outreach_of(world, DANA)
+    now = world.clock()
+    with world.app.store.write() as session:
+        session.add(Note(contact_id=dana_id, body="met at the fair", created_at=now))
+        session.add(Note(contact_id=dana_id, body="likes R", created_at=now + timedelta(1)))
+        for uid, days, summary in (("m1", 3, "the first call"), ("m2", 9, "the second call")):
+            session.add(
+                Meeting(
+                    account_id=account_id,
+                    outreach_id=dana_outreach,
+                    uid=uid,
+                    start=now + timedelta(days=days),
+                    end=now + timedelta(days=days, minutes=30),
+                    status="booked",
+                    summary=summary,
+                )
+            )
+        session.add(Suppression(email=SAM, reason="opt_out", at=now))
+    outcomes = create_drafts(world.app, steps, TemplateSet(override))
+    assert sorted(o.outcome for o in outcomes) == ["cancelled", "created"]
+    body = world.draft_for(DANA, "first_outreach").message.get_content()
+    assert "Notes: met at the fair\nlikes R" in body
+    assert "Meeting: the second call" in body
+    assert world.steps(SAM)[0][2] == "cancelled"
+    assert [d.key for d in world.mailbox.drafts() if SAM in str(d.message["To"])] == []
+
+
+def test_a_batch_runs_as_many_statements_as_one_draft(tmp_path: Path, database_url: str) -> None:
+    """Given four first drafts due, when one is drafted alone and the other three in one
+    batch, then the batch runs no more statements than the single draft did: each step's
+    suppression, notes and meeting are read for the whole batch at once, and the steps
+    and outreaches are written together when the batch is recorded."""
+    with started_world(tmp_path, database_url, MONDAY, FOUR_CONTACTS) as world:
+        steps, _, _ = due_work(world.app, world.clock(), 100)
+        assert len(steps) == 4
+        alone, one = count_statements(world, lambda: create_drafts(world.app, steps[:1]))
+        batch, three = count_statements(world, lambda: create_drafts(world.app, steps[1:]))
+        assert [o.outcome for o in alone + batch] == ["created"] * 4
+        assert three == one

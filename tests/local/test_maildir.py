@@ -15,6 +15,7 @@ import pytest
 
 from connectors.base import MailChangeKind, ThreadRef
 from connectors.maildir import LOG_FILE, STATE_FILE, MaildirMailbox, flags, unique_name
+from pipeline.errors import PermanentError
 from tests import paths
 from tests.contract.clients import (
     client_name,
@@ -532,3 +533,53 @@ def test_a_draft_moved_by_a_mail_client_is_still_found(root: Path, box: MaildirM
     assert box.find_draft("k1") == ref
     assert box.create_draft(outreach(), "k1", None) == ref
     assert len(files(root / ".Drafts")) == 1
+
+
+def test_what_the_tree_remembers_of_a_reply_draft_is_what_its_file_says(
+    box: MaildirMailbox, root: Path
+) -> None:
+    """Given a reply whose References fold over many lines, when it is drafted (its ids
+    are taken from the message, not read back from the file), then the draft found by
+    its key, in this process and in a fresh one, carries the Message-ID and thread the
+    file has."""
+    from connectors._mime import read_headers
+
+    chain = tuple(f"<{'r' * 60}{n}@example.org>" for n in range(30))
+    message = outreach("Re: Informational interview?")
+    ref = box.create_draft(message, "acct/7/nudge/1", ThreadRef(None, chain[-1], chain[:-1]))
+    (path,) = (root / ".Drafts" / "cur").iterdir()
+    written = read_headers(path.read_bytes())
+    assert written.references == chain
+    assert (ref.message_id, ref.thread_id) == (written.message_id, chain[0])
+    again = MaildirMailbox(root, ME).find_draft("acct/7/nudge/1")
+    assert again is not None
+    assert (again.message_id, again.thread_id) == (written.message_id, chain[0])
+
+
+def test_a_draft_is_written_before_the_lock_and_moved_into_drafts_under_it(
+    box: MaildirMailbox, root: Path
+) -> None:
+    """Given a draft made, and the same key drafted again (a retry), then Drafts holds one
+    file for it, and nothing is left in tmp/: the retry's file, written before the lock
+    was taken and the key found drafted, is removed."""
+    first = box.create_draft(outreach(), "acct/1/first_outreach/1", None)
+    again = box.create_draft(outreach(), "acct/1/first_outreach/1", None)
+    assert again == first
+    assert len(list((root / ".Drafts" / "cur").iterdir())) == 1
+    assert list((root / ".Drafts" / "tmp").iterdir()) == []
+
+
+def test_a_draft_that_cannot_be_moved_into_drafts_leaves_no_file_behind(
+    box: MaildirMailbox, root: Path
+) -> None:
+    """Given a Drafts folder whose cur/ refuses the file (it was removed), when a draft is
+    made, then the error names the folder and tmp/ holds nothing; a retry once cur/ is
+    back makes the one draft."""
+    cur = root / ".Drafts" / "cur"
+    cur.rmdir()
+    with pytest.raises(PermanentError, match="cannot write into"):
+        box.create_draft(outreach(), "acct/2/first_outreach/1", None)
+    assert list((root / ".Drafts" / "tmp").iterdir()) == []
+    cur.mkdir()
+    assert box.create_draft(outreach(), "acct/2/first_outreach/1", None) is not None
+    assert len(list(cur.iterdir())) == 1

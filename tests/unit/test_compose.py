@@ -473,3 +473,83 @@ def test_a_subject_with_a_word_longer_than_a_line_folds_as_encoded_words(tmp_pat
     message = TemplateSet(tmp_path).render_message("first_cold", context, envelope())
     assert max(len(line) for line in message.as_bytes().split(b"\r\n")) <= MAX_LINE_OCTETS
     assert parse(message)["Subject"] == "S" * 1200
+
+
+TRICKY_NAMES = [
+    *LONG_NAMES,
+    "Lee, Ann",
+    'Ann "the boss" Lee',
+    "back\\slash",
+    "a@b.example",
+    "<evil@example.net>",
+    "Zoë",
+    "",
+]
+
+
+@pytest.mark.parametrize("name", TRICKY_NAMES)
+def test_the_recipients_check_sees_what_a_reader_of_the_header_finds(name: str) -> None:
+    """Given a display name of any shape, when the check of an address header takes a
+    reader's view of it without reading the header back (it is written as its text, on
+    one line), then that view is what a reader of the written header finds."""
+    from email import message_from_bytes
+
+    from pipeline.compose.envelope import POLICY, READER
+    from pipeline.compose.messages import _address_header, _as_read
+
+    header = _address_header("To", (name, "jo@example.org"), "test")
+    folded = POLICY.fold_binary("To", header)
+    read = message_from_bytes(folded + b"\r\n", policy=READER)["To"]
+    assert _as_read("To", str(header), folded, header) == [a.addr_spec for a in read.addresses]
+
+
+def test_messages_of_a_batch_share_their_sender_header_and_stay_apart() -> None:
+    """Given two messages from one sender to two people, when both render, then each has
+    its own To and the same From, and changing one leaves the other as it was."""
+    templates = TemplateSet()
+    first = templates.render_message(
+        "first_cold", full_context(), envelope(to=("Jo", "jo@example.org"))
+    )
+    second = templates.render_message(
+        "first_cold", full_context(), envelope(to=("Al", "al@example.org"))
+    )
+    assert str(first["From"]) == str(second["From"])
+    assert (str(first["To"]), str(second["To"])) == ("Jo <jo@example.org>", "Al <al@example.org>")
+    del first["From"]
+    first["From"] = "Someone Else <else@example.org>"
+    assert str(second["From"]) != str(first["From"])
+    assert [a.addr_spec for a in second["From"].addresses] == [
+        a.addr_spec for a in parse(second)["From"].addresses
+    ]
+
+
+def test_the_policy_makes_a_header_from_a_text_once_and_each_text_its_own() -> None:
+    """Given the policy every message is made with, when it makes headers from texts, then
+    the same name and text give the same (immutable) header, another text its own, and
+    a Date, Subject or address header reads as its text says."""
+    from pipeline.compose.envelope import POLICY
+
+    made = POLICY.header_factory("Subject", "Hello there")
+    assert POLICY.header_factory("Subject", "Hello there") is made
+    other = POLICY.header_factory("Subject", "Hello again")
+    assert (str(made), str(other)) == ("Hello there", "Hello again")
+    date = POLICY.header_factory("Date", "Mon, 02 Mar 2026 09:00:00 -0600")
+    assert date.datetime.isoformat() == "2026-03-02T09:00:00-06:00"
+    to = POLICY.header_factory("To", '"Lee, Ann" <ann@example.org>')
+    assert [a.addr_spec for a in to.addresses] == ["ann@example.org"]
+    assert POLICY.header_factory("To", "bo@example.org").addresses[0].addr_spec == "bo@example.org"
+
+
+def test_a_composed_message_pickles_and_copies_as_it_was() -> None:
+    """Given a rendered message, when it is pickled or deep-copied (as a queue or a copy
+    before changing headers would), then it comes back with the same bytes, and new
+    headers can be set on the copy."""
+    import copy
+    import pickle
+
+    message = TemplateSet().render_message("first_cold", full_context(), envelope())
+    for again in (pickle.loads(pickle.dumps(message)), copy.deepcopy(message)):
+        assert again.as_bytes() == message.as_bytes()
+        again["X-Note"] = "copied"
+        assert str(again["X-Note"]) == "copied"
+        assert "X-Note" not in message
