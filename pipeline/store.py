@@ -3,7 +3,9 @@
 SQLite by default (a file in the workspace, WAL journal, a busy timeout, and ``BEGIN
 IMMEDIATE`` for every write so two processes never deadlock upgrading a read lock);
 PostgreSQL by URL for several workers. Every command calls :func:`open_store`, which brings
-the schema up to date with Alembic before anything else.
+the schema up to date with Alembic before anything else (one query, and no Alembic, when
+it is already at ``SCHEMA_HEAD``). `outreach status` may read the SQLite file without this
+module at all (pipeline.quickread).
 
 One consistency model on both databases: write transactions run one at a time and
 readers are never blocked. SQLite gives that with ``BEGIN IMMEDIATE``; on PostgreSQL each
