@@ -17,6 +17,7 @@ from pipeline.contacts import TEXT_FIELDS
 from pipeline.models import Contact, Meeting, Note, Step
 from pipeline.models import Outreach as OutreachRow
 from pipeline.settings import Settings
+from pipeline.step_status import writes_to_referrer
 
 # Which template a step of each kind uses; first outreach depends on the outreach.
 STEP_TEMPLATES = {
@@ -147,7 +148,7 @@ def step_context(
         referrer = session.get(Contact, row.referrer_contact_id)
         if referrer is not None:
             context["referrer"] = contact_context(referrer)
-    if step is not None and step.kind == "referrer_note" and row.referrer_contact_id:
+    if step is not None and writes_to_referrer(step.kind) and row.referrer_contact_id:
         # The note goes to the referrer and speaks of the person they introduced.
         referrer = session.get(Contact, row.referrer_contact_id)
         if referrer is not None:
